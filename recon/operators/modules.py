@@ -1,0 +1,48 @@
+"""``torch.nn.Module`` wrappers that hold a geometry, for use as fixed layers of known-operator networks."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from ..geometry import Geometry
+from .functional import backproject, project, weighted_backproject
+
+__all__ = ["Projector", "Backprojector", "WeightedBackprojector"]
+
+
+class _GeometryOperator(torch.nn.Module):
+    """A parameter-free layer applying one fixed linear operator of ``geometry``."""
+
+    def __init__(self, geometry: Geometry, backend: Optional[str] = None) -> None:
+        super().__init__()
+        if not isinstance(geometry, Geometry):
+            raise TypeError(f"geometry must be a recon.ParallelBeam or recon.FanBeam, got {type(geometry).__name__}")
+        self.geometry = geometry
+        self.backend = backend
+
+    def extra_repr(self) -> str:
+        return repr(self.geometry)
+
+
+class Projector(_GeometryOperator):
+    """Forward projection ``A`` as a layer: ``[..., N, N]`` μ (1/mm) → ``[..., n_views, n_det]`` line integrals."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return project(image, self.geometry, backend=self.backend)
+
+
+class Backprojector(_GeometryOperator):
+    """Exact adjoint ``Aᵀ`` as a layer: ``[..., n_views, n_det]`` → ``[..., N, N]``."""
+
+    def forward(self, sinogram: torch.Tensor) -> torch.Tensor:
+        return backproject(sinogram, self.geometry, backend=self.backend)
+
+
+class WeightedBackprojector(_GeometryOperator):
+    """FBP backprojector ``B_w`` (distance-weighted, pixel-driven) as a layer: ``[..., n_views, n_det]`` →
+    ``[..., N, N]``. See :func:`recon.weighted_backproject`."""
+
+    def forward(self, sinogram: torch.Tensor) -> torch.Tensor:
+        return weighted_backproject(sinogram, self.geometry, backend=self.backend)
