@@ -1,0 +1,84 @@
+"""Bad input gets a clear error, never a silent wrong answer or a crash inside a kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import recon
+
+GEOM = recon.FanBeam(np.linspace(0, 2 * np.pi, 10, endpoint=False), 20, 1.0, 16, 1.0, sod=50.0, sdd=100.0)
+
+
+@pytest.mark.parametrize("op, shape, message", [
+    (recon.project, (16, 15), r"image must have shape \[\.\.\., image_size, image_size\] = \[\.\.\., 16, 16\]"),
+    (recon.project, (10, 20), r"\[\.\.\., 16, 16\]"),
+    (recon.project, (16,), "got \\(16,\\)"),
+    (recon.backproject, (10, 21), r"sinogram must have shape \[\.\.\., n_views, n_det\] = \[\.\.\., 10, 20\]"),
+    (recon.backproject, (20, 10), r"\[\.\.\., 10, 20\]"),
+    (recon.weighted_backproject, (3, 9, 20), r"\[\.\.\., 10, 20\]"),
+])
+def test_wrong_shapes_name_the_expected_shape(op, shape, message):
+    with pytest.raises(ValueError, match=message):
+        op(torch.zeros(shape), GEOM)
+
+
+def test_empty_batch_is_rejected():
+    with pytest.raises(ValueError, match="empty"):
+        recon.project(torch.zeros(0, 16, 16), GEOM)
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.bool, torch.float16, torch.complex64])
+def test_non_float_dtypes_are_rejected(dtype):
+    with pytest.raises(TypeError, match="float32 or float64"):
+        recon.project(torch.zeros(16, 16, dtype=dtype), GEOM)
+
+
+def test_numpy_integer_arrays_and_lists_are_rejected():
+    with pytest.raises(TypeError, match="float32 or float64"):
+        recon.project(np.zeros((16, 16), dtype=np.uint16), GEOM)
+    with pytest.raises(TypeError, match="torch.Tensor or numpy.ndarray"):
+        recon.project([[0.0] * 16] * 16, GEOM)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_values_are_rejected(bad):
+    x = torch.zeros(2, 16, 16)
+    x[1, 3, 4] = bad
+    with pytest.raises(ValueError, match="1 non-finite value"):
+        recon.project(x, GEOM)
+    y = torch.zeros(10, 20, dtype=torch.float64)
+    y[0, 0] = bad
+    with pytest.raises(ValueError, match="non-finite"):
+        recon.weighted_backproject(y, GEOM)
+
+
+def test_geometry_must_be_a_geometry():
+    with pytest.raises(TypeError, match="ParallelBeam or recon.FanBeam"):
+        recon.project(torch.zeros(16, 16), {"type": "fan"})
+    with pytest.raises(TypeError, match="ParallelBeam or recon.FanBeam"):
+        recon.Projector("fan")
+
+
+def test_mismatched_geometry_is_caught():
+    other = GEOM.replace(n_det=24)
+    sino = recon.project(torch.rand(16, 16), GEOM)
+    with pytest.raises(ValueError, match=r"\[\.\.\., 10, 24\]"):
+        recon.backproject(sino, other)
+
+
+def test_unknown_backend_and_numba_on_other_devices():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        recon.project(torch.zeros(16, 16), GEOM, backend="astra")
+    x = torch.zeros(16, 16, device="meta")
+    with pytest.raises(ValueError, match="CPU tensors only"):
+        recon.project(x, GEOM, backend="numba", check_finite=False)
+
+
+def test_input_is_not_modified():
+    x = torch.rand(16, 16, dtype=torch.float64)
+    before = x.clone()
+    recon.project(x, GEOM)
+    recon.weighted_backproject(recon.project(x, GEOM), GEOM)
+    torch.testing.assert_close(x, before, rtol=0, atol=0)
