@@ -24,7 +24,8 @@ from ..geometry import Geometry
 from . import cpu, torch_impl
 from .rays import joseph_rays, pixel_driven_params
 
-__all__ = ["project", "backproject", "weighted_backproject", "weighted_backproject_adjoint", "BACKENDS"]
+__all__ = ["project", "backproject", "weighted_backproject", "weighted_backproject_adjoint", "BACKENDS",
+           "check_input", "resolve_backend"]
 
 BACKENDS = ("numba", "torch")
 
@@ -114,44 +115,53 @@ class _LinearOperator(torch.autograd.Function):
 
 # ---- validation ----------------------------------------------------------------------------------------------
 
-def _validate(op: str, data, geometry: Geometry, backend: Optional[str], check_finite: bool):
+def check_input(name: str, kind: str, data, geometry: Geometry, check_finite: bool = True):
+    """Validate an ``image`` (``[..., N, N]``) or ``sinogram`` (``[..., n_views, n_det]``) for ``geometry``.
+
+    Returns ``(tensor, was_numpy)``; raises ``TypeError`` for non-float data or a non-geometry, and
+    ``ValueError`` naming the expected shape, for empty input, or for NaN/Inf (if ``check_finite``).
+    """
     if not isinstance(geometry, Geometry):
         raise TypeError(f"geometry must be a recon.ParallelBeam or recon.FanBeam, got {type(geometry).__name__}")
-    in_kind = _OPS[op][0]
     was_numpy = isinstance(data, np.ndarray)
     if was_numpy:
-        x = torch.from_numpy(np.ascontiguousarray(data)) if data.dtype.kind == "f" else None
-        if x is None:
-            raise TypeError(f"{op}: {in_kind} must be float32 or float64, got numpy dtype {data.dtype}")
+        if data.dtype.kind != "f":
+            raise TypeError(f"{name}: {kind} must be float32 or float64, got numpy dtype {data.dtype}")
+        x = torch.from_numpy(np.ascontiguousarray(data))
     elif isinstance(data, torch.Tensor):
         x = data
     else:
-        raise TypeError(f"{op}: {in_kind} must be a torch.Tensor or numpy.ndarray, got {type(data).__name__}")
+        raise TypeError(f"{name}: {kind} must be a torch.Tensor or numpy.ndarray, got {type(data).__name__}")
     if x.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"{op}: {in_kind} must be float32 or float64, got {x.dtype} "
+        raise TypeError(f"{name}: {kind} must be float32 or float64, got {x.dtype} "
                         "(convert with .float() or .double())")
-    expected = geometry.image_shape if in_kind == "image" else geometry.sino_shape
-    what = "[..., image_size, image_size]" if in_kind == "image" else "[..., n_views, n_det]"
+    expected = geometry.image_shape if kind == "image" else geometry.sino_shape
+    what = "[..., image_size, image_size]" if kind == "image" else "[..., n_views, n_det]"
     if x.ndim < 2 or tuple(x.shape[-2:]) != expected:
-        raise ValueError(f"{op}: {in_kind} must have shape {what} = [..., {expected[0]}, {expected[1]}] for "
+        raise ValueError(f"{name}: {kind} must have shape {what} = [..., {expected[0]}, {expected[1]}] for "
                          f"{geometry!r}; got {tuple(x.shape)}")
     if x.numel() == 0:
-        raise ValueError(f"{op}: {in_kind} is empty (shape {tuple(x.shape)})")
+        raise ValueError(f"{name}: {kind} is empty (shape {tuple(x.shape)})")
     if check_finite and not bool(torch.isfinite(x).all()):
         n_bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"{op}: {in_kind} contains {n_bad} non-finite value(s) (NaN or Inf)")
+        raise ValueError(f"{name}: {kind} contains {n_bad} non-finite value(s) (NaN or Inf)")
+    return x, was_numpy
+
+
+def resolve_backend(backend: Optional[str], device: torch.device) -> str:
+    """``None`` → "numba" on the CPU, "torch" elsewhere; validates an explicit choice."""
     if backend is None:
-        backend = "numba" if x.device.type == "cpu" else "torch"
-    elif backend not in BACKENDS:
+        return "numba" if device.type == "cpu" else "torch"
+    if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
-    elif backend == "numba" and x.device.type != "cpu":
-        raise ValueError(f"backend 'numba' runs on CPU tensors only; got a tensor on {x.device}")
-    return x, was_numpy, backend
+    if backend == "numba" and device.type != "cpu":
+        raise ValueError(f"backend 'numba' runs on CPU tensors only; got a tensor on {device}")
+    return backend
 
 
 def _apply(op: str, data, geometry: Geometry, backend: Optional[str], check_finite: bool):
-    x, was_numpy, backend = _validate(op, data, geometry, backend, check_finite)
-    out = _LinearOperator.apply(x, op, geometry, backend)
+    x, was_numpy = check_input(op, _OPS[op][0], data, geometry, check_finite)
+    out = _LinearOperator.apply(x, op, geometry, resolve_backend(backend, x.device))
     return out.numpy() if was_numpy else out
 
 
