@@ -12,6 +12,7 @@ import torch
 
 import recon
 from recon import FBP, fbp
+from recon.fbp import detector_preweights
 from recon.weights import LimitedAngleWarning
 
 N, PX = 256, 0.8
@@ -82,7 +83,7 @@ def test_short_scan_needs_its_redundancy_weights():
     layer = FBP(geom, dtype=torch.float64)
     good = regions(layer(sino).numpy())["brain"]
     layer.weights.copy_(torch.from_numpy(np.full(geom.sino_shape, 0.5 * (np.pi + 2 * half_fan(geom)) / 400)
-                                         * recon.fbp.detector_preweights(geom)))
+                                         * detector_preweights(geom)))
     bad = regions(layer(sino).numpy())["brain"]
     assert good == pytest.approx(0.004, rel=0.01)
     assert abs(bad / 0.004 - 1) > 0.1

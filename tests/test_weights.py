@@ -69,7 +69,8 @@ def test_parker_weights_of_conjugate_rays_sum_to_one(detector):
         p2, d2 = fan(np.array([conj_beta]), detector).rays()
         k = g.n_det - 1 - j  # -gamma (symmetric detector)
         np.testing.assert_allclose(d2[0, k], -d1[0, j], atol=1e-12)
-        assert abs(np.cross(p2[0, k] - p1[0, j], d1[0, j])) < 1e-9
+        off, d = p2[0, k] - p1[0, j], d1[0, j]
+        assert abs(off[0] * d[1] - off[1] * d[0]) < 1e-9  # p2 lies on the first ray's line
         if conj_beta > np.pi + 2 * delta:  # then the pair is (β − π − 2γ... ) on the other side
             conj_beta = beta - np.pi - 2 * gamma
         w = parker_weights(beta, gamma, delta) + parker_weights(conj_beta, -gamma, delta)
