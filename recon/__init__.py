@@ -11,6 +11,7 @@ from .geometry import FanBeam, Geometry, ParallelBeam, geometry_from_dict, geome
 from .operators import (Backprojector, Projector, WeightedBackprojector, backproject, project,
                         weighted_backproject, weighted_backproject_adjoint)
 from .phantoms import shepp_logan
+from .rebin import Rebinning, rebin
 
 __version__ = "0.1.0"
 
@@ -18,5 +19,5 @@ __all__ = [
     "__version__", "Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json",
     "project", "backproject", "weighted_backproject", "weighted_backproject_adjoint",
     "Projector", "Backprojector", "WeightedBackprojector", "Ellipse", "ray_transform", "rasterize", "shepp_logan",
-    "fbp", "FBP",
+    "fbp", "FBP", "rebin", "Rebinning",
 ]
