@@ -10,6 +10,7 @@ from .fbp import FBP, fbp
 from .geometry import FanBeam, Geometry, ParallelBeam, geometry_from_dict, geometry_from_json
 from .operators import (Backprojector, Projector, WeightedBackprojector, backproject, project,
                         weighted_backproject, weighted_backproject_adjoint)
+from .iterative import cgls, sirt
 from .phantoms import shepp_logan
 from .rebin import Rebinning, rebin
 
@@ -19,5 +20,5 @@ __all__ = [
     "__version__", "Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json",
     "project", "backproject", "weighted_backproject", "weighted_backproject_adjoint",
     "Projector", "Backprojector", "WeightedBackprojector", "Ellipse", "ray_transform", "rasterize", "shepp_logan",
-    "fbp", "FBP", "rebin", "Rebinning",
+    "fbp", "FBP", "rebin", "Rebinning", "sirt", "cgls",
 ]
