@@ -16,9 +16,11 @@ def test_readme_example_runs_as_written(tmp_path, monkeypatch):
     import matplotlib
 
     matplotlib.use("Agg")
+    namespace = {"__name__": "__readme__"}  # the examples build on each other, as a reader runs them
     for code in blocks:
-        exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
+        exec(compile(code, "README.md", "exec"), namespace)
     assert (tmp_path / "example.png").stat().st_size > 10_000
+    assert abs(float(namespace["image"][321:341, 246:266].mean()) - 0.004) < 0.0001  # brain (y = -15 mm), 1/mm
 
 
 def test_ci_runs_the_readme_test_command():
