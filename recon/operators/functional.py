@@ -57,17 +57,19 @@ def _numba_backproject(y: np.ndarray, g: Geometry) -> np.ndarray:
 
 def _numba_weighted(y: np.ndarray, g: Geometry) -> np.ndarray:
     p = pixel_driven_params(g)
+    padded = np.zeros(y.shape[:2] + (g.n_det + 3,), dtype=y.dtype)  # zero columns at -1, n_det, n_det + 1
+    padded[:, :, 1:-2] = y
     out = np.zeros((y.shape[0],) + g.image_shape, dtype=y.dtype)
-    cpu.pixel_backproject(y, p.cos, p.sin, p.kind, p.sod, p.sdd, p.pixel_size, p.u0, p.du, out,
+    cpu.pixel_backproject(padded, p.cos, p.sin, p.kind, p.sod, p.sdd, p.pixel_size, p.u0, p.du, out,
                           cpu.n_blocks(y.shape[0], g.image_size))
     return out
 
 
 def _numba_weighted_adjoint(x: np.ndarray, g: Geometry) -> np.ndarray:
     p = pixel_driven_params(g)
-    out = np.zeros((x.shape[0],) + g.sino_shape, dtype=x.dtype)
-    cpu.pixel_backproject_adjoint(x, p.cos, p.sin, p.kind, p.sod, p.sdd, p.pixel_size, p.u0, p.du, out)
-    return out
+    padded = np.zeros((x.shape[0], g.n_views, g.n_det + 3), dtype=x.dtype)
+    cpu.pixel_backproject_adjoint(x, p.cos, p.sin, p.kind, p.sod, p.sdd, p.pixel_size, p.u0, p.du, padded)
+    return np.ascontiguousarray(padded[:, :, 1:-2])
 
 
 _NUMBA: dict[str, Callable[[np.ndarray, Geometry], np.ndarray]] = {

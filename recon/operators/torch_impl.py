@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import torch
 
 from ..geometry import Geometry
+from .cpu import ATAN_COEFFS, TAN_PI_8
 from .rays import JosephRays, PixelDrivenParams, joseph_rays, pixel_driven_params
 
 __all__ = ["joseph_forward", "joseph_adjoint", "pixel_backproject", "pixel_backproject_adjoint"]
@@ -93,6 +94,24 @@ def joseph_adjoint(sino: torch.Tensor, geometry: Geometry) -> torch.Tensor:
     return out.reshape(nb, n, n)
 
 
+def atan_ratio(t: torch.Tensor, ell: torch.Tensor) -> torch.Tensor:
+    """``atan(t / ell)`` for ``ell > 0`` by the same reduction and polynomial as the compiled kernel
+    (:func:`recon.operators.cpu.atan_ratio`), so that both backends build the same matrix."""
+    z = t / ell
+    a = z.abs()
+    big = a > 1.0
+    w = torch.where(big, 1.0 / a, a)
+    mid = w > TAN_PI_8
+    x = torch.where(mid, (w - 1.0) / (w + 1.0), w)
+    y = x * x
+    p = torch.zeros_like(x)
+    for coeff in ATAN_COEFFS:
+        p = p * y + coeff
+    r = x * p + mid * 0.7853981633974483
+    r = torch.where(big, 1.5707963267948966 - r, r)
+    return torch.where(z >= 0, r, -r)
+
+
 def _pixel_tensors(geometry: Geometry, device: torch.device, dtype: torch.dtype) -> dict:
     def make() -> dict:
         p: PixelDrivenParams = pixel_driven_params(geometry)
@@ -117,7 +136,7 @@ def _pixel_chunk(t: dict, views: slice, n_det: int):
         if p.kind == 1:
             u, wgt = p.sdd * s / ell, (p.sod / ell) ** 2
         else:
-            u, wgt = p.sdd * torch.atan2(s, ell), 1.0 / (ell * ell + s * s)
+            u, wgt = p.sdd * atan_ratio(s, ell), 1.0 / (ell * ell + s * s)
     k = (u - p.u0) / p.du
     i = torch.floor(k)
     f = k - i
