@@ -163,92 +163,95 @@ def atan_ratio(t, ell):
 
 
 @njit(inline="always", cache=True)
-def _detector_row(kind, y, ct, st, sod, sdd, px, half, u0, inv_du, nd, kbuf, wbuf):
-    """Fill ``kbuf[c]`` with the fractional detector index, clamped to [-1, nd], where the ray through
-    pixel (row with centre y, column c) lands in one view, and ``wbuf[c]`` with its distance weight:
+def _detector_row(kind, y, ct, st, sod, sdd, xs, u0m, inv_du, lo, hi, kbuf, wbuf):
+    """For the pixel row with centre ``y`` (mm) and pixel x-centres ``xs`` in one view, fill ``kbuf[c]``
+    with the fractional detector index + 1, clamped to [0, n_det + 1] (the columns of the zero-padded
+    sinogram), and ``wbuf[c]`` with the distance weight:
 
     * parallel (kind 0): ``u = x cos θ + y sin θ``, weight 1;
     * flat fan (1): ``L = sod - x sin θ + y cos θ``, ``u = sdd t / L``, weight ``(sod / L)²``;
-    * arc fan (2): ``u = sdd atan2(t, L)``, weight ``1 / (L² + t²)``.
+    * arc fan (2): ``u = sdd atan(t / L)``, weight ``1 / (L² + t²)``.
 
-    One loop per kind, free of branches, so that it vectorises; shared by the backprojector and its
-    adjoint so that both use bit-identical coordinates."""
+    ``u0m`` is the position of detector element -1 (``u0 - du``). All scalars share the data's float type,
+    so float32 data get float32 coordinates (8 SIMD lanes). One loop per kind, free of branches, so that it
+    vectorises; shared by the backprojector and its adjoint so that both use the same coordinates."""
     n = kbuf.shape[0]
-    hi = float(nd)
     if kind == 0:
         for c in range(n):
-            x = (c - half) * px
-            kbuf[c] = min(max((x * ct + y * st - u0) * inv_du, -1.0), hi)
-            wbuf[c] = 1.0
+            x = xs[c]
+            kbuf[c] = min(max((x * ct + y * st - u0m) * inv_du, lo), hi)
+            wbuf[c] = 1
     elif kind == 1:
         for c in range(n):
-            x = (c - half) * px
-            inv = 1.0 / (sod - x * st + y * ct)
+            x = xs[c]
+            inv = 1 / (sod - x * st + y * ct)
             q = sod * inv
-            kbuf[c] = min(max((sdd * (x * ct + y * st) * inv - u0) * inv_du, -1.0), hi)
+            kbuf[c] = min(max((sdd * (x * ct + y * st) * inv - u0m) * inv_du, lo), hi)
             wbuf[c] = q * q
     else:
         for c in range(n):
-            x = (c - half) * px
+            x = xs[c]
             t = x * ct + y * st
             ell = sod - x * st + y * ct
-            kbuf[c] = min(max((sdd * atan_ratio(t, ell) - u0) * inv_du, -1.0), hi)
-            wbuf[c] = 1.0 / (ell * ell + t * t)
+            kbuf[c] = min(max((sdd * atan_ratio(t, ell) - u0m) * inv_du, lo), hi)
+            wbuf[c] = 1 / (ell * ell + t * t)
 
 
-@njit(parallel=True, cache=True)
-def pixel_backproject(padded, cos, sin, kind, sod, sdd, px, u0, du, out, nblocks):  # pragma: no cover
+@njit(parallel=True, cache=True, fastmath=True)
+def pixel_backproject(padded, cos, sin, kind, sod, sdd, xs, u0m, inv_du, out, nblocks):  # pragma: no cover
     """``padded``: sinograms ``[nb, nv, nd + 3]`` with the data in columns 1 … nd and zeros around it
-    (branch-free interpolation: index -1 and nd read zeros)."""
+    (branch-free interpolation). ``cos``, ``sin``, ``xs`` (pixel x-centres = reversed y-centres) and the
+    scalars have the data's dtype."""
     nb, nv, ndp = padded.shape
-    nd = ndp - 3
     n = out.shape[1]
-    half = (n - 1) / 2.0
-    inv_du = 1.0 / du
+    lo = xs[0] * 0
+    hi = lo + (ndp - 2)
     for task in prange(nb * nblocks):
         ib = task // nblocks
         blk = task - ib * nblocks
         r_lo = blk * n // nblocks
         r_hi = (blk + 1) * n // nblocks
-        kbuf = np.empty(n)
-        wbuf = np.empty(n)
+        kbuf = np.empty(n, dtype=padded.dtype)
+        wbuf = np.empty(n, dtype=padded.dtype)
         for v in range(nv):
             ct = cos[v]
             st = sin[v]
             row = padded[ib, v]
             for r in range(r_lo, r_hi):
-                _detector_row(kind, (half - r) * px, ct, st, sod, sdd, px, half, u0, inv_du, nd, kbuf, wbuf)
+                _detector_row(kind, xs[n - 1 - r], ct, st, sod, sdd, xs, u0m, inv_du, lo, hi, kbuf, wbuf)
                 o = out[ib, r]
                 for c in range(n):
-                    k = kbuf[c] + 1.0  # in [0, nd + 1]: truncation is floor
-                    i = int(k)
-                    f = k - i
-                    o[c] += wbuf[c] * ((1.0 - f) * row[i] + f * row[i + 1])
+                    k = kbuf[c]
+                    fk = np.floor(k)
+                    i = int(fk)
+                    a = row[i]
+                    o[c] += wbuf[c] * (a + (k - fk) * (row[i + 1] - a))
 
 
-@njit(parallel=True, cache=True)
-def pixel_backproject_adjoint(img, cos, sin, kind, sod, sdd, px, u0, du, padded):  # pragma: no cover
+@njit(parallel=True, cache=True, fastmath=True)
+def pixel_backproject_adjoint(img, cos, sin, kind, sod, sdd, xs, u0m, inv_du, padded):  # pragma: no cover
     """Adjoint of :func:`pixel_backproject`: accumulates into ``padded`` ``[nb, nv, nd + 3]``
     (the caller keeps columns 1 … nd)."""
     nb, n, _ = img.shape
-    nv, nd = padded.shape[1], padded.shape[2] - 3
-    half = (n - 1) / 2.0
-    inv_du = 1.0 / du
+    nv, ndp = padded.shape[1], padded.shape[2]
+    lo = xs[0] * 0
+    hi = lo + (ndp - 2)
     for task in prange(nb * nv):
         ib = task // nv
         v = task - ib * nv
         ct = cos[v]
         st = sin[v]
-        kbuf = np.empty(n)
-        wbuf = np.empty(n)
+        kbuf = np.empty(n, dtype=padded.dtype)
+        wbuf = np.empty(n, dtype=padded.dtype)
         row = padded[ib, v]
         for r in range(n):
-            _detector_row(kind, (half - r) * px, ct, st, sod, sdd, px, half, u0, inv_du, nd, kbuf, wbuf)
+            _detector_row(kind, xs[n - 1 - r], ct, st, sod, sdd, xs, u0m, inv_du, lo, hi, kbuf, wbuf)
             im = img[ib, r]
             for c in range(n):
-                k = kbuf[c] + 1.0
-                i = int(k)
-                f = k - i
+                k = kbuf[c]
+                fk = np.floor(k)
+                i = int(fk)
+                f = k - fk
                 val = wbuf[c] * im[c]
-                row[i] += (1.0 - f) * val
+                row[i] += val - f * val
                 row[i + 1] += f * val

@@ -55,20 +55,25 @@ def _numba_backproject(y: np.ndarray, g: Geometry) -> np.ndarray:
     return out
 
 
-def _numba_weighted(y: np.ndarray, g: Geometry) -> np.ndarray:
+def _pixel_args(g: Geometry, dtype: np.dtype) -> tuple:
+    """Arguments of the pixel-driven kernels in the data's float type (float32 data: float32 coordinates)."""
     p = pixel_driven_params(g)
+    f = np.dtype(dtype).type
+    return (p.cos.astype(dtype), p.sin.astype(dtype), p.kind, f(p.sod), f(p.sdd),
+            g.pixel_coords.astype(dtype), f(p.u0 - p.du), f(1.0 / p.du))
+
+
+def _numba_weighted(y: np.ndarray, g: Geometry) -> np.ndarray:
     padded = np.zeros(y.shape[:2] + (g.n_det + 3,), dtype=y.dtype)  # zero columns at -1, n_det, n_det + 1
     padded[:, :, 1:-2] = y
     out = np.zeros((y.shape[0],) + g.image_shape, dtype=y.dtype)
-    cpu.pixel_backproject(padded, p.cos, p.sin, p.kind, p.sod, p.sdd, p.pixel_size, p.u0, p.du, out,
-                          cpu.n_blocks(y.shape[0], g.image_size))
+    cpu.pixel_backproject(padded, *_pixel_args(g, y.dtype), out, cpu.n_blocks(y.shape[0], g.image_size))
     return out
 
 
 def _numba_weighted_adjoint(x: np.ndarray, g: Geometry) -> np.ndarray:
-    p = pixel_driven_params(g)
     padded = np.zeros((x.shape[0], g.n_views, g.n_det + 3), dtype=x.dtype)
-    cpu.pixel_backproject_adjoint(x, p.cos, p.sin, p.kind, p.sod, p.sdd, p.pixel_size, p.u0, p.du, padded)
+    cpu.pixel_backproject_adjoint(x, *_pixel_args(g, x.dtype), padded)
     return np.ascontiguousarray(padded[:, :, 1:-2])
 
 
