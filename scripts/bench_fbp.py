@@ -16,28 +16,13 @@ so that a fast but wrong peer does not look good.
 from __future__ import annotations
 
 import argparse
-import platform
-import statistics
-import time
 from typing import Callable, Optional
 
 import numpy as np
 import torch
+from benchlib import bench_geometries, machine, timed
 
 import recon
-
-
-def timed(fn: Callable[[], np.ndarray], repeat: int) -> tuple[float, float, np.ndarray]:
-    """(warm-up seconds, median seconds, result)."""
-    t0 = time.perf_counter()
-    out = fn()
-    warm = time.perf_counter() - t0
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return warm, statistics.median(times), np.asarray(out, dtype=np.float64)
 
 
 def astra_parallel_fbp(geom: recon.ParallelBeam, sino: np.ndarray) -> Optional[Callable[[], np.ndarray]]:
@@ -110,15 +95,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     n = args.size
     px = 200.0 / n
-    n_det = int(1.5 * n)
     phantom = recon.shepp_logan(radius=95.0)
-    par = recon.ParallelBeam(np.linspace(0, np.pi, round(360 * n / 512), endpoint=False), n_det, 200.0 * 1.05 / n_det,
-                             n, px)
-    fan = recon.FanBeam(np.linspace(0, 2 * np.pi, round(720 * n / 512), endpoint=False), n_det,
-                        2 * 1.05 * 100.0 * 2 / n_det, n, px, sod=500.0, sdd=1000.0)
+    geoms = bench_geometries(n)
+    par, fan = geoms["parallel"], geoms["fan flat"]
 
-    print(f"# FBP benchmark — {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"numba threads {__import__('numba').get_num_threads()}, recon {recon.__version__}")
+    print(f"# FBP benchmark — {machine()}")
     print("| case | implementation | first call (s) | median (s) | peer time / recon time | rel. L2 to phantom |")
     print("|---|---|---|---|---|---|")
     for case, geom, peers in (("parallel", par, (("ASTRA CPU FBP", astra_parallel_fbp),
@@ -134,6 +115,7 @@ def main(argv=None) -> int:
 
         label = f"{case} {n}², {geom.n_views}×{geom.n_det}"
         warm, ours, img = timed(lambda: recon.fbp(sino, geom), args.repeat)
+        img = np.asarray(img, dtype=np.float64)
         print(f"| {label} | recon.fbp | {warm:.2f} | {ours:.3f} | 1.0 | {rel(img)} |")
         for name, make in peers:
             fn = make(geom, sino)
@@ -141,6 +123,7 @@ def main(argv=None) -> int:
                 print(f"| {label} | {name} | n/a | n/a | n/a | n/a |")
                 continue
             warm, t, img = timed(fn, args.repeat)
+            img = np.asarray(img, dtype=np.float64)
             print(f"| {label} | {name} | {warm:.2f} | {t:.3f} | {t / ours:.1f}× | {rel(img)} |")
     return 0
 

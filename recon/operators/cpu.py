@@ -45,7 +45,7 @@ def _k_range(a, b, n):
     return int(math.floor(lo)), min(n, int(math.ceil(hi)) + 1)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def joseph_forward(img, a, b, w, row_ptr, row_ray, col_ptr, col_ray, out):  # pragma: no cover - compiled
     nb, n, _ = img.shape
     nv = a.shape[0]
@@ -84,7 +84,7 @@ def joseph_forward(img, a, b, w, row_ptr, row_ray, col_ptr, col_ray, out):  # pr
             out[ib, v, j] += w[v, j] * acc
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def joseph_adjoint(sino, a, b, w, row_ptr, row_ray, col_ptr, col_ray, out, nblocks):  # pragma: no cover
     nb, nv, _ = sino.shape
     n = out.shape[1]
@@ -104,13 +104,15 @@ def joseph_adjoint(sino, a, b, w, row_ptr, row_ray, col_ptr, col_ray, out, nbloc
                 bb = b[v, j]
                 k0, k1 = _k_range(aa, bb, n)
                 for k in range(max(k0, k_lo), min(k1, k_hi)):
-                    c = aa + bb * k
-                    i = int(math.floor(c))
+                    c = aa + bb * k + 1.0  # shifted: the taps i - 1, i lie in [-1, n] when c in (0, n + 1)
+                    if c <= 0.0 or c >= n + 1.0:
+                        continue
+                    i = int(c)  # truncation = floor for c > 0
                     f = c - i
-                    if 0 <= i < n:
-                        out[ib, k, i] += (1.0 - f) * val
-                    if 0 <= i + 1 < n:
-                        out[ib, k, i + 1] += f * val
+                    if i >= 1:
+                        out[ib, k, i - 1] += val - f * val
+                    if i < n:
+                        out[ib, k, i] += f * val
     # column-driven rays: each task owns columns [k_lo, k_hi)
     for task in prange(nb * nblocks):
         ib = task // nblocks
@@ -127,13 +129,15 @@ def joseph_adjoint(sino, a, b, w, row_ptr, row_ray, col_ptr, col_ray, out, nbloc
                 bb = b[v, j]
                 k0, k1 = _k_range(aa, bb, n)
                 for k in range(max(k0, k_lo), min(k1, k_hi)):
-                    c = aa + bb * k
-                    i = int(math.floor(c))
+                    c = aa + bb * k + 1.0
+                    if c <= 0.0 or c >= n + 1.0:
+                        continue
+                    i = int(c)
                     f = c - i
-                    if 0 <= i < n:
-                        out[ib, i, k] += (1.0 - f) * val
-                    if 0 <= i + 1 < n:
-                        out[ib, i + 1, k] += f * val
+                    if i >= 1:
+                        out[ib, i - 1, k] += val - f * val
+                    if i < n:
+                        out[ib, i, k] += f * val
 
 
 # atan(x) = x * P(x²) on |x| <= tan(π/8): the alternating odd Taylor coefficients (-1)^k / (2k + 1),
