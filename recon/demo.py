@@ -42,7 +42,7 @@ def run_demo(out: str = "recon-demo", size: int = 256, force: bool = False) -> P
     rows = []
     for name, geom in demo_geometries(size).items():
         image = rasterize(phantom, geom).astype(np.float32)
-        project(image, geom)  # first call compiles the kernels (cached on disk afterwards)
+        backproject(project(image, geom), geom)  # first calls compile the kernels (cached on disk afterwards)
         t0 = time.perf_counter()
         sino = project(image, geom)
         t_fp = time.perf_counter() - t0
