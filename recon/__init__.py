@@ -7,7 +7,8 @@ analytic filtered backprojection (:func:`fbp`) and analytic phantoms. Units: mm,
 
 from .analytic import Ellipse, rasterize, ray_transform
 from .fbp import FBP, fbp
-from .geometry import FanBeam, Geometry, ParallelBeam, geometry_from_dict, geometry_from_json
+from .geometry import (FanBeam, Geometry, ParallelBeam, geometry_differences, geometry_from_dict,
+                       geometry_from_json)
 from .operators import (Backprojector, Projector, WeightedBackprojector, backproject, project,
                         weighted_backproject, weighted_backproject_adjoint)
 from .iterative import cgls, sirt
@@ -17,7 +18,7 @@ from .rebin import Rebinning, rebin
 __version__ = "0.1.0"
 
 __all__ = [
-    "__version__", "Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json",
+    "__version__", "Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json", "geometry_differences",
     "project", "backproject", "weighted_backproject", "weighted_backproject_adjoint",
     "Projector", "Backprojector", "WeightedBackprojector", "Ellipse", "ray_transform", "rasterize", "shepp_logan",
     "fbp", "FBP", "rebin", "Rebinning", "sirt", "cgls",

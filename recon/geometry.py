@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json"]
+__all__ = ["Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json", "geometry_differences"]
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -352,6 +352,36 @@ def geometry_from_dict(d: dict[str, Any]) -> Geometry:
         return _KINDS[kind](**params)
     except TypeError as err:
         raise ValueError(f"invalid {kind} geometry description: {err}") from None
+
+
+def geometry_differences(expected: Geometry, actual: Geometry, rtol: float = 1e-6,
+                         ignore: tuple[str, ...] = ()) -> list[str]:
+    """What differs between two geometries, one readable item per parameter (empty if they agree to
+    ``rtol``; angles are compared modulo 2π, with an absolute tolerance of ``rtol`` rad). Parameters named
+    in ``ignore`` (e.g. ``("image_size", "pixel_size")`` to compare only the acquisition) are skipped."""
+    if type(expected) is not type(actual):
+        return [f"geometry type {expected.kind!r} expected, got {actual.kind!r}"]
+    diffs = []
+    a, b = expected._params(), actual._params()
+    for key in a:
+        if key in ignore:
+            continue
+        va, vb = a[key], b[key]
+        if key == "angles":
+            if va.shape != vb.shape:
+                diffs.append(f"{va.size} views expected, got {vb.size}")
+            else:
+                delta = np.abs(np.angle(np.exp(1j * (va - vb))))
+                if delta.max() > rtol:
+                    i = int(np.argmax(delta))
+                    diffs.append(f"view angles differ (view {i}: {np.degrees(va[i]):.4g}° expected, "
+                                 f"got {np.degrees(vb[i]):.4g}°)")
+        elif isinstance(va, str) or isinstance(va, int):
+            if va != vb:
+                diffs.append(f"{key} {va!r} expected, got {vb!r}")
+        elif not math.isclose(va, vb, rel_tol=rtol, abs_tol=rtol * expected.pixel_size):
+            diffs.append(f"{key} {va:g} expected, got {vb:g}")
+    return diffs
 
 
 def geometry_from_json(text: str) -> Geometry:

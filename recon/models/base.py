@@ -1,0 +1,121 @@
+"""Common machinery of the known-operator networks: the filter → fixed-operator structure, configuration
+round trips and the geometry check.
+
+Every model here has the form ``output = T( K (W ⊙ p) )`` with a learnable filter ``K``, learnable weights
+``W`` (both initialised to the analytic solution, see :mod:`recon.models.parameters`) and a fixed, exactly
+known linear map ``T`` (a weighted backprojection, possibly followed by a forward projection). Subclasses
+define ``T`` in :meth:`KnownOperatorModel.after_filter`; the output is then affine in the filter
+coefficients, which :mod:`recon.models.lstsq` exploits.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Union
+
+import numpy as np
+import torch
+
+from ..filters import apply_filter
+from ..geometry import Geometry, geometry_differences, geometry_from_dict
+from ..operators.functional import check_input
+from ..weights import arc_positions, scan_coverage
+from .parameters import LearnableFilter, LearnableWeights
+
+__all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "normalise_learn", "view_positions"]
+
+LEARNABLE_PARTS = ("filter", "view_filters", "weights")
+
+
+def normalise_learn(learn: Union[str, Iterable[str]]) -> tuple[str, ...]:
+    """Validate the learnable parts: any of ``filter`` (one shared filter), ``view_filters`` (one per view),
+    ``weights``; a string may join them with ``+`` (``"filter+weights"``)."""
+    parts = tuple(learn.split("+")) if isinstance(learn, str) else tuple(learn)
+    parts = tuple(p.strip() for p in parts if p.strip())
+    unknown = [p for p in parts if p not in LEARNABLE_PARTS]
+    if unknown:
+        raise ValueError(f"unknown learnable part(s) {unknown}; choose from {LEARNABLE_PARTS}")
+    if "filter" in parts and "view_filters" in parts:
+        raise ValueError("learn either 'filter' (shared) or 'view_filters' (one per view), not both")
+    return parts
+
+
+def view_positions(geometry: Geometry) -> np.ndarray:
+    """Position of each view along its arc in [0, 1] (0 = arc start), ``[n_views]``: for full scans the
+    angle over the period, for short/limited scans the distance from the arc start over the arc span."""
+    coverage = scan_coverage(geometry)
+    pos = arc_positions(geometry, coverage)
+    return pos / coverage.period if coverage.kind == "full" else pos / max(coverage.span, 1e-12)
+
+
+class KnownOperatorModel(torch.nn.Module):
+    """Base class: ``output = after_filter(filter(weights(p)))``.
+
+    Attributes set by subclasses: ``geometry`` (of the input sinograms), ``filter`` (:class:`LearnableFilter`),
+    ``weights`` (:class:`LearnableWeights`), ``learn`` (tuple of learnable parts), ``output_kind``
+    ("image" or "sinogram") and ``output_geometry``.
+    """
+
+    geometry: Geometry
+    output_geometry: Geometry
+    output_kind: str
+    filter: LearnableFilter
+    weights: LearnableWeights
+
+    def _init_parameters(self, geometry: Geometry, initial_filter: np.ndarray, initial_weights: np.ndarray,
+                         learn: tuple[str, ...], filter_basis: Optional[int],
+                         weight_basis: Optional[tuple[int, int]], dtype: torch.dtype) -> None:
+        self.learn = learn
+        self.filter = LearnableFilter(initial_filter, geometry.n_det, basis=filter_basis,
+                                      n_views=geometry.n_views if "view_filters" in learn else None, dtype=dtype)
+        self.weights = LearnableWeights(initial_weights, basis=weight_basis,
+                                        view_positions=view_positions(geometry) if weight_basis else None,
+                                        dtype=dtype)
+        self.filter.coefficients.requires_grad_("filter" in learn or "view_filters" in learn)
+        self.weights.coefficients.requires_grad_("weights" in learn)
+
+    # ---- the network ---------------------------------------------------------------------------------------
+    def after_filter(self, filtered: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """The fixed operator ``T`` applied to filtered sinograms ``[..., n_views, n_det]``."""
+        raise NotImplementedError
+
+    def output_activation(self, out: torch.Tensor) -> torch.Tensor:
+        """Identity; models with a positivity constraint override it."""
+        return out
+
+    def forward(self, sinogram: torch.Tensor) -> torch.Tensor:
+        """``sinogram`` ``[..., n_views, n_det]`` (line integrals) in :attr:`geometry` → output."""
+        x, _ = check_input(type(self).__name__, "sinogram", sinogram, self.geometry)
+        return self.output_activation(self.after_filter(self.filter(self.weights(x))))
+
+    def linear_terms(self, sinogram: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output as an affine function of the shared filter's coefficients ``c`` (before any output
+        activation): returns ``(offset [..., *out], columns [..., n_basis, *out])`` with
+        ``output = offset + Σ_r c_r columns[r]``."""
+        x, _ = check_input(type(self).__name__, "sinogram", sinogram, self.geometry)
+        weighted = self.weights(x)
+        offset = self.after_filter(apply_filter(weighted, self.filter.initial))
+        columns = self.after_filter(self.filter.filter_basis(weighted))
+        return offset, columns
+
+    # ---- bookkeeping ---------------------------------------------------------------------------------------
+    def learnable_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters that training updates (``requires_grad``)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def config(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        """JSON-serialisable constructor arguments (geometries as dicts)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "KnownOperatorModel":
+        """Rebuild from :meth:`config` (geometries given as dicts)."""
+        kwargs = {k: geometry_from_dict(v) if isinstance(v, dict) and "type" in v else v for k, v in config.items()}
+        return cls(**kwargs)
+
+    def check_geometry(self, geometry: Geometry, what: str = "sinogram") -> None:
+        """Raise ``ValueError`` saying what differs if the acquisition of ``geometry`` (angles, detector,
+        distances — not the image grid) is not the one this model was built for."""
+        diffs = geometry_differences(self.geometry, geometry, ignore=("image_size", "pixel_size"))
+        if diffs:
+            raise ValueError(f"the {what}'s geometry does not match the model's ({type(self).__name__} expects "
+                             f"{self.geometry!r}): " + "; ".join(diffs))

@@ -1,0 +1,63 @@
+"""Saving and loading known-operator models together with the geometry they were built for."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+
+from .. import __version__
+from ..io.atomic import atomic_output
+from .base import KnownOperatorModel
+from .conversion import FanToParallel, GeometryConversion, ParallelToFan
+from .learned_fbp import LearnedFBP
+
+__all__ = ["MODEL_CLASSES", "save_model", "load_model"]
+
+FORMAT = "recon-model-v1"
+MODEL_CLASSES: dict[str, type[KnownOperatorModel]] = {
+    cls.__name__: cls for cls in (LearnedFBP, GeometryConversion, FanToParallel, ParallelToFan)}
+
+
+def save_model(model: KnownOperatorModel, path: Union[str, os.PathLike], force: bool = False,
+               extra: Optional[dict[str, Any]] = None) -> Path:
+    """Write ``model`` (class, constructor config with its geometries, parameters and buffers) to ``path``
+    atomically; refuses to overwrite an existing file unless ``force``. ``extra`` (JSON-like) is stored
+    alongside, e.g. training metadata."""
+    name = type(model).__name__
+    if name not in MODEL_CLASSES:
+        raise TypeError(f"cannot save a {name}; known models: {sorted(MODEL_CLASSES)}")
+    payload = {"format": FORMAT, "recon_version": __version__, "class": name, "config": model.config(),
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+               "extra": extra or {}}
+    with atomic_output(path, force) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def load_model(path: Union[str, os.PathLike], map_location: Union[str, torch.device] = "cpu"
+               ) -> KnownOperatorModel:
+    """Load a model written by :func:`save_model` (or a training run's ``model.pt``). The stored extra
+    metadata is available as ``model.metadata``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many kinds for corrupt or foreign files
+        raise ValueError(f"{path}: not a readable recon model ({type(err).__name__}: {err})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a recon model file (expected format {FORMAT!r})")
+    cls = MODEL_CLASSES.get(payload.get("class"))
+    if cls is None:
+        raise ValueError(f"{path}: unknown model class {payload.get('class')!r}")
+    model = cls.from_config(payload["config"])
+    state = payload["state_dict"]
+    model.to(next(iter(state.values())).dtype if state else torch.float32)
+    model.load_state_dict(state)
+    model.metadata = payload.get("extra", {})
+    return model
