@@ -1,0 +1,128 @@
+"""TOML configuration files and the geometry tables inside them.
+
+A geometry table describes a :class:`recon.ParallelBeam` or :class:`recon.FanBeam` in plain TOML, with the
+angles either listed or given as a range::
+
+    [geometry]
+    type = "fan"                 # or "parallel"
+    detector = "flat"            # fan only: "flat" or "arc"
+    n_det = 560
+    det_spacing = 0.2            # mm (on the detector)
+    image_size = 256
+    pixel_size = 0.297           # mm
+    sod = 410.66                 # mm, fan only
+    sdd = 553.74                 # mm, fan only
+    det_offset = 0.0             # mm, optional
+    angles = { start = 0.0, stop = 360.0, count = 720, unit = "deg" }   # stop excluded
+    # or: angles = [0.0, 0.5, ...] with angles_unit = "deg" (default "rad")
+
+The same table is used by simulation configs, training configs and the geometry sidecars of scan files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from ..geometry import FanBeam, Geometry, ParallelBeam
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["load_toml", "parse_toml", "angles_from_spec", "geometry_from_table", "geometry_to_table"]
+
+PathLike = Union[str, os.PathLike]
+
+_UNITS = {"rad": 1.0, "deg": np.pi / 180.0}
+
+
+def parse_toml(text: str, source: str = "<string>") -> dict[str, Any]:
+    """Parse TOML text; a syntax error becomes a ``ValueError`` naming ``source`` and the position."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{source}: not valid TOML: {err}") from None
+
+
+def load_toml(path: PathLike) -> dict[str, Any]:
+    """Read a TOML file (``FileNotFoundError`` if missing, ``ValueError`` naming the file if malformed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    return parse_toml(path.read_text(encoding="utf-8"), str(path))
+
+
+def _unit_factor(unit: Any, where: str) -> float:
+    if unit not in _UNITS:
+        raise ValueError(f"{where}: angle unit must be 'rad' or 'deg', got {unit!r}")
+    return _UNITS[unit]
+
+
+def angles_from_spec(spec: Any, unit: str = "rad", where: str = "angles") -> np.ndarray:
+    """Angles in radians from a list of numbers (in ``unit``) or a range table
+    ``{start, stop, count, unit = "rad" | "deg", endpoint = false}`` (``stop`` excluded unless ``endpoint``)."""
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"start", "stop", "count", "unit", "endpoint"}
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; expected start, stop, count, unit, endpoint")
+        missing = {"start", "stop", "count"} - set(spec)
+        if missing:
+            raise ValueError(f"{where}: a range needs start, stop and count; missing {sorted(missing)}")
+        count = spec["count"]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"{where}: count must be a positive integer, got {count!r}")
+        factor = _unit_factor(spec.get("unit", unit), where)
+        values = np.linspace(float(spec["start"]), float(spec["stop"]), count,
+                             endpoint=bool(spec.get("endpoint", False)))
+        return values * factor
+    if isinstance(spec, (list, tuple)):
+        try:
+            values = np.asarray(spec, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: angles must be numbers") from None
+        return values * _unit_factor(unit, where)
+    raise ValueError(f"{where}: expected a list of angles or a table {{start, stop, count, unit}}, got {spec!r}")
+
+
+_COMMON = ("n_det", "det_spacing", "image_size", "pixel_size")
+_OPTIONAL = ("det_offset",)
+_FAN = ("sod", "sdd")
+
+
+def geometry_from_table(table: dict[str, Any], where: str = "geometry") -> Geometry:
+    """Build a geometry from a TOML table (see the module docstring). Errors name ``where`` and the key."""
+    if not isinstance(table, dict):
+        raise ValueError(f"[{where}] must be a table")
+    kind = table.get("type")
+    if kind not in ("parallel", "fan"):
+        raise ValueError(f"[{where}] type must be 'parallel' or 'fan', got {kind!r}")
+    required = _COMMON + (_FAN if kind == "fan" else ()) + ("angles",)
+    missing = [k for k in required if k not in table]
+    if missing:
+        raise ValueError(f"[{where}] is missing {', '.join(missing)}")
+    allowed = set(required) | set(_OPTIONAL) | {"type", "angles_unit"} | ({"detector"} if kind == "fan" else set())
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ValueError(f"[{where}] has unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    angles = angles_from_spec(table["angles"], table.get("angles_unit", "rad"), f"[{where}] angles")
+    params = {k: table[k] for k in _COMMON + _OPTIONAL if k in table}
+    try:
+        if kind == "fan":
+            return FanBeam(angles, sod=table["sod"], sdd=table["sdd"], detector=table.get("detector", "flat"),
+                           **params)
+        return ParallelBeam(angles, **params)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"[{where}]: {err}") from None
+
+
+def geometry_to_table(geometry: Geometry) -> dict[str, Any]:
+    """Inverse of :func:`geometry_from_table` (angles listed in radians)."""
+    table = geometry.to_dict()
+    table["angles_unit"] = "rad"
+    return table

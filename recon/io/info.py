@@ -1,0 +1,79 @@
+"""A readable summary of a scan file, for ``recon info FILE``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..weights import scan_coverage
+from .formats.common import GeometryArg, PathLike
+from .readers import read_scan
+from .scan import Scan
+
+__all__ = ["describe_scan", "format_scan"]
+
+
+def describe_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) -> str:
+    """Read ``path`` with :func:`recon.io.read_scan` and describe it: format, shapes, geometry, angular
+    coverage, value range of the line integrals, raw counts or log data, clipped pixels, rotation centre.
+
+    Raises :class:`recon.io.ScanFormatError` (one line naming the file) when the file cannot be read.
+    """
+    return format_scan(read_scan(path, geometry=geometry, **options))
+
+
+def _deg(rad: float) -> str:
+    return f"{math.degrees(rad):.4g}°"
+
+
+def format_scan(scan: Scan) -> str:
+    """Multi-line description of a :class:`~recon.io.Scan` (see :func:`describe_scan`)."""
+    info, g, sino = scan.info, scan.geometry, scan.sinogram
+    dims = "[slices, views, det]" if sino.ndim == 3 else "[views, det]"
+    cov = scan_coverage(g)
+    coverage = f"{cov.kind} scan: arc of {_deg(cov.span)} from {_deg(cov.start)}"
+    coverage += f" ({_deg(cov.required)} needed for exact reconstruction, period {_deg(cov.period)})"
+    lines = [
+        ("file", scan.path or "(in memory)"),
+        ("format", scan.format or "?"),
+        ("sinogram", f"{tuple(sino.shape)} {sino.dtype} {dims}"),
+    ]
+    if "file_shape" in info:
+        lines.append(("file layout", f"{tuple(info['file_shape'])} with axes {info.get('axes', '?')}"))
+    if info.get("rows") is not None:
+        rows = list(info["rows"])
+        lines.append(("detector rows", ", ".join(map(str, rows[:10])) + (" …" if len(rows) > 10 else "")))
+    lines += [
+        ("geometry", repr(g)),
+        ("coverage", coverage),
+        ("line integrals", f"{float(sino.min()):.4g} … {float(sino.max()):.4g} (mean {float(sino.mean()):.4g}; "
+                           f"dimensionless)"),
+    ]
+    values = info.get("values")
+    if values == "raw":
+        lo, hi = info.get("raw_range", (np.nan, np.nan))
+        refs = f"{info.get('n_flats', '?')} flat(s), {info.get('n_darks', '?')} dark(s)"
+        if "i0" in info:
+            refs = f"i0 = {info['i0']:g}"
+        lines.append(("stored values", f"raw counts {lo:.6g} … {hi:.6g}, normalised with {refs}, then -log"))
+    elif values == "log":
+        lines.append(("stored values", "line integrals (already log-transformed)"))
+    lines.append(("clipped pixels", f"{info.get('n_clipped', 0)}"
+                  + (f" (transmission floor {info['min_transmission']:g})" if "min_transmission" in info else "")))
+    unit = "pixels" if info.get("pixel_units") else "mm"
+    lines.append(("rotation centre", f"detector column {scan.rotation_center:.6g} (det_offset {g.det_offset:.6g} "
+                                     f"{unit}; middle column {(g.n_det - 1) / 2:.6g})"))
+    if info.get("recorded_pixel_size"):
+        lines.append(("recorded pixel", str(info["recorded_pixel_size"])))
+    if info.get("sidecar"):
+        lines.append(("sidecar", str(info["sidecar"])))
+    for key, value in (info.get("metadata") or {}).items():
+        lines.append((key, str(value)))
+    for note in info.get("notes", []):
+        lines.append(("note", note))
+    for step in info.get("history", []):
+        lines.append(("derived by", step))
+    width = max(len(k) for k, _ in lines)
+    return "\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in lines)
