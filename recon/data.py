@@ -1,0 +1,177 @@
+"""Training data: simulated HDF5 datasets (written by :func:`recon.simulate.simulate_to_file`) as torch datasets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from .geometry import Geometry, geometry_from_json
+from .simulate import FORMAT
+
+__all__ = ["SimulatedDataset", "split_indices"]
+
+_ATTRS = ("format", "recon_version", "geometry", "config", "seed", "n_samples")
+_DATASETS = ("images", "sinograms", "sinograms_clean")
+
+PathLike = Union[str, os.PathLike]
+
+
+class SimulatedDataset(torch.utils.data.Dataset):
+    """A simulated dataset file as a :class:`torch.utils.data.Dataset`.
+
+    Parameters
+    ----------
+    path : path
+        HDF5 file in the ``recon-simulated-v1`` layout.
+    keys : sequence of str
+        Datasets returned by ``dataset[i]``, in this order: any of ``"images"`` ``[N, N]`` (μ, 1/mm),
+        ``"sinograms"`` (noisy) and ``"sinograms_clean"`` ``[n_views, n_det]`` (line integrals), and
+        ``"target_sinograms"`` ``[V_t, D_t]`` when the file has a target geometry.
+    indices : sequence of int, optional
+        The samples of the file this dataset exposes (e.g. from :func:`split_indices`); default all.
+
+    Notes
+    -----
+    The file is validated when the dataset is made, then opened lazily: one read-only h5py handle per process,
+    opened by the first ``__getitem__`` in that process, so the dataset pickles and works with ``DataLoader``
+    worker processes. Items are tuples of float32 CPU tensors.
+    """
+
+    def __init__(self, path: PathLike, keys: Sequence[str] = ("sinograms", "images"),
+                 indices: Optional[Sequence[int]] = None) -> None:
+        import h5py
+
+        self.path = Path(path)
+        if isinstance(keys, str):
+            keys = (keys,)
+        self.keys = tuple(keys)
+        if not self.keys:
+            raise ValueError("keys must name at least one dataset")
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such file")
+        try:
+            with h5py.File(self.path, "r") as f:
+                self._read_header(f)
+        except OSError as err:
+            raise ValueError(f"{self.path}: not a readable HDF5 file ({err})") from None
+        if indices is None:
+            self.indices = np.arange(self.n_samples, dtype=np.int64)
+        else:
+            idx = np.asarray(indices)
+            if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+                raise ValueError(f"indices must be a 1-D sequence of integers, got shape {idx.shape} {idx.dtype}")
+            idx = idx.astype(np.int64)
+            if idx.size and (idx.min() < 0 or idx.max() >= self.n_samples):
+                raise ValueError(f"{self.path}: indices must lie in [0, {self.n_samples}), "
+                                 f"got {idx.min()} … {idx.max()}")
+            self.indices = idx
+        self._file: Any = None
+        self._pid: Optional[int] = None
+
+    def _read_header(self, f: Any) -> None:
+        missing = [a for a in _ATTRS if a not in f.attrs]
+        if missing:
+            raise ValueError(f"{self.path}: not a simulated dataset: missing attribute(s) {missing}")
+        fmt = _text(f.attrs["format"])
+        if fmt != FORMAT:
+            raise ValueError(f"{self.path}: unsupported format {fmt!r} (expected {FORMAT!r})")
+        try:
+            self._geometry = geometry_from_json(_text(f.attrs["geometry"]))
+            self._target = (geometry_from_json(_text(f.attrs["target_geometry"]))
+                            if "target_geometry" in f.attrs else None)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{self.path}: invalid geometry attribute: {err}") from None
+        self._config = _text(f.attrs["config"])
+        self.n_samples = int(f.attrs["n_samples"])
+        self.seed = int(f.attrs["seed"])
+        expected = {"images": self._geometry.image_shape, "sinograms": self._geometry.sino_shape,
+                    "sinograms_clean": self._geometry.sino_shape}
+        if self._target is not None:
+            expected["target_sinograms"] = self._target.sino_shape
+        missing = [d for d in expected if d not in f]
+        if missing:
+            raise ValueError(f"{self.path}: missing dataset(s) {missing}")
+        for name, shape in expected.items():
+            if f[name].shape != (self.n_samples, *shape):
+                raise ValueError(f"{self.path}: dataset {name!r} has shape {f[name].shape}, "
+                                 f"expected {(self.n_samples, *shape)}")
+        unknown = [k for k in self.keys if k not in expected]
+        if unknown:
+            raise ValueError(f"{self.path}: no dataset(s) {unknown}; available: {list(expected)}")
+
+    # ---- metadata ------------------------------------------------------------------------------------------
+    @property
+    def geometry(self) -> Geometry:
+        """Geometry of ``images``, ``sinograms`` and ``sinograms_clean``."""
+        return self._geometry
+
+    @property
+    def target_geometry(self) -> Optional[Geometry]:
+        """Geometry of ``target_sinograms``, or ``None`` when the file has none."""
+        return self._target
+
+    @property
+    def config(self) -> str:
+        """The TOML text of the simulation config."""
+        return self._config
+
+    # ---- Dataset protocol ----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+    def _handle(self) -> Any:
+        if self._file is None or self._pid != os.getpid():
+            import h5py
+
+            self._file = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._file
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for a dataset of {len(self)} samples")
+        f = self._handle()
+        j = int(self.indices[i])
+        return tuple(torch.from_numpy(np.asarray(f[k][j], dtype=np.float32)) for k in self.keys)
+
+    def close(self) -> None:
+        """Close this process's file handle (it reopens on the next access)."""
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+        self._pid = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_file"] = None
+        state["_pid"] = None
+        return state
+
+    def __repr__(self) -> str:
+        return (f"SimulatedDataset({str(self.path)!r}, keys={self.keys}, {len(self)} of {self.n_samples} samples; "
+                f"{self._geometry!r})")
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def split_indices(n: int, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random train/validation split of ``range(n)``.
+
+    Returns sorted int64 arrays ``(train, val)`` with ``round(n · val_fraction)`` validation samples (at least
+    one of each when ``0 < val_fraction`` and ``n >= 2``); the same for the same ``seed``.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    n_val = int(round(n * val_fraction))
+    if val_fraction > 0 and n >= 2:
+        n_val = min(max(n_val, 1), n - 1)
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[n_val:]).astype(np.int64), np.sort(perm[:n_val]).astype(np.int64)

@@ -1,0 +1,349 @@
+"""Simulated training datasets: random phantoms, their exact analytic sinograms, Poisson noise, HDF5 output.
+
+A simulation is described by a TOML config::
+
+    [simulation]
+    n = 1000                 # samples
+    seed = 0                 # sample i is a function of (seed, i) only
+    det_supersample = 3      # rays per detector element (analytic line integrals: no inverse crime)
+
+    [phantom]
+    family = "disc_with_holes"   # a key of recon.phantoms.PHANTOMS
+    radius = 35.0                # other keys are the family function's keyword parameters
+
+    [noise]                      # optional; omit i0 (or set 0) for noiseless data
+    i0 = 1e4                     # incident photons per detector element
+    electronic_sigma = 0.0       # counts
+    min_counts = 0.5             # counts are clipped below at this before the log
+
+    [geometry]                   # see recon.io.config
+    type = "fan"  ...
+
+    [target_geometry]            # optional second geometry whose clean sinograms are stored too
+    type = "parallel"  ...
+
+and written by :func:`simulate_to_file` as HDF5 (``format = "recon-simulated-v1"``):
+
+* float32 datasets, one sample per chunk, compressed: ``images`` ``[n, N, N]`` (μ in 1/mm, rasterised with
+  4×4 supersampling on the geometry's grid), ``sinograms`` ``[n, n_views, n_det]`` (noisy line integrals),
+  ``sinograms_clean`` (exact analytic line integrals) and, with ``[target_geometry]``, ``target_sinograms``
+  ``[n, V_t, D_t]`` (clean, same ``det_supersample``);
+* root attributes ``format``, ``recon_version``, ``geometry`` (JSON), ``target_geometry`` (JSON, if given),
+  ``config`` (the TOML text as read), ``seed``, ``n_samples``.
+
+:class:`recon.data.SimulatedDataset` reads such files for training.
+"""
+
+from __future__ import annotations
+
+import collections
+import inspect
+import math
+import multiprocessing
+import os
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+
+from .analytic import rasterize, ray_transform
+from .geometry import FanBeam, Geometry
+from .io import atomic_output, check_writable, geometry_from_table, parse_toml
+from .noise import poisson_noise
+from .phantoms import PHANTOMS, make_phantom, phantom_parameters
+
+__all__ = ["FORMAT", "IMAGE_SUPERSAMPLE", "SimulationConfig", "load_config", "parse_config", "simulate_sample",
+           "dataset_shapes", "simulate_to_file"]
+
+FORMAT = "recon-simulated-v1"
+IMAGE_SUPERSAMPLE = 4  # point samples per pixel side of the ground-truth images
+GZIP_LEVEL = 1  # deflate level of the stored chunks (noisy float32 sinograms barely gain from more)
+
+PathLike = Union[str, os.PathLike]
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """A validated simulation config (see the module docstring for the TOML form)."""
+
+    text: str
+    source: str
+    n: int
+    seed: int
+    family: str
+    geometry: Geometry
+    phantom_params: dict[str, Any] = field(default_factory=dict)
+    det_supersample: int = 1
+    i0: Optional[float] = None
+    electronic_sigma: float = 0.0
+    min_counts: float = 0.5
+    target_geometry: Optional[Geometry] = None
+
+
+# ---- config parsing -----------------------------------------------------------------------------------------
+
+_SECTIONS = {"simulation": True, "phantom": True, "noise": False, "geometry": True, "target_geometry": False}
+_SIMULATION_KEYS = ("n", "seed", "det_supersample")
+_NOISE_KEYS = ("i0", "electronic_sigma", "min_counts")
+
+
+def _int(where: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{where} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _number(where: str, value: Any, minimum: float, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{where} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        raise ValueError(f"{where} must be a finite number {'>' if strict else '>='} {minimum}, got {value!r}")
+    return value
+
+
+def _table(cfg: dict[str, Any], name: str, source: str, allowed: Optional[tuple[str, ...]],
+           required: tuple[str, ...] = ()) -> dict[str, Any]:
+    table = cfg.get(name, {})
+    if not isinstance(table, dict):
+        raise ValueError(f"{source}: [{name}] must be a table")
+    if allowed is not None:
+        unknown = sorted(set(table) - set(allowed))
+        if unknown:
+            raise ValueError(f"{source}: [{name}] has unknown key(s) {unknown}; allowed: {list(allowed)}")
+    missing = [k for k in required if k not in table]
+    if missing:
+        raise ValueError(f"{source}: [{name}] is missing key(s) {missing}")
+    return table
+
+
+def parse_config(text: str, source: str = "<config>") -> SimulationConfig:
+    """Validate a simulation config given as TOML text; errors are ``ValueError`` naming ``source``, the
+    section and the key."""
+    cfg = parse_toml(text, source)
+    unknown = sorted(set(cfg) - set(_SECTIONS))
+    if unknown:
+        raise ValueError(f"{source}: unknown section(s) {['[' + s + ']' for s in unknown]}; "
+                         f"allowed: {['[' + s + ']' for s in _SECTIONS]}")
+    missing = [f"[{s}]" for s, required in _SECTIONS.items() if required and s not in cfg]
+    if missing:
+        raise ValueError(f"{source}: missing section(s) {missing}")
+
+    sim = _table(cfg, "simulation", source, _SIMULATION_KEYS, required=("n", "seed"))
+    n = _int(f"{source}: [simulation] n", sim["n"], 1)
+    seed = _int(f"{source}: [simulation] seed", sim["seed"], 0)
+    det_supersample = _int(f"{source}: [simulation] det_supersample", sim.get("det_supersample", 1), 1)
+
+    noise = _table(cfg, "noise", source, _NOISE_KEYS)
+    i0 = _number(f"{source}: [noise] i0", noise.get("i0", 0.0), 0.0)
+    electronic_sigma = _number(f"{source}: [noise] electronic_sigma", noise.get("electronic_sigma", 0.0), 0.0)
+    min_counts = _number(f"{source}: [noise] min_counts", noise.get("min_counts", 0.5), 0.0, strict=True)
+
+    phantom = _table(cfg, "phantom", source, None, required=("family",))
+    family = phantom["family"]
+    if not isinstance(family, str) or family not in PHANTOMS:
+        raise ValueError(f"{source}: [phantom] family must be one of {sorted(PHANTOMS)}, got {family!r}")
+    params = {k: v for k, v in phantom.items() if k != "family"}
+    unknown = sorted(set(params) - set(phantom_parameters(family)))
+    if unknown:
+        raise ValueError(f"{source}: [phantom] has unknown key(s) {unknown} for family {family!r}; "
+                         f"allowed: {['family', *phantom_parameters(family)]}")
+    try:  # a trial draw checks the parameters' values and types
+        make_phantom(family, np.random.default_rng(0), **params)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{source}: [phantom] {err}") from None
+
+    geometries = {}
+    for name in ("geometry", "target_geometry"):
+        if name in cfg:
+            try:
+                geometries[name] = geometry_from_table(cfg[name], where=name)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{source}: {err}") from None
+
+    config = SimulationConfig(text=text, source=source, n=n, seed=seed, family=family, phantom_params=params,
+                              geometry=geometries["geometry"], det_supersample=det_supersample,
+                              i0=i0 if i0 > 0 else None, electronic_sigma=electronic_sigma, min_counts=min_counts,
+                              target_geometry=geometries.get("target_geometry"))
+    for message in _coverage_problems(config):
+        warnings.warn(f"{source}: {message}", stacklevel=2)
+    return config
+
+
+def load_config(path: PathLike) -> SimulationConfig:
+    """Read and validate a simulation config file (``FileNotFoundError`` if missing)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such config file")
+    return parse_config(path.read_text(encoding="utf-8"), str(path))
+
+
+def _coverage_problems(config: SimulationConfig) -> list[str]:
+    """Warnings when the phantom family's ``radius`` exceeds the image or a detector's field of view."""
+    defaults = inspect.signature(PHANTOMS[config.family]).parameters
+    radius = config.phantom_params.get("radius", defaults["radius"].default if "radius" in defaults else None)
+    if radius is None:
+        return []
+    problems = []
+    g = config.geometry
+    if radius > g.image_size * g.pixel_size / 2:
+        problems.append(f"phantom radius {radius} mm exceeds the image half-width "
+                        f"{g.image_size * g.pixel_size / 2:.4g} mm: ground-truth images are cut off")
+    for name, geom in (("geometry", g), ("target_geometry", config.target_geometry)):
+        if geom is None:
+            continue
+        u = np.abs(geom.det_coords).max() + geom.det_spacing / 2
+        if isinstance(geom, FanBeam):
+            gamma = u / geom.sdd if geom.detector == "arc" else math.atan2(u, geom.sdd)
+            fov = geom.sod * math.sin(gamma)
+        else:
+            fov = u
+        if radius > fov:
+            problems.append(f"phantom radius {radius} mm exceeds the [{name}] detector's field of view "
+                            f"(radius {fov:.4g} mm): sinograms are truncated")
+    return problems
+
+
+# ---- one sample ---------------------------------------------------------------------------------------------
+
+def simulate_sample(config: SimulationConfig, index: int, seed: Optional[int] = None) -> dict[str, np.ndarray]:
+    """Sample ``index`` of a simulation: a function of ``(seed, index)`` only.
+
+    The phantom and the noise draw from two independent streams spawned from ``SeedSequence([seed, index])``
+    (so changing the noise level keeps the phantoms). Returns float32 arrays: ``images`` ``[N, N]`` (1/mm),
+    ``sinograms`` and ``sinograms_clean`` ``[n_views, n_det]``, and ``target_sinograms`` ``[V_t, D_t]`` when the
+    config has a target geometry.
+    """
+    seed = config.seed if seed is None else seed
+    phantom_seq, noise_seq = np.random.SeedSequence([seed, index]).spawn(2)
+    phantom = make_phantom(config.family, np.random.default_rng(phantom_seq), **config.phantom_params)
+    clean = ray_transform(phantom, config.geometry, det_supersample=config.det_supersample)
+    noisy = poisson_noise(clean, config.i0, np.random.default_rng(noise_seq), config.electronic_sigma,
+                          config.min_counts)
+    out = {
+        "images": rasterize(phantom, config.geometry, supersample=IMAGE_SUPERSAMPLE).astype(np.float32),
+        "sinograms": noisy.astype(np.float32),
+        "sinograms_clean": clean.astype(np.float32),
+    }
+    if config.target_geometry is not None:
+        out["target_sinograms"] = ray_transform(phantom, config.target_geometry,
+                                                det_supersample=config.det_supersample).astype(np.float32)
+    return out
+
+
+def dataset_shapes(config: SimulationConfig) -> dict[str, tuple[int, ...]]:
+    """Per-sample shape of every dataset a simulation writes."""
+    shapes = {"images": config.geometry.image_shape, "sinograms": config.geometry.sino_shape,
+              "sinograms_clean": config.geometry.sino_shape}
+    if config.target_geometry is not None:
+        shapes["target_sinograms"] = config.target_geometry.sino_shape
+    return shapes
+
+
+# ---- many samples, in order, from a process pool ------------------------------------------------------------
+
+def _encode(sample: dict[str, np.ndarray]) -> dict[str, bytes]:
+    """Each array as one compressed HDF5 chunk: the bytes HDF5's gzip (deflate) filter would store. Done in the
+    workers, so that the writing process only copies bytes and compression scales with the pool."""
+    return {name: zlib.compress(np.ascontiguousarray(a, dtype="<f4").tobytes(), GZIP_LEVEL)
+            for name, a in sample.items()}
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config: SimulationConfig, seed: int) -> None:
+    _WORKER.update(config=config, seed=seed)
+
+
+def _worker_sample(index: int) -> dict[str, bytes]:
+    return _encode(simulate_sample(_WORKER["config"], index, _WORKER["seed"]))
+
+
+def _produce(config: SimulationConfig, n: int, seed: int, workers: int,
+             consume: Callable[[int, dict[str, bytes]], None]) -> None:
+    """Call ``consume(i, chunks)`` for i = 0 … n−1 in order, ``chunks`` being sample i :func:`_encode`-d. Several
+    workers run in a 'spawn' process pool (fork is unsafe after OpenMP threads ran), with at most 2 × workers
+    samples in flight."""
+    if workers == 1:
+        for i in range(n):
+            consume(i, _encode(simulate_sample(config, i, seed)))
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(config, seed)) as pool:
+        pending: collections.deque = collections.deque()
+        next_index = 0
+        while next_index < n or pending:
+            while next_index < n and len(pending) < 2 * workers:
+                pending.append(pool.apply_async(_worker_sample, (next_index,)))
+                next_index += 1
+            i = next_index - len(pending)
+            consume(i, pending.popleft().get())
+
+
+def simulate_to_file(config: Union[PathLike, SimulationConfig], out: PathLike, n: Optional[int] = None,
+                     seed: Optional[int] = None, workers: Optional[int] = None, force: bool = False) -> Path:
+    """Simulate a dataset into an HDF5 file (layout in the module docstring).
+
+    Parameters
+    ----------
+    config : path or SimulationConfig
+        Simulation config (TOML file).
+    out : path
+        Output HDF5 file. Written to a temporary file next to it and renamed at the end, so an interrupted run
+        leaves no complete-looking file.
+    n, seed : int, optional
+        Override the config's number of samples and seed.
+    workers : int, optional
+        Worker processes (default: ``os.cpu_count()``); 1 runs in this process. The output is the same for any
+        number of workers.
+    force : bool
+        Overwrite an existing ``out`` (otherwise ``FileExistsError``, and the file is untouched).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    FileExistsError
+        ``out`` exists and ``force`` is false.
+    FileNotFoundError, ValueError
+        Missing or invalid config (the message names the file, section and key).
+    """
+    import h5py
+    from tqdm import tqdm
+
+    from . import __version__
+
+    cfg = config if isinstance(config, SimulationConfig) else load_config(config)
+    n = cfg.n if n is None else _int("n", n, 1)
+    seed = cfg.seed if seed is None else _int("seed", seed, 0)
+    workers = (os.cpu_count() or 1) if workers is None else _int("workers", workers, 1)
+    workers = min(workers, n)
+    out = check_writable(out, force)
+
+    with atomic_output(out, force=force) as tmp, h5py.File(tmp, "w") as f:
+        datasets = {name: f.create_dataset(name, shape=(n, *shape), dtype=np.float32, chunks=(1, *shape),
+                                           compression="gzip", compression_opts=GZIP_LEVEL, track_times=False)
+                    for name, shape in dataset_shapes(cfg).items()}
+        f.attrs["format"] = FORMAT
+        f.attrs["recon_version"] = __version__
+        f.attrs["geometry"] = cfg.geometry.to_json()
+        if cfg.target_geometry is not None:
+            f.attrs["target_geometry"] = cfg.target_geometry.to_json()
+        f.attrs["config"] = cfg.text
+        f.attrs["seed"] = seed
+        f.attrs["n_samples"] = n
+        with tqdm(total=n, unit="sample", desc=f"simulate {out.name}", disable=None, dynamic_ncols=True) as bar:
+            def write(i: int, chunks: dict[str, bytes]) -> None:
+                for name, data in chunks.items():
+                    datasets[name].id.write_direct_chunk((i,) + (0,) * (datasets[name].ndim - 1), data)
+                bar.update()
+
+            _produce(cfg, n, seed, workers, write)
+    return out
