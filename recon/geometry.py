@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json", "geometry_differences"]
+__all__ = ["Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json", "geometry_differences",
+           "view_indices"]
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -382,6 +383,22 @@ def geometry_differences(expected: Geometry, actual: Geometry, rtol: float = 1e-
         elif not math.isclose(va, vb, rel_tol=rtol, abs_tol=rtol * expected.pixel_size):
             diffs.append(f"{key} {va:g} expected, got {vb:g}")
     return diffs
+
+
+def view_indices(full: Geometry, subset: Geometry, tol: float = 1e-6) -> np.ndarray:
+    """Indices into ``full.angles`` of the views of ``subset`` (angles compared modulo 2π within ``tol``
+    rad), ``[subset.n_views]`` int64 — e.g. to cut a sparse-view model's views out of a full dataset.
+    Raises ``ValueError`` if a view is missing or the detectors differ."""
+    diffs = geometry_differences(full, subset, ignore=("angles", "image_size", "pixel_size"))
+    if diffs:
+        raise ValueError("the geometries differ: " + "; ".join(diffs))
+    delta = np.abs(np.angle(np.exp(1j * (subset.angles[:, None] - full.angles[None, :]))))
+    idx = np.argmin(delta, axis=1)
+    missing = np.flatnonzero(delta[np.arange(subset.n_views), idx] > tol)
+    if missing.size:
+        raise ValueError(f"{missing.size} of {subset.n_views} views are not in the data (first at "
+                         f"{np.degrees(subset.angles[missing[0]]):.4g}°)")
+    return idx.astype(np.int64)
 
 
 def geometry_from_json(text: str) -> Geometry:

@@ -15,7 +15,8 @@ from typing import Any, Iterable, Optional, Union
 import numpy as np
 import torch
 
-from ..filters import apply_filter
+from ..fbp import filter_spacing
+from ..filters import apply_filter, ramp_response
 from ..geometry import Geometry, geometry_differences, geometry_from_dict
 from ..operators.functional import check_input
 from ..weights import arc_positions, scan_coverage
@@ -65,8 +66,10 @@ class KnownOperatorModel(torch.nn.Module):
                          learn: tuple[str, ...], filter_basis: Optional[int],
                          weight_basis: Optional[tuple[int, int]], dtype: torch.dtype) -> None:
         self.learn = learn
+        spacing, arc = filter_spacing(geometry)
         self.filter = LearnableFilter(initial_filter, geometry.n_det, basis=filter_basis,
-                                      n_views=geometry.n_views if "view_filters" in learn else None, dtype=dtype)
+                                      n_views=geometry.n_views if "view_filters" in learn else None,
+                                      scale=ramp_response(geometry.n_det, spacing, arc), dtype=dtype)
         self.weights = LearnableWeights(initial_weights, basis=weight_basis,
                                         view_positions=view_positions(geometry) if weight_basis else None,
                                         dtype=dtype)

@@ -4,11 +4,13 @@ Both start from the analytic solution and learn a *correction*, so that an untra
 analytic operator exactly and the output stays affine in the filter coefficients (which is what makes the
 least-squares optimum of :mod:`recon.models.lstsq` computable):
 
-* :class:`LearnableFilter` — frequency response ``k = k₀ + Σ_r c_r φ_r`` over the ``padded_length(n_det)//2+1``
-  rfft bins of :mod:`recon.filters`. A real frequency response is a symmetric spatial kernel. ``φ_r`` are
-  either the bins themselves (``basis=None``: every bin free) or ``basis`` piecewise-linear hat functions
-  with knots evenly spread from 0 to the Nyquist frequency (a smooth filter with few parameters). One filter
-  shared by all views, or one per view (``n_views``).
+* :class:`LearnableFilter` — frequency response ``k = k₀ + Σ_r c_r s_r φ_r`` over the
+  ``padded_length(n_det)//2+1`` rfft bins of :mod:`recon.filters`. A real frequency response is a symmetric
+  spatial kernel. ``φ_r`` are either the bins themselves (``basis=None``: every bin free) or ``basis``
+  piecewise-linear hat functions with knots evenly spread from 0 to the Nyquist frequency (a smooth filter
+  with few parameters). ``s_r`` is the Ram-Lak ramp at the knot (floored at 1/R of its Nyquist value), so
+  the coefficients are dimensionless *relative* corrections (``c_r = −1`` removes the frequency): the same
+  learning rate suits every geometry and pixel size. One filter shared by all views, or one per view.
 * :class:`LearnableWeights` — ``W = W₀ ⊙ (1 + δ)``: multiplicative correction of the analytic
   cosine × quadrature × redundancy weights ``[n_views, n_det]``, with ``δ`` free per element
   (``basis=None``) or a tensor-product of hat functions over (arc position, detector position) with
@@ -51,11 +53,15 @@ class LearnableFilter(torch.nn.Module):
         Number of hat functions over [0, Nyquist]; ``None`` makes every bin a parameter.
     n_views : int or None
         One filter per view when given (coefficients ``[n_views, n_basis]``), else one shared filter.
+    scale : array ``[bins]``, optional
+        Typical magnitude of the response per bin (the Ram-Lak ramp of the geometry); the basis functions
+        are scaled by it (see the module docstring). Default: no scaling.
     dtype : torch dtype of the buffers and parameters.
     """
 
     def __init__(self, initial: np.ndarray, n_det: int, basis: Optional[int] = None,
-                 n_views: Optional[int] = None, dtype: torch.dtype = torch.float32) -> None:
+                 n_views: Optional[int] = None, scale: Optional[np.ndarray] = None,
+                 dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         bins = padded_length(n_det) // 2 + 1
         initial = np.asarray(initial, dtype=np.float64)
@@ -63,6 +69,12 @@ class LearnableFilter(torch.nn.Module):
             raise ValueError(f"initial filter response must have shape ({bins},) for n_det={n_det}, "
                              f"got {initial.shape}")
         phi = np.eye(bins) if basis is None else hat_basis(np.linspace(0.0, 1.0, bins), int(basis))
+        if scale is not None:
+            scale = np.abs(np.asarray(scale, dtype=np.float64))
+            if scale.shape != (bins,):
+                raise ValueError(f"scale must have shape ({bins},), got {scale.shape}")
+            knots = np.rint(np.linspace(0, bins - 1, phi.shape[0])).astype(int) if basis is not None else np.arange(bins)
+            phi = phi * np.maximum(scale[knots], scale.max() / phi.shape[0])[:, None]
         self.n_det = n_det
         self.per_view = n_views is not None
         self.register_buffer("initial", torch.as_tensor(initial, dtype=dtype))

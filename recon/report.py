@@ -1,0 +1,77 @@
+"""Figures of training runs and comparisons (matplotlib, written atomically as PNG)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from .filters import filter_frequencies, filter_response
+from .fbp import filter_spacing
+from .io.atomic import atomic_output
+
+__all__ = ["plot_loss", "plot_filter", "save_figure"]
+
+PathLike = Union[str, os.PathLike]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: PathLike, dpi: int = 110) -> Path:
+    """Write a matplotlib figure to ``path`` (PNG) atomically and close it."""
+    plt = _pyplot()
+    with atomic_output(path, force=True) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_loss(history: list[dict[str, Any]], path: PathLike, lstsq: Optional[dict[str, float]] = None) -> Path:
+    """Training and validation loss per epoch (log scale), with the least-squares optimum if known."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = [h["epoch"] for h in history]
+    ax.semilogy(epochs, [h["train_loss"] for h in history], "o-", label="training")
+    ax.semilogy(epochs, [h["val_loss"] for h in history], "s-", label="validation")
+    if lstsq:
+        ax.axhline(lstsq["loss"], color="k", ls="--", lw=1, label="least-squares optimum (training)")
+        ax.axhline(lstsq["loss_analytic"], color="gray", ls=":", lw=1, label="analytic start (training)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return save_figure(fig, path)
+
+
+def plot_filter(model, path: PathLike) -> Path:
+    """The learned frequency response(s) against Ram-Lak and Hann for the model's geometry."""
+    plt = _pyplot()
+    geometry = model.geometry
+    spacing, arc = filter_spacing(geometry)
+    freqs = filter_frequencies(geometry.n_det, spacing)
+    unit = "cycles/rad" if arc else "cycles/mm"
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, style in (("ram-lak", "k--"), ("hann", "k:")):
+        ax.plot(freqs, filter_response(geometry.n_det, spacing, name, 1.0, arc), style, lw=1, label=name)
+    response = model.filter.response().detach().cpu().double().numpy()
+    if response.ndim == 1:
+        ax.plot(freqs, response, "C0", lw=1.5, label="learned")
+    else:
+        lo, mid, hi = np.percentile(response, [5, 50, 95], axis=0)
+        ax.fill_between(freqs, lo, hi, color="C0", alpha=0.3, label="learned, per view (5–95 %)")
+        ax.plot(freqs, mid, "C0", lw=1.5, label="learned, per-view median")
+    ax.set_xlabel(f"frequency ({unit})")
+    ax.set_ylabel("response")
+    ax.set_title(f"{type(model).__name__}: filter")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return save_figure(fig, path)

@@ -1,0 +1,195 @@
+"""recon train / recon evaluate on a tiny simulated dataset: the loss falls to the least-squares optimum,
+resume continues exactly, the run folder is complete, DDP runs with 2 CPU processes, bad configs fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from recon.cli import main
+from recon.models import LearnedFBP, load_model
+from recon.simulate import simulate_to_file
+
+SIMULATION = """
+[simulation]
+n = {n}
+seed = 3
+[phantom]
+family = "disc_with_holes"
+radius = 7.0
+mu = 0.041
+[noise]
+i0 = 3e4
+[geometry]
+type = "fan"
+detector = "flat"
+n_det = 48
+det_spacing = 0.5
+image_size = 32
+pixel_size = 0.5
+sod = 60.0
+sdd = 100.0
+angles = {{ start = 0.0, stop = 360.0, count = 72, unit = "deg" }}
+{target}
+"""
+
+TARGET = """
+[target_geometry]
+type = "parallel"
+n_det = 48
+det_spacing = 0.3
+image_size = 32
+pixel_size = 0.5
+angles = { start = 0.0, stop = 180.0, count = 36, unit = "deg" }
+"""
+
+TRAIN = """
+[data]
+views = 24
+val_fraction = 0.2
+[model]
+type = "learned_fbp"
+learn = "filter"
+filter_basis = 12
+[training]
+epochs = {epochs}
+batch_size = 4
+lr = 5e-3
+seed = 1
+lstsq_check = true
+"""
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("data")
+    (folder / "sim.toml").write_text(SIMULATION.format(n=30, target=TARGET))
+    return simulate_to_file(folder / "sim.toml", folder / "sim.h5", workers=1)
+
+
+def _config(folder: Path, epochs: int, text: str = TRAIN) -> Path:
+    path = folder / f"train_{epochs}.toml"
+    path.write_text(text.format(epochs=epochs))
+    return path
+
+
+def test_training_reaches_the_least_squares_optimum_and_writes_the_run(dataset, tmp_path, capsys):
+    config = _config(tmp_path, 25)
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "run")]) == 0
+    run = tmp_path / "run"
+    summary = json.loads((run / "metrics.json").read_text())
+    history = summary["history"]
+    assert len(history) == 25 and history[-1]["val_loss"] < history[0]["val_loss"]
+    lstsq = summary["lstsq"]
+    assert lstsq["loss"] < lstsq["loss_analytic"]
+    assert summary["final_train_mse"] < lstsq["loss_analytic"]
+    assert 0.0 <= summary["gap_to_lstsq"] < 0.02  # within 2 % of the optimum, never below it
+    assert "least-squares optimum" in capsys.readouterr().out
+    for png in ("loss.png", "filter.png"):
+        assert (run / png).read_bytes()[:4] == b"\x89PNG"
+    assert (run / "metrics.csv").read_text().splitlines()[0] == "epoch,train_loss,val_loss,seconds"
+    model = load_model(run)
+    assert isinstance(model, LearnedFBP) and model.geometry.n_views == 24
+    assert "summary" in model.metadata
+    # a second run into the same folder is refused, the first left intact
+    stamp = (run / "model.pt").stat().st_mtime_ns
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(run)]) == 2
+    assert "--resume" in capsys.readouterr().err and (run / "model.pt").stat().st_mtime_ns == stamp
+
+
+def test_resume_continues_exactly(dataset, tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", "--config", str(_config(tmp_path, 4)), "--data", str(dataset), "--out", str(straight)]) == 0
+    config2 = _config(tmp_path, 2)
+    assert main(["train", "--config", str(config2), "--data", str(dataset), "--out", str(split)]) == 0
+    assert main(["train", "--config", str(config2), "--data", str(dataset), "--out", str(split), "--resume",
+                 "--epochs", "4"]) == 0
+    a, b = load_model(straight), load_model(split)
+    torch.testing.assert_close(a.filter.coefficients, b.filter.coefficients, rtol=0, atol=1e-7)
+    history = json.loads((split / "metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+
+
+def test_distributed_training_with_two_cpu_processes(dataset, tmp_path):
+    config = _config(tmp_path, 2)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+         "-m", "recon.cli", "train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "ddp")],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert summary["world_size"] == 2 and len(summary["history"]) == 2
+    assert summary["history"][-1]["val_loss"] < summary["lstsq"]["loss_analytic"]
+
+
+def test_conversion_network_trains_on_target_sinograms(dataset, tmp_path):
+    text = """
+[model]
+type = "fan_to_parallel"
+learn = "filter"
+filter_basis = 8
+grid_pixel = 0.3
+[training]
+epochs = 4
+batch_size = 4
+lr = 1e-3
+lstsq_check = true
+"""
+    config = tmp_path / "f2p.toml"
+    config.write_text(text)
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "f2p")]) == 0
+    summary = json.loads((tmp_path / "f2p" / "metrics.json").read_text())
+    assert summary["model"] == "FanToParallel"
+    assert summary["final_train_mse"] <= summary["lstsq"]["loss_analytic"]
+
+
+def test_evaluate_compares_with_ram_lak_and_a_tuned_window(dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(_config(tmp_path, 10)), "--data", str(dataset), "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(run / "model.pt"), "--data", str(dataset), "--out",
+                 str(tmp_path / "eval")]) == 0
+    out = capsys.readouterr().out
+    assert "FBP ram-lak" in out and "FBP tuned" in out and "learned (filter)" in out
+    report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    results = report["results"]
+    ram_lak = results["FBP ram-lak"]
+    learned = next(v for k, v in results.items() if k.startswith("learned"))
+    assert learned["psnr"] > ram_lak["psnr"]
+    assert (tmp_path / "eval" / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[model]\nkind = 'x'\n", "unknown key 'kind'"),
+    ("[training]\nepochs = 0\n", "epochs must be >= 1"),
+    ("[model]\ntype = 'cnn'\n", "type must be one of"),
+    ("[optimiser]\nlr = 1\n", "unknown section"),
+    ("[training]\nlr = 'fast'\n", "lr must be float or int"),
+])
+def test_bad_training_configs_are_rejected(dataset, tmp_path, capsys, text, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_data_and_missing_target_sinograms(tmp_path, capsys):
+    config = _config(tmp_path, 1)
+    assert main(["train", "--config", str(config), "--data", str(tmp_path / "none.h5"), "--out",
+                 str(tmp_path / "run")]) == 2
+    assert "none.h5" in capsys.readouterr().err
+    (tmp_path / "sim.toml").write_text(SIMULATION.format(n=4, target=""))
+    data = simulate_to_file(tmp_path / "sim.toml", tmp_path / "sim.h5", workers=1)
+    conversion = tmp_path / "c.toml"
+    conversion.write_text("[model]\ntype = 'fan_to_parallel'\n")
+    assert main(["train", "--config", str(conversion), "--data", str(data), "--out", str(tmp_path / "run2")]) == 2
+    assert "target" in capsys.readouterr().err
+
