@@ -1,0 +1,30 @@
+"""Packaging: every subpackage ships, and the bundled real scan is found."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import scipy.io
+
+from recon.bundled_data import HTC_REFERENCE, HTC_SCAN, HTC_SEGMENTATION, bundled_file
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_pyproject_lists_every_subpackage():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "recon").rglob("__init__.py")}
+    assert found | {"recon.bundled"} == listed
+
+
+def test_bundled_scan_is_found_and_readable():
+    for name, variable in ((HTC_SCAN, "CtDataFull"), (HTC_REFERENCE, "reconFullFbp"),
+                           (HTC_SEGMENTATION, "reconFullFbpSeg")):
+        path = bundled_file(name)
+        assert variable in [v[0] for v in scipy.io.whosmat(str(path))]
