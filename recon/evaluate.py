@@ -10,7 +10,9 @@ scored. Methods:
   sinogram (relative L2 to the exact target sinogram) and on the image.
 
 Image metrics (:mod:`recon.metrics`) are computed per image against the ground truth and averaged:
-RMSE (1/mm), PSNR (dB, data range = max − min of each ground-truth image), SSIM (Gaussian σ = 1.5).
+RMSE (1/mm), PSNR (dB, data range = max − min of each ground-truth image), SSIM (Gaussian σ = 1.5), and the
+edge sharpness: 10–90 % rise distance (mm) of the mean profile across the ground truth's boundaries
+(:func:`recon.quality.edge_spread`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .fbp import FBP
 from .geometry import Geometry, view_indices
 from .io.atomic import atomic_output, check_writable
 from .metrics import psnr, rmse, ssim
+from .quality import edge_rise_distance
 from .models import GeometryConversion, KnownOperatorModel, load_model
 from .rebin import Rebinning
 from .train import load_training_data
@@ -42,13 +45,24 @@ def _batched(fn, x: torch.Tensor, batch: int = 16) -> torch.Tensor:
         return torch.cat([fn(x[i:i + batch]) for i in range(0, x.shape[0], batch)])
 
 
-def image_scores(images: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
-    """Mean and standard deviation of RMSE, PSNR and SSIM over a stack ``[n, N, N]``."""
+def image_scores(images: torch.Tensor, truth: torch.Tensor, pixel_size: Optional[float] = None) -> dict[str, float]:
+    """Mean and standard deviation of RMSE, PSNR and SSIM over a stack ``[n, N, N]``; with ``pixel_size``
+    (mm) also the edge 10–90 % rise distance across the boundaries of ``truth > ½ max(truth)``."""
     out: dict[str, float] = {}
     for name, fn in (("rmse", rmse), ("psnr", psnr), ("ssim", ssim)):
         values = torch.as_tensor(fn(images, truth)).reshape(-1).double()
         out[name] = float(values.mean())
         out[f"{name}_std"] = float(values.std()) if values.numel() > 1 else 0.0
+    if pixel_size is not None:
+        rises = []
+        for image, t in zip(images.detach().cpu().numpy(), truth.detach().cpu().numpy()):
+            segmentation = t > 0.5 * t.max()
+            if segmentation.any() and not segmentation.all():
+                rises.append(edge_rise_distance(image, segmentation, pixel_size))
+        rises = [r for r in rises if np.isfinite(r)]
+        if rises:
+            out["edge_rise_mm"] = float(np.mean(rises))
+            out["edge_rise_mm_std"] = float(np.std(rises, ddof=1)) if len(rises) > 1 else 0.0
     return out
 
 
@@ -58,9 +72,10 @@ def _relative_l2(x: torch.Tensor, ref: torch.Tensor) -> float:
 
 def format_table(results: dict[str, dict[str, Any]]) -> str:
     """Markdown table of ``{method: {metric: value}}``."""
-    cols = [c for c in ("sinogram_rel_l2", "rmse", "psnr", "ssim") if any(c in r for r in results.values())]
+    cols = [c for c in ("sinogram_rel_l2", "rmse", "psnr", "ssim", "edge_rise_mm")
+            if any(c in r for r in results.values())]
     header = "| method | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols) + "\n"
-    fmt = {"sinogram_rel_l2": "{:.4f}", "rmse": "{:.3e}", "psnr": "{:.2f}", "ssim": "{:.4f}"}
+    fmt = {"sinogram_rel_l2": "{:.4f}", "rmse": "{:.3e}", "psnr": "{:.2f}", "ssim": "{:.4f}", "edge_rise_mm": "{:.3f}"}
     rows = []
     for method, r in results.items():
         cells = []
@@ -83,7 +98,7 @@ def _fbp_methods(model: KnownOperatorModel, x_tune, y_tune, x_test, y_test) -> t
         f"FBP tuned ({tuned.describe()})": _batched(FBP(g, tuned.filter, tuned.cutoff, warn=False), x_test),
         f"learned ({'+'.join(model.learn)})": _batched(model, x_test),
     }
-    return {m: image_scores(o, y_test) for m, o in outputs.items()}, outputs
+    return {m: image_scores(o, y_test, g.pixel_size) for m, o in outputs.items()}, outputs
 
 
 def _conversion_methods(model: GeometryConversion, data_path: Path, views, n_tune: int, max_samples) -> tuple:
@@ -99,7 +114,7 @@ def _conversion_methods(model: GeometryConversion, data_path: Path, views, n_tun
         image = _batched(FBP(image_grid, tuned.filter, tuned.cutoff, warn=False), p[n_tune:])
         name = f"{method} + FBP ({tuned.describe()})"
         results[name] = {"sinogram_rel_l2": _relative_l2(p[n_tune:], sino.targets[n_tune:]),
-                         **image_scores(image, imgs.targets[n_tune:])}
+                         **image_scores(image, imgs.targets[n_tune:], image_grid.pixel_size)}
         outputs[name] = image
     return results, outputs, imgs.targets[n_tune:]
 

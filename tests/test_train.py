@@ -129,7 +129,7 @@ def test_distributed_training_with_two_cpu_processes(dataset, tmp_path):
     assert summary["history"][-1]["val_loss"] < summary["lstsq"]["loss_analytic"]
 
 
-def test_conversion_network_trains_on_target_sinograms(dataset, tmp_path):
+def test_conversion_network_trains_on_target_sinograms(dataset, tmp_path, capsys):
     text = """
 [model]
 type = "fan_to_parallel"
@@ -148,6 +148,13 @@ lstsq_check = true
     summary = json.loads((tmp_path / "f2p" / "metrics.json").read_text())
     assert summary["model"] == "FanToParallel"
     assert summary["final_train_mse"] <= summary["lstsq"]["loss_analytic"]
+    assert main(["evaluate", "--model", str(tmp_path / "f2p"), "--data", str(dataset)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    rebinning = next(v for k, v in rows.items() if k.startswith("rebinning + FBP"))
+    network = next(v for k, v in rows.items() if k.startswith("network (filter) + FBP"))
+    for row in (rebinning, network):  # sinogram error, image metrics and edge sharpness per method
+        assert len([c for c in row.split("|")[2:-1] if c.strip()]) == 5
 
 
 def test_evaluate_compares_with_ram_lak_and_a_tuned_window(dataset, tmp_path, capsys):
@@ -163,6 +170,7 @@ def test_evaluate_compares_with_ram_lak_and_a_tuned_window(dataset, tmp_path, ca
     ram_lak = results["FBP ram-lak"]
     learned = next(v for k, v in results.items() if k.startswith("learned"))
     assert learned["psnr"] > ram_lak["psnr"]
+    assert 0.1 < ram_lak["edge_rise_mm"] < 3.0  # 0.5 mm pixels
     assert (tmp_path / "eval" / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
 
 
