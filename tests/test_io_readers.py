@@ -18,12 +18,15 @@ import scipy.io
 import tifffile
 
 import recon
+from recon.bundled_data import HTC_SCAN, bundled_file
 from recon.cli import main
 from recon.io import (Scan, ScanFormatError, describe_scan, read_array, read_dxchange, read_htc_mat,
                       read_htc_reference, read_nxtomo, read_scan, read_tiff)
 
 SHARED = Path(os.environ.get("RECON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 HTC = SHARED / "htc2022-training"
+if not (HTC / "htc2022_ta_full.mat").is_file():  # a clean clone has no shared data, but bundles phantom ta
+    HTC = bundled_file(HTC_SCAN).parent
 TOOTH = SHARED / "tooth" / "tooth.h5"
 needs_htc = pytest.mark.skipif(not (HTC / "htc2022_ta_full.mat").is_file(),
                                reason=f"HTC2022 data not found under {HTC} (set RECON_SHARED_DATA)")
