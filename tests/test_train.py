@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from recon.cli import main
+from recon.metrics import ssim
 from recon.models import LearnedFBP, load_model
 from recon.simulate import simulate_to_file
 
@@ -201,3 +202,20 @@ def test_missing_data_and_missing_target_sinograms(tmp_path, capsys):
     assert main(["train", "--config", str(conversion), "--data", str(data), "--out", str(tmp_path / "run2")]) == 2
     assert "target" in capsys.readouterr().err
 
+
+
+def test_mse_plus_ssim_loss_trains_and_improves_ssim(dataset, tmp_path):
+    text = TRAIN.replace('lr = 5e-3', 'lr = 2e-2\nloss = "mse+ssim"\nssim_weight = 1.0').replace(
+        "lstsq_check = true", "lstsq_check = false")
+    config = _config(tmp_path, 6, text)
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "run")]) == 0
+    history = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    trained, untrained = load_model(tmp_path / "run"), load_model(tmp_path / "run")
+    with torch.no_grad():
+        untrained.filter.coefficients.zero_()
+    from recon.train import load_training_data
+
+    data = load_training_data(dataset, "images", views=24)
+    with torch.no_grad():
+        assert ssim(trained(data.inputs), data.targets).mean() > ssim(untrained(data.inputs), data.targets).mean()
