@@ -127,6 +127,13 @@ def _angle_range(text: str) -> tuple[float, float]:
     return math.radians(start), math.radians(stop)
 
 
+def _add_view_selection(p: argparse.ArgumentParser) -> None:
+    sel = p.add_mutually_exclusive_group()
+    sel.add_argument("--views", type=int, default=None, help="use this many evenly spaced views (sparse view)")
+    sel.add_argument("--angles", type=_angle_range, default=None, metavar="START:STOP",
+                     help="use the views on this arc, degrees (short scan / limited angle)")
+
+
 def _add_reconstruct(sub) -> None:
     p = sub.add_parser("reconstruct", help="reconstruct scan files (TIFF/HDF5/.mat/.npy) by FBP, a trained "
                                            "model or rebinning + FBP; writes float32 TIFF + PNG preview")
@@ -137,10 +144,7 @@ def _add_reconstruct(sub) -> None:
     p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files without geometry")
     p.add_argument("--filter", default="ram-lak", help="FBP window (default: %(default)s)")
     p.add_argument("--cutoff", type=float, default=1.0, help="FBP cut-off, fraction of Nyquist (default: 1)")
-    sel = p.add_mutually_exclusive_group()
-    sel.add_argument("--views", type=int, default=None, help="use this many evenly spaced views (sparse view)")
-    sel.add_argument("--angles", type=_angle_range, default=None, metavar="START:STOP",
-                     help="use the views on this arc, degrees (short scan / limited angle)")
+    _add_view_selection(p)
     p.add_argument("--image-size", type=int, default=None, help="pixels per side (default: the scan's)")
     p.add_argument("--pixel-size", type=float, default=None, help="pixel size in mm (default: the scan's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
@@ -169,10 +173,7 @@ def _add_compare(sub) -> None:
                                                      "of all views of the scan")
     p.add_argument("--segmentation", default=None, help="ground-truth segmentation (HTC *_seg.mat or TIFF)")
     p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files without geometry")
-    sel = p.add_mutually_exclusive_group()
-    sel.add_argument("--views", type=int, default=None, help="use this many evenly spaced views")
-    sel.add_argument("--angles", type=_angle_range, default=None, metavar="START:STOP",
-                     help="use the views on this arc, degrees")
+    _add_view_selection(p)
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json", "geometry_differences",
-           "view_indices"]
+           "view_indices", "evenly_spaced_views"]
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -383,6 +383,14 @@ def geometry_differences(expected: Geometry, actual: Geometry, rtol: float = 1e-
         elif not math.isclose(va, vb, rel_tol=rtol, abs_tol=rtol * expected.pixel_size):
             diffs.append(f"{key} {va:g} expected, got {vb:g}")
     return diffs
+
+
+def evenly_spaced_views(n_views: int, count: int) -> np.ndarray:
+    """Indices of ``count`` views evenly spread over ``range(n_views)`` starting with the first,
+    ``round(k · n_views / count)``: 60 of 720 views keeps every 12th. ``[count]`` int64."""
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 1 <= count <= n_views:
+        raise ValueError(f"cannot select {count!r} of {n_views} views (need an integer in 1 … {n_views})")
+    return np.round(np.arange(count) * (n_views / count)).astype(np.int64)
 
 
 def view_indices(full: Geometry, subset: Geometry, tol: float = 1e-6) -> np.ndarray:

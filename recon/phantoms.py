@@ -166,6 +166,15 @@ def _random_values(rng: np.random.Generator, background: float, contrast: tuple[
 
 # ---- families -----------------------------------------------------------------------------------------------
 
+def _insert_parameters(radius: Any, n: Any, mu: Any, contrast: Any, size: Any) -> tuple:
+    """Validated parameters shared by the random ellipse and polygon families."""
+    size = _range("size", size)
+    if size[0] <= 0 or size[1] >= 1:
+        raise ValueError(f"size must be fractions of the radius in (0, 1), got {size}")
+    return (_positive("radius", radius), _range("n", n, integer=True), _range("mu", mu),
+            _range("contrast", contrast, low=-math.inf), size)
+
+
 def random_ellipses(rng: np.random.Generator, radius: float = 60.0, n: Any = (3, 6), mu: Any = (0.01, 0.03),
                     contrast: Any = (-1.0, 1.0), size: Any = (0.05, 0.4)) -> list[Ellipse]:
     """A background ellipse with random elliptic inserts, all inside the disc of ``radius`` mm.
@@ -192,13 +201,7 @@ def random_ellipses(rng: np.random.Generator, radius: float = 60.0, n: Any = (3,
         Background first; values in 1/mm, lengths in mm.
     """
     rng = _check_rng(rng)
-    radius = _positive("radius", radius)
-    n_lo, n_hi = _range("n", n, integer=True)
-    mu_lo, mu_hi = _range("mu", mu)
-    contrast = _range("contrast", contrast, low=-math.inf)
-    size = _range("size", size)
-    if size[0] <= 0 or size[1] >= 1:
-        raise ValueError(f"size must be fractions of the radius in (0, 1), got {size}")
+    radius, (n_lo, n_hi), (mu_lo, mu_hi), contrast, size = _insert_parameters(radius, n, mu, contrast, size)
     background = Ellipse(rng.uniform(mu_lo, mu_hi), (0.0, 0.0),
                          tuple(radius * rng.uniform(0.75, 1.0, 2)), rng.uniform(0, np.pi))
     count = int(rng.integers(n_lo, n_hi + 1))
@@ -225,13 +228,7 @@ def random_polygons(rng: np.random.Generator, radius: float = 60.0, n: Any = (3,
     ``radius``. Returns a list of :class:`Polygon` (background first; values in 1/mm, lengths in mm).
     """
     rng = _check_rng(rng)
-    radius = _positive("radius", radius)
-    n_lo, n_hi = _range("n", n, integer=True)
-    mu_lo, mu_hi = _range("mu", mu)
-    contrast = _range("contrast", contrast, low=-math.inf)
-    size = _range("size", size)
-    if size[0] <= 0 or size[1] >= 1:
-        raise ValueError(f"size must be fractions of the radius in (0, 1), got {size}")
+    radius, (n_lo, n_hi), (mu_lo, mu_hi), contrast, size = _insert_parameters(radius, n, mu, contrast, size)
     # vertices on one circle: convex, so that an insert whose vertices are inside lies wholly inside
     back_r = radius * rng.uniform(0.8, 1.0)
     background = Polygon(rng.uniform(mu_lo, mu_hi),

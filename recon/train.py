@@ -55,15 +55,15 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .geometry import Geometry
+from .geometry import Geometry, evenly_spaced_views
 from .io.atomic import atomic_output
 from .io.config import load_toml, parse_toml
 from .metrics import ssim
 from .models import (FanToParallel, KnownOperatorModel, LearnedFBP, ParallelToFan, fit_filter, mean_squared_error,
                      save_model)
 
-__all__ = ["TrainConfig", "parse_train_config", "load_train_config", "build_model", "TrainingData", "load_training_data", "train",
-           "evenly_spaced"]
+__all__ = ["TrainConfig", "parse_train_config", "load_train_config", "build_model", "TrainingData",
+           "load_training_data", "train"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -144,13 +144,6 @@ def load_train_config(path: PathLike) -> TrainConfig:
 
 # ---- data ----------------------------------------------------------------------------------------------------
 
-def evenly_spaced(n: int, count: int) -> np.ndarray:
-    """``count`` indices evenly spread over ``range(n)`` starting at 0 (e.g. 60 of 720 views: every 12th)."""
-    if not 1 <= count <= n:
-        raise ValueError(f"cannot select {count} of {n} views")
-    return np.unique(np.floor(np.arange(count) * (n / count)).astype(np.int64))
-
-
 @dataclass
 class TrainingData:
     """Everything training needs, in memory: inputs ``[n, n_views, n_det]`` float32 (line integrals in
@@ -178,7 +171,7 @@ def load_training_data(path: PathLike, target: str = "images", views: Union[None
     if views is None:
         idx = np.arange(geometry.n_views)
     elif np.ndim(views) == 0:
-        idx = evenly_spaced(geometry.n_views, int(views))
+        idx = evenly_spaced_views(geometry.n_views, int(views))
     else:
         idx = np.asarray(views, dtype=np.int64)
     geometry = geometry.replace(angles=geometry.angles[idx])

@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ..geometry import Geometry, _finite_float
+from ..geometry import Geometry, _finite_float, evenly_spaced_views
 
 __all__ = ["Scan", "ScanFormatError"]
 
@@ -131,7 +131,7 @@ class Scan:
             return self._take_views(np.arange(0, n, step), f"select_views(step={step})")
         if count is not None:
             count = _int_arg("count", count, 1, n)
-            idx = np.round(np.arange(count) * (n / count)).astype(np.int64)
+            idx = evenly_spaced_views(n, count)
             return self._take_views(idx, f"select_views(count={count})")
         idx = np.asarray(indices)
         if idx.dtype == bool:
