@@ -6,8 +6,10 @@ zeroes it). Coordinates are float64 whatever the data type. Every loop is parall
 threads write the same output element (no atomics, deterministic results):
 
 * ``joseph_forward`` (A): one task per (image, view); gathers along each ray.
-* ``joseph_adjoint`` (Aᵀ): the same coefficients scattered back; row-driven rays in tasks that own a block
-  of image rows, then column-driven rays in tasks that own a block of columns.
+* ``joseph_adjoint`` (Aᵀ): the same coefficients scattered back, one task per (image, block of 64 rows):
+  for each view it scatters the rays that reach its rows line by line into padded buffers it alone writes
+  (row-driven rays into its rows, column-driven rays into the same rows of a transposed image, added back
+  to ``out`` by a second parallel pass).
 * ``pixel_backproject`` (B_w): one task per (image, block of rows); gathers from the detector.
 * ``pixel_backproject_adjoint`` (B_wᵀ): one task per (image, view); scatters into that view's detector row.
 """
@@ -84,60 +86,125 @@ def joseph_forward(img, a, b, w, row_ptr, row_ray, col_ptr, col_ray, out):  # pr
             out[ib, v, j] += w[v, j] * acc
 
 
+# Aᵀ works on blocks of ADJOINT_BLOCK_ROWS driving lines (image rows for row-driven rays, columns for
+# column-driven ones): 64 zero-padded lines are ~260 kB in float64, so a block stays in L2 while every view is
+# scattered into it. The block height is fixed (not derived from the thread count), so the result is bitwise
+# the same whatever the number of threads or the batch size.
+ADJOINT_BLOCK_ROWS = 64
+_SCATTER_STREAMS = 4  # independent read-modify-write chains interleaved in the scatter loop
+
+
+@njit(inline="always", cache=True)
+def _block_rays(sino, ib, v, a, b, w, ptr, ray, n, k_lo, k_hi, va, vb, vv):
+    """Collect the rays of view ``v`` (CSR list ``ptr``/``ray``) whose driving range meets lines
+    ``[k_lo, k_hi)`` and whose datum is not zero: ``va = a + 1`` (sample positions shifted into the padded
+    line), ``vb = b`` and the weighted datum ``vv = w · y`` (in the data's dtype). Returns their count. A ray
+    left out here has no sample on these lines in :func:`joseph_forward` either (both use :func:`_k_range`),
+    or contributes exactly zero."""
+    m = 0
+    for p in range(ptr[v], ptr[v + 1]):
+        j = ray[p]
+        val = sino[ib, v, j]
+        if val == 0.0:  # e.g. masked views: skip their work
+            continue
+        aa = a[v, j]
+        bb = b[v, j]
+        k0, k1 = _k_range(aa, bb, n)
+        if k0 < k1 and k0 < k_hi and k1 > k_lo:
+            va[m] = aa + 1.0
+            vb[m] = bb
+            vv[m] = w[v, j] * val
+            m += 1
+    return m
+
+
+@njit(inline="always", cache=True)
+def _scatter_line(line, k, m, va, vb, vv, ibuf, w0, w1):
+    """Add the samples of ``m`` rays on driving line ``k`` to ``line``, a zero-padded image line whose
+    column ``i + 1`` is pixel ``i`` (columns 0, n + 1 and n + 2 are padding, discarded by the caller).
+
+    Ray ``q`` crosses the line at ``c = a + b k``; Joseph's interpolation gives pixel ``floor(c)`` the
+    weight ``1 - frac(c)`` and pixel ``floor(c) + 1`` the weight ``frac(c)``. Clamping the shifted position
+    to ``[0, n + 1]`` sends every tap outside the image into the padding (with the weight it had, or 0), so
+    neither loop branches. Pass 1 (vectorised; float64 positions as in the forward projector, weights in the
+    data's dtype) computes the taps; pass 2 scatters them, interleaving ``_SCATTER_STREAMS`` runs of rays far
+    apart on the line so that consecutive read-modify-writes rarely hit the same pixel and do not wait on each
+    other."""
+    hi = line.shape[0] - 2.0  # n + 1
+    for q in range(m):
+        c = min(max(va[q] + vb[q] * k, 0.0), hi)
+        i = int(c)
+        ibuf[q] = i
+        w1[q] = c - i  # frac(c), rounded to the data's dtype: float32 data get float32 products (16 lanes)
+        w1[q] *= vv[q]
+        w0[q] = vv[q] - w1[q]
+    s = m // _SCATTER_STREAMS
+    for r in range(s):
+        for u in range(_SCATTER_STREAMS):
+            q = r + u * s
+            i = ibuf[q]
+            line[i] += w0[q]
+            line[i + 1] += w1[q]
+    for q in range(_SCATTER_STREAMS * s, m):
+        i = ibuf[q]
+        line[i] += w0[q]
+        line[i + 1] += w1[q]
+
+
 @njit(parallel=True, cache=True, fastmath=True)
-def joseph_adjoint(sino, a, b, w, row_ptr, row_ray, col_ptr, col_ray, out, nblocks):  # pragma: no cover
-    nb, nv, _ = sino.shape
+def joseph_adjoint(sino, a, b, w, row_ptr, row_ray, col_ptr, col_ray, out):  # pragma: no cover - compiled
+    """``out += Aᵀ sino`` with exactly the coefficients of :func:`joseph_forward` (same ``a``, ``b``,
+    ``w``, float64 sample positions, same driving ranges).
+
+    Parallel decomposition (race-free by construction, no atomics): one task per (image, block of
+    ``ADJOINT_BLOCK_ROWS`` driving lines ``[k_lo, k_hi)``). For every view the task gathers the rays that reach
+    its lines and scatters them line by line, so the lines being written stay in cache:
+
+    * row-driven rays go into a private zero-padded buffer of the task's image rows, added to
+      ``out[ib, k_lo:k_hi]`` at the end of the task — rows no other task writes;
+    * column-driven rays go into rows ``[k_lo, k_hi)`` of ``colt``, a zero-padded *transposed* image
+      (``colt[ib, c, r + 1]`` accumulates pixel ``(r, c)``), so their writes are contiguous too; only this
+      task writes those rows.
+
+    After the parallel loop has finished, a second one adds ``colt`` back, again one task per block of rows
+    of ``out``. The blocks do not depend on the thread count, so neither does the order in which any output
+    element is accumulated: results are bitwise reproducible across runs, thread counts and batch sizes."""
+    nb, nv, nd = sino.shape
     n = out.shape[1]
-    # row-driven rays: each task owns rows [k_lo, k_hi) of one image
-    for task in prange(nb * nblocks):
-        ib = task // nblocks
-        blk = task - ib * nblocks
-        k_lo = blk * n // nblocks
-        k_hi = (blk + 1) * n // nblocks
+    dt = out.dtype
+    rows_per_block = ADJOINT_BLOCK_ROWS
+    nblk = (n + rows_per_block - 1) // rows_per_block
+    colt = np.zeros((nb, n, n + 3), dtype=dt)
+    for task in prange(nb * nblk):
+        ib = task // nblk
+        blk = task - ib * nblk
+        k_lo = blk * rows_per_block
+        k_hi = min(n, k_lo + rows_per_block)
+        rows = np.zeros((k_hi - k_lo, n + 3), dtype=dt)
+        va = np.empty(nd)
+        vb = np.empty(nd)
+        vv = np.empty(nd, dtype=dt)
+        w0 = np.empty(nd, dtype=dt)
+        w1 = np.empty(nd, dtype=dt)
+        ibuf = np.empty(nd, dtype=np.uint32)
         for v in range(nv):
-            for p in range(row_ptr[v], row_ptr[v + 1]):
-                j = row_ray[p]
-                val = w[v, j] * sino[ib, v, j]
-                if val == 0.0:
-                    continue
-                aa = a[v, j]
-                bb = b[v, j]
-                k0, k1 = _k_range(aa, bb, n)
-                for k in range(max(k0, k_lo), min(k1, k_hi)):
-                    c = aa + bb * k + 1.0  # shifted: the taps i - 1, i lie in [-1, n] when c in (0, n + 1)
-                    if c <= 0.0 or c >= n + 1.0:
-                        continue
-                    i = int(c)  # truncation = floor for c > 0
-                    f = c - i
-                    if i >= 1:
-                        out[ib, k, i - 1] += val - f * val
-                    if i < n:
-                        out[ib, k, i] += f * val
-    # column-driven rays: each task owns columns [k_lo, k_hi)
-    for task in prange(nb * nblocks):
-        ib = task // nblocks
-        blk = task - ib * nblocks
-        k_lo = blk * n // nblocks
-        k_hi = (blk + 1) * n // nblocks
-        for v in range(nv):
-            for p in range(col_ptr[v], col_ptr[v + 1]):
-                j = col_ray[p]
-                val = w[v, j] * sino[ib, v, j]
-                if val == 0.0:
-                    continue
-                aa = a[v, j]
-                bb = b[v, j]
-                k0, k1 = _k_range(aa, bb, n)
-                for k in range(max(k0, k_lo), min(k1, k_hi)):
-                    c = aa + bb * k + 1.0
-                    if c <= 0.0 or c >= n + 1.0:
-                        continue
-                    i = int(c)
-                    f = c - i
-                    if i >= 1:
-                        out[ib, i - 1, k] += val - f * val
-                    if i < n:
-                        out[ib, i, k] += f * val
+            m = _block_rays(sino, ib, v, a, b, w, row_ptr, row_ray, n, k_lo, k_hi, va, vb, vv)
+            if m > 0:
+                for k in range(k_lo, k_hi):
+                    _scatter_line(rows[k - k_lo], k, m, va, vb, vv, ibuf, w0, w1)
+            m = _block_rays(sino, ib, v, a, b, w, col_ptr, col_ray, n, k_lo, k_hi, va, vb, vv)
+            if m > 0:
+                for k in range(k_lo, k_hi):
+                    _scatter_line(colt[ib, k], k, m, va, vb, vv, ibuf, w0, w1)
+        for k in range(k_lo, k_hi):
+            for c in range(n):
+                out[ib, k, c] += rows[k - k_lo, c + 1]
+    for task in prange(nb * nblk):
+        ib = task // nblk
+        blk = task - ib * nblk
+        for r in range(blk * rows_per_block, min(n, (blk + 1) * rows_per_block)):
+            for c in range(n):
+                out[ib, r, c] += colt[ib, c, r + 1]
 
 
 # atan(x) = x * P(x²) on |x| <= tan(π/8): the alternating odd Taylor coefficients (-1)^k / (2k + 1),

@@ -50,8 +50,7 @@ def _numba_project(x: np.ndarray, g: Geometry) -> np.ndarray:
 def _numba_backproject(y: np.ndarray, g: Geometry) -> np.ndarray:
     r = joseph_rays(g)
     out = np.zeros((y.shape[0],) + g.image_shape, dtype=y.dtype)
-    cpu.joseph_adjoint(y, r.a, r.b, r.w, r.row_ptr, r.row_ray, r.col_ptr, r.col_ray, out,
-                       cpu.n_blocks(y.shape[0], g.image_size))
+    cpu.joseph_adjoint(y, r.a, r.b, r.w, r.row_ptr, r.row_ray, r.col_ptr, r.col_ray, out)
     return out
 
 
