@@ -79,10 +79,10 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=1000)
     parser.add_argument("--n-test", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--quick", action="store_true", help="100 training / 40 test samples, 4 epochs")
+    parser.add_argument("--quick", action="store_true", help="200 training / 40 test samples, 12 epochs")
     args = parser.parse_args()
     if args.quick:
-        args.n_train, args.n_test, args.epochs = 100, 40, 4
+        args.n_train, args.n_test, args.epochs = 200, 40, 12
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lines = [f"# Known-operator targets (n_train = {args.n_train}, n_test = {args.n_test}, {args.epochs} epochs)", ""]
