@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from .bundled_data import HTC_REFERENCE, HTC_SCAN, HTC_SEGMENTATION, bundled_file
 from .io.atomic import atomic_output, check_writable

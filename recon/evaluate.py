@@ -27,13 +27,13 @@ import torch
 
 from .baselines import tune_fbp
 from .fbp import FBP
-from .geometry import Geometry, view_indices
+from .geometry import view_indices
 from .io.atomic import atomic_output, check_writable
 from .metrics import psnr, rmse, ssim
 from .quality import edge_rise_distance
 from .models import GeometryConversion, KnownOperatorModel, load_model
 from .rebin import Rebinning
-from .train import load_training_data
+from .train import load_training_data, read_dataset
 
 __all__ = ["evaluate", "image_scores", "format_table"]
 
@@ -104,19 +104,19 @@ def _fbp_methods(model: KnownOperatorModel, x_tune, y_tune, x_test, y_test) -> t
 def _conversion_methods(model: GeometryConversion, data_path: Path, views, n_tune: int, max_samples) -> tuple:
     target = model.output_geometry
     sino = load_training_data(data_path, "target_sinograms", views, max_samples)
-    imgs = load_training_data(data_path, "images", views, max_samples)
-    image_grid = target.replace(image_size=imgs.geometry.image_size, pixel_size=imgs.geometry.pixel_size)
+    truth = read_dataset(data_path, "images", sino.inputs.shape[0])
+    image_grid = target.replace(image_size=sino.geometry.image_size, pixel_size=sino.geometry.pixel_size)
     converted = {"rebinning": _batched(Rebinning(sino.geometry, target), sino.inputs),
                  f"network ({'+'.join(model.learn)})": _batched(model, sino.inputs)}
     results, outputs = {}, {}
     for method, p in converted.items():
-        tuned = tune_fbp(p[:n_tune], imgs.targets[:n_tune], image_grid)
+        tuned = tune_fbp(p[:n_tune], truth[:n_tune], image_grid)
         image = _batched(FBP(image_grid, tuned.filter, tuned.cutoff, warn=False), p[n_tune:])
         name = f"{method} + FBP ({tuned.describe()})"
         results[name] = {"sinogram_rel_l2": _relative_l2(p[n_tune:], sino.targets[n_tune:]),
-                         **image_scores(image, imgs.targets[n_tune:], image_grid.pixel_size)}
+                         **image_scores(image, truth[n_tune:], image_grid.pixel_size)}
         outputs[name] = image
-    return results, outputs, imgs.targets[n_tune:]
+    return results, outputs, truth[n_tune:]
 
 
 def _figure(outputs: dict[str, torch.Tensor], truth: torch.Tensor, path: Path) -> None:
@@ -159,11 +159,10 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
             check_writable(out_dir / name, force)
     from .data import SimulatedDataset
 
-    data_geometry: Geometry = SimulatedDataset(data_path, keys=("sinograms",)).geometry
-    views = view_indices(data_geometry, model.geometry)
+    dataset = SimulatedDataset(data_path, keys=("sinograms",))
+    views = view_indices(dataset.geometry, model.geometry)
     if isinstance(model, GeometryConversion):
-        n = len(SimulatedDataset(data_path, keys=("sinograms",)))
-        n = n if max_samples is None else min(n, max_samples)
+        n = len(dataset) if max_samples is None else min(len(dataset), max_samples)
         n_tune = max(1, int(round(tune_fraction * n)))
         results, outputs, truth = _conversion_methods(model, Path(data_path), views, n_tune, max_samples)
     else:

@@ -63,7 +63,7 @@ from .models import (FanToParallel, KnownOperatorModel, LearnedFBP, ParallelToFa
                      save_model)
 
 __all__ = ["TrainConfig", "parse_train_config", "load_train_config", "build_model", "TrainingData",
-           "load_training_data", "train"]
+           "load_training_data", "read_dataset", "train"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -179,8 +179,16 @@ def load_training_data(path: PathLike, target: str = "images", views: Union[None
         inputs = np.empty((n, idx.size, geometry.n_det), dtype=np.float32)
         for i in range(0, n, 64):  # chunk by chunk: the file holds every view, memory only the selected
             inputs[i:i + 64] = f["sinograms"][i:min(n, i + 64)][:, idx, :]
-        targets = np.asarray(f[target][:n], dtype=np.float32)
-    return TrainingData(torch.from_numpy(inputs), torch.from_numpy(targets), geometry, ds.target_geometry, Path(path))
+    return TrainingData(torch.from_numpy(inputs), read_dataset(path, target, n), geometry, ds.target_geometry,
+                        Path(path))
+
+
+def read_dataset(path: PathLike, key: str, n: Optional[int] = None) -> torch.Tensor:
+    """The first ``n`` (default all) samples of dataset ``key`` of a ``recon simulate`` file, float32."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return torch.from_numpy(np.asarray(f[key][:n], dtype=np.float32))
 
 
 def build_model(model_table: dict[str, Any], geometry: Geometry, target_geometry: Optional[Geometry] = None,
@@ -339,12 +347,10 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
         shard = order[rank::world]
         net.train()
         total, count = 0.0, 0
-        steps = range(0, len(shard), batch)
-        bar = tqdm(steps, desc=f"epoch {epoch + 1}/{t_cfg['epochs']}", leave=False,
-                   disable=None if progress and rank == 0 else True)  # None: only on a terminal
+        bar = tqdm(batches(shard, batch), total=-(-len(shard) // batch), desc=f"epoch {epoch + 1}/{t_cfg['epochs']}",
+                   leave=False, disable=None if progress and rank == 0 else True)  # None: only on a terminal
         t0 = time.perf_counter()
-        for i in bar:
-            x, y = td.inputs[shard[i:i + batch]].to(device), td.targets[shard[i:i + batch]].to(device)
+        for x, y in bar:
             optimiser.zero_grad(set_to_none=True)
             loss = _loss(net(x), y, t_cfg["loss"], float(t_cfg["ssim_weight"]))
             loss.backward()

@@ -10,19 +10,19 @@ coefficients, which :mod:`recon.models.lstsq` exploits.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
-from ..fbp import filter_spacing
-from ..filters import apply_filter, ramp_response
+from ..fbp import FilterSpec, fbp_weights, filter_spacing
+from ..filters import apply_filter, filter_response, ramp_response
 from ..geometry import Geometry, geometry_differences, geometry_from_dict
 from ..operators.functional import check_input
 from ..weights import arc_positions, scan_coverage
 from .parameters import LearnableFilter, LearnableWeights
 
-__all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "normalise_learn", "view_positions"]
+__all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "normalise_learn", "initial_filter", "view_positions"]
 
 LEARNABLE_PARTS = ("filter", "view_filters", "weights")
 
@@ -38,6 +38,15 @@ def normalise_learn(learn: Union[str, Iterable[str]]) -> tuple[str, ...]:
     if "filter" in parts and "view_filters" in parts:
         raise ValueError("learn either 'filter' (shared) or 'view_filters' (one per view), not both")
     return parts
+
+
+def initial_filter(geometry: Geometry, filter: FilterSpec, cutoff: float) -> np.ndarray:
+    """Analytic frequency response of :func:`recon.fbp` for ``geometry`` (a window name, or an array
+    used as given), ``[padded_length(n_det) // 2 + 1]``."""
+    if isinstance(filter, str):
+        spacing, arc = filter_spacing(geometry)
+        return filter_response(geometry.n_det, spacing, filter, cutoff, arc)
+    return np.asarray(filter.detach().cpu() if isinstance(filter, torch.Tensor) else filter, dtype=np.float64)
 
 
 def view_positions(geometry: Geometry) -> np.ndarray:
@@ -62,19 +71,33 @@ class KnownOperatorModel(torch.nn.Module):
     filter: LearnableFilter
     weights: LearnableWeights
 
-    def _init_parameters(self, geometry: Geometry, initial_filter: np.ndarray, initial_weights: np.ndarray,
-                         learn: tuple[str, ...], filter_basis: Optional[int],
-                         weight_basis: Optional[tuple[int, int]], dtype: torch.dtype) -> None:
-        self.learn = learn
+    def _init_parameters(self, geometry: Geometry, filter: FilterSpec, cutoff: float,
+                         learn: Union[str, Iterable[str]], filter_basis: Optional[int],
+                         weight_basis: Optional[Sequence[int]], backend: Optional[str], warn: bool,
+                         dtype: torch.dtype) -> None:
+        """Set up the filter and weights of analytic FBP for ``geometry`` (the learnable start) and record
+        the hyper-parameters that :meth:`config` writes back."""
+        self.filter_name = filter if isinstance(filter, str) else "custom"
+        self.cutoff = float(cutoff)
+        self.filter_basis_size = filter_basis
+        self.weight_basis_size = tuple(weight_basis) if weight_basis is not None else None
+        self.backend = backend
+        self.learn = learn = normalise_learn(learn)
         spacing, arc = filter_spacing(geometry)
-        self.filter = LearnableFilter(initial_filter, geometry.n_det, basis=filter_basis,
+        self.filter = LearnableFilter(initial_filter(geometry, filter, cutoff), geometry.n_det, basis=filter_basis,
                                       n_views=geometry.n_views if "view_filters" in learn else None,
                                       scale=ramp_response(geometry.n_det, spacing, arc), dtype=dtype)
-        self.weights = LearnableWeights(initial_weights, basis=weight_basis,
+        self.weights = LearnableWeights(fbp_weights(geometry, warn=warn), basis=self.weight_basis_size,
                                         view_positions=view_positions(geometry) if weight_basis else None,
                                         dtype=dtype)
         self.filter.coefficients.requires_grad_("filter" in learn or "view_filters" in learn)
         self.weights.coefficients.requires_grad_("weights" in learn)
+
+    def _parameter_config(self) -> dict[str, Any]:
+        """The hyper-parameters of :meth:`_init_parameters`, for :meth:`config`."""
+        return {"filter": self.filter_name, "cutoff": self.cutoff, "learn": list(self.learn),
+                "filter_basis": self.filter_basis_size,
+                "weight_basis": list(self.weight_basis_size) if self.weight_basis_size else None, "warn": False}
 
     # ---- the network ---------------------------------------------------------------------------------------
     def after_filter(self, filtered: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
@@ -111,8 +134,11 @@ class KnownOperatorModel(torch.nn.Module):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "KnownOperatorModel":
-        """Rebuild from :meth:`config` (geometries given as dicts)."""
+        """Rebuild from :meth:`config` (geometries given as dicts). A custom initial filter is stored in the
+        state dict, not the config: the model is built with Ram-Lak and the state dict restores it."""
         kwargs = {k: geometry_from_dict(v) if isinstance(v, dict) and "type" in v else v for k, v in config.items()}
+        if kwargs.get("filter") == "custom":
+            kwargs["filter"] = "ram-lak"
         return cls(**kwargs)
 
     def check_geometry(self, geometry: Geometry, what: str = "sinogram") -> None:

@@ -20,11 +20,10 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..fbp import FilterSpec, fbp_weights
+from ..fbp import FilterSpec
 from ..geometry import FanBeam, Geometry, ParallelBeam
 from ..operators.functional import project, weighted_backproject
-from .base import KnownOperatorModel, normalise_learn
-from .learned_fbp import initial_filter
+from .base import KnownOperatorModel
 
 __all__ = ["GeometryConversion", "FanToParallel", "ParallelToFan", "field_of_view_radius", "isocentre_pitch"]
 
@@ -82,18 +81,11 @@ class GeometryConversion(KnownOperatorModel):
         self.target_grid = target.replace(image_size=grid_size, pixel_size=grid_pixel)
         self.output_geometry = target
         self.grid_pixel, self.grid_size = grid_pixel, int(grid_size)
-        self.filter_name = filter if isinstance(filter, str) else "custom"
-        self.cutoff = float(cutoff)
-        self.filter_basis_size = filter_basis
-        self.weight_basis_size = tuple(weight_basis) if weight_basis is not None else None
-        self.backend = backend
         self.support_radius = min(field_of_view_radius(source), field_of_view_radius(target))
         xy = self.geometry.pixel_coords
         support = np.hypot(xy[None, :], xy[::-1, None]) < self.support_radius
         self.register_buffer("support", torch.as_tensor(support, dtype=dtype))
-        self._init_parameters(self.geometry, initial_filter(self.geometry, filter, cutoff),
-                              fbp_weights(self.geometry, warn=warn), normalise_learn(learn), filter_basis,
-                              self.weight_basis_size, dtype)
+        self._init_parameters(self.geometry, filter, cutoff, learn, filter_basis, weight_basis, backend, warn, dtype)
 
     def after_filter(self, filtered: torch.Tensor) -> torch.Tensor:
         image = weighted_backproject(filtered, self.geometry, backend=self.backend, check_finite=False)
@@ -102,16 +94,7 @@ class GeometryConversion(KnownOperatorModel):
 
     def config(self) -> dict[str, Any]:
         return {"source": self.geometry.to_dict(), "target": self.output_geometry.to_dict(),
-                "grid_pixel": self.grid_pixel, "grid_size": self.grid_size, "filter": self.filter_name,
-                "cutoff": self.cutoff, "learn": list(self.learn), "filter_basis": self.filter_basis_size,
-                "weight_basis": list(self.weight_basis_size) if self.weight_basis_size else None, "warn": False}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "GeometryConversion":
-        config = dict(config)
-        if config.get("filter") == "custom":
-            config["filter"] = "ram-lak"
-        return super().from_config(config)  # type: ignore[return-value]
+                "grid_pixel": self.grid_pixel, "grid_size": self.grid_size, **self._parameter_config()}
 
     def extra_repr(self) -> str:
         return (f"{self.geometry.kind} → {self.output_geometry.kind}, grid {self.grid_size}² × {self.grid_pixel:g} mm, "

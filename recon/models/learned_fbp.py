@@ -10,25 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional, Sequence, Union
 
-import numpy as np
 import torch
 
-from ..fbp import FilterSpec, fbp_weights, filter_spacing
-from ..filters import filter_response
+from ..fbp import FilterSpec
 from ..geometry import Geometry
 from ..operators.functional import weighted_backproject
-from .base import KnownOperatorModel, normalise_learn
+from .base import KnownOperatorModel
 
-__all__ = ["LearnedFBP", "initial_filter"]
-
-
-def initial_filter(geometry: Geometry, filter: FilterSpec, cutoff: float) -> np.ndarray:
-    """Analytic frequency response of :func:`recon.fbp` for ``geometry`` (a window name, or an array
-    used as given), ``[padded_length(n_det) // 2 + 1]``."""
-    if isinstance(filter, str):
-        spacing, arc = filter_spacing(geometry)
-        return filter_response(geometry.n_det, spacing, filter, cutoff, arc)
-    return np.asarray(filter.detach().cpu() if isinstance(filter, torch.Tensor) else filter, dtype=np.float64)
+__all__ = ["LearnedFBP"]
 
 
 class LearnedFBP(KnownOperatorModel):
@@ -67,14 +56,8 @@ class LearnedFBP(KnownOperatorModel):
         if not isinstance(geometry, Geometry):
             raise TypeError(f"geometry must be a recon.ParallelBeam or recon.FanBeam, got {type(geometry).__name__}")
         self.geometry = self.output_geometry = geometry
-        self.filter_name = filter if isinstance(filter, str) else "custom"
-        self.cutoff = float(cutoff)
-        self.filter_basis_size = filter_basis
-        self.weight_basis_size = tuple(weight_basis) if weight_basis is not None else None
         self.positivity = bool(positivity)
-        self.backend = backend
-        self._init_parameters(geometry, initial_filter(geometry, filter, cutoff), fbp_weights(geometry, warn=warn),
-                              normalise_learn(learn), filter_basis, self.weight_basis_size, dtype)
+        self._init_parameters(geometry, filter, cutoff, learn, filter_basis, weight_basis, backend, warn, dtype)
 
     def after_filter(self, filtered: torch.Tensor) -> torch.Tensor:
         return weighted_backproject(filtered, self.geometry, backend=self.backend, check_finite=False)
@@ -83,17 +66,7 @@ class LearnedFBP(KnownOperatorModel):
         return torch.relu(out) if self.positivity else out
 
     def config(self) -> dict[str, Any]:
-        return {"geometry": self.geometry.to_dict(), "filter": self.filter_name, "cutoff": self.cutoff,
-                "learn": list(self.learn), "filter_basis": self.filter_basis_size,
-                "weight_basis": list(self.weight_basis_size) if self.weight_basis_size else None,
-                "positivity": self.positivity, "warn": False}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "LearnedFBP":
-        config = dict(config)
-        if config.get("filter") == "custom":  # the stored state dict restores the actual initial response
-            config["filter"] = "ram-lak"
-        return super().from_config(config)  # type: ignore[return-value]
+        return {"geometry": self.geometry.to_dict(), **self._parameter_config(), "positivity": self.positivity}
 
     def extra_repr(self) -> str:
         return (f"{self.geometry!r}, filter={self.filter_name!r}, cutoff={self.cutoff:g}, learn={'+'.join(self.learn)}, "
