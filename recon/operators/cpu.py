@@ -10,8 +10,11 @@ threads write the same output element (no atomics, deterministic results):
   for each view it scatters the rays that reach its rows line by line into padded buffers it alone writes
   (row-driven rays into its rows, column-driven rays into the same rows of a transposed image, added back
   to ``out`` by a second parallel pass).
-* ``pixel_backproject`` (B_w): one task per (image, block of rows); gathers from the detector.
-* ``pixel_backproject_adjoint`` (B_wᵀ): one task per (image, view); scatters into that view's detector row.
+* ``pixel_backproject`` (B_w): one task per (image, block of row pairs r, N-1-r); gathers from the
+  detector. Views 180° apart share their detector coordinates (pixel (-x, -y) at θ + π meets the detector
+  where (x, y) meets it at θ), which halves the coordinate work of full scans.
+* ``pixel_backproject_adjoint`` (B_wᵀ): one task per (image, view or opposite-view pair); scatters into
+  those views' detector rows.
 """
 
 from __future__ import annotations
@@ -268,61 +271,119 @@ def _detector_row(kind, y, ct, st, sod, sdd, xs, u0m, inv_du, lo, hi, kbuf, wbuf
             wbuf[c] = 1 / (ell * ell + t * t)
 
 
+@njit(inline="always", cache=True)
+def _split_index(kbuf, ibuf):
+    """Split the fractional indices ``kbuf`` in place into integer parts ``ibuf`` (int32) and fractions."""
+    for c in range(kbuf.shape[0]):
+        fk = np.floor(kbuf[c])
+        ibuf[c] = np.int32(fk)
+        kbuf[c] = kbuf[c] - fk
+
+
+@njit(inline="always", cache=True)
+def _gather_row(o, row, ibuf, fbuf, wbuf):
+    """``o[c] += w[c] · row(k[c])`` (linear interpolation)."""
+    for c in range(o.shape[0]):
+        i = ibuf[c]
+        a = row[i]
+        o[c] += wbuf[c] * (a + fbuf[c] * (row[i + 1] - a))
+
+
+@njit(inline="always", cache=True)
+def _gather_row_pair(o, o_rev, row, row_opp, ibuf, fbuf, wbuf):
+    """:func:`_gather_row` for a view into ``o`` and for its opposite view into ``o_rev`` read backwards
+    (the point-mirrored pixel (-x, -y) of the opposite view has the same detector position and weight)."""
+    n = o.shape[0]
+    for c in range(n):
+        i = ibuf[c]
+        f = fbuf[c]
+        w = wbuf[c]
+        a = row[i]
+        b = row_opp[i]
+        o[c] += w * (a + f * (row[i + 1] - a))
+        o_rev[n - 1 - c] += w * (b + f * (row_opp[i + 1] - b))
+
+
 @njit(parallel=True, cache=True, fastmath=True)
-def pixel_backproject(padded, cos, sin, kind, sod, sdd, xs, u0m, inv_du, out, nblocks):  # pragma: no cover
+def pixel_backproject(padded, cos, sin, kind, sod, sdd, xs, u0m, inv_du, primary, opposite, out,
+                      nblocks):  # pragma: no cover - compiled
     """``padded``: sinograms ``[nb, nv, nd + 3]`` with the data in columns 1 … nd and zeros around it
     (branch-free interpolation). ``cos``, ``sin``, ``xs`` (pixel x-centres = reversed y-centres) and the
-    scalars have the data's dtype."""
-    nb, nv, ndp = padded.shape
+    scalars have the data's dtype. ``primary`` lists the views whose coordinates are computed and
+    ``opposite[j]`` the view at ``angle[primary[j]] + π`` (-1: none), which reuses them: pixel (-x, -y) in
+    the opposite view meets the detector where (x, y) meets it in the primary view, with the same weight.
+    Each task owns the row pairs (r, N-1-r) of one block, so the mirrored writes stay inside the task."""
+    nb = padded.shape[0]
+    ndp = padded.shape[2]
     n = out.shape[1]
+    half = (n + 1) // 2
     lo = xs[0] * 0
     hi = lo + (ndp - 2)
     for task in prange(nb * nblocks):
         ib = task // nblocks
         blk = task - ib * nblocks
-        r_lo = blk * n // nblocks
-        r_hi = (blk + 1) * n // nblocks
+        r_lo = blk * half // nblocks
+        r_hi = (blk + 1) * half // nblocks
         kbuf = np.empty(n, dtype=padded.dtype)
         wbuf = np.empty(n, dtype=padded.dtype)
-        for v in range(nv):
+        ibuf = np.empty(n, dtype=np.int32)
+        for j in range(primary.shape[0]):
+            v = primary[j]
+            w = opposite[j]
             ct = cos[v]
             st = sin[v]
             row = padded[ib, v]
+            row_opp = padded[ib, max(w, 0)]
             for r in range(r_lo, r_hi):
-                _detector_row(kind, xs[n - 1 - r], ct, st, sod, sdd, xs, u0m, inv_du, lo, hi, kbuf, wbuf)
-                o = out[ib, r]
-                for c in range(n):
-                    k = kbuf[c]
-                    fk = np.floor(k)
-                    i = int(fk)
-                    a = row[i]
-                    o[c] += wbuf[c] * (a + (k - fk) * (row[i + 1] - a))
+                rm = n - 1 - r
+                for side in range(1 if rm == r else 2):  # the middle row of an odd grid pairs with itself
+                    rr = r if side == 0 else rm
+                    _detector_row(kind, xs[n - 1 - rr], ct, st, sod, sdd, xs, u0m, inv_du, lo, hi, kbuf, wbuf)
+                    _split_index(kbuf, ibuf)
+                    if w >= 0:
+                        _gather_row_pair(out[ib, rr], out[ib, n - 1 - rr], row, row_opp, ibuf, kbuf, wbuf)
+                    else:
+                        _gather_row(out[ib, rr], row, ibuf, kbuf, wbuf)
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def pixel_backproject_adjoint(img, cos, sin, kind, sod, sdd, xs, u0m, inv_du, padded):  # pragma: no cover
-    """Adjoint of :func:`pixel_backproject`: accumulates into ``padded`` ``[nb, nv, nd + 3]``
-    (the caller keeps columns 1 … nd)."""
+def pixel_backproject_adjoint(img, cos, sin, kind, sod, sdd, xs, u0m, inv_du, primary, opposite,
+                              padded):  # pragma: no cover - compiled
+    """Adjoint of :func:`pixel_backproject` (same coordinates, same view pairing): accumulates into
+    ``padded`` ``[nb, nv, nd + 3]`` (the caller keeps columns 1 … nd). One task per (image, primary view)
+    writes that view's detector row and its opposite view's."""
     nb, n, _ = img.shape
-    nv, ndp = padded.shape[1], padded.shape[2]
+    ndp = padded.shape[2]
+    n_primary = primary.shape[0]
     lo = xs[0] * 0
     hi = lo + (ndp - 2)
-    for task in prange(nb * nv):
-        ib = task // nv
-        v = task - ib * nv
+    for task in prange(nb * n_primary):
+        ib = task // n_primary
+        j = task - ib * n_primary
+        v = primary[j]
+        w = opposite[j]
         ct = cos[v]
         st = sin[v]
         kbuf = np.empty(n, dtype=padded.dtype)
         wbuf = np.empty(n, dtype=padded.dtype)
+        ibuf = np.empty(n, dtype=np.int32)
         row = padded[ib, v]
+        row_opp = padded[ib, max(w, 0)]
         for r in range(n):
             _detector_row(kind, xs[n - 1 - r], ct, st, sod, sdd, xs, u0m, inv_du, lo, hi, kbuf, wbuf)
+            _split_index(kbuf, ibuf)
             im = img[ib, r]
             for c in range(n):
-                k = kbuf[c]
-                fk = np.floor(k)
-                i = int(fk)
-                f = k - fk
+                i = ibuf[c]
+                f = kbuf[c]
                 val = wbuf[c] * im[c]
                 row[i] += val - f * val
                 row[i + 1] += f * val
+            if w >= 0:
+                im = img[ib, n - 1 - r]
+                for c in range(n):
+                    i = ibuf[c]
+                    f = kbuf[c]
+                    val = wbuf[c] * im[n - 1 - c]
+                    row_opp[i] += val - f * val
+                    row_opp[i + 1] += f * val

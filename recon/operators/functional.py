@@ -22,7 +22,7 @@ import torch
 
 from ..geometry import Geometry
 from . import cpu, torch_impl
-from .rays import joseph_rays, pixel_driven_params
+from .rays import joseph_rays, opposite_views, pixel_driven_params
 
 __all__ = ["project", "backproject", "weighted_backproject", "weighted_backproject_adjoint", "BACKENDS",
            "check_input", "resolve_backend"]
@@ -58,15 +58,16 @@ def _pixel_args(g: Geometry, dtype: np.dtype) -> tuple:
     """Arguments of the pixel-driven kernels in the data's float type (float32 data: float32 coordinates)."""
     p = pixel_driven_params(g)
     f = np.dtype(dtype).type
+    primary, opposite = opposite_views(g.angles)
     return (p.cos.astype(dtype), p.sin.astype(dtype), p.kind, f(p.sod), f(p.sdd),
-            g.pixel_coords.astype(dtype), f(p.u0 - p.du), f(1.0 / p.du))
+            g.pixel_coords.astype(dtype), f(p.u0 - p.du), f(1.0 / p.du), primary, opposite)
 
 
 def _numba_weighted(y: np.ndarray, g: Geometry) -> np.ndarray:
     padded = np.zeros(y.shape[:2] + (g.n_det + 3,), dtype=y.dtype)  # zero columns at -1, n_det, n_det + 1
     padded[:, :, 1:-2] = y
     out = np.zeros((y.shape[0],) + g.image_shape, dtype=y.dtype)
-    cpu.pixel_backproject(padded, *_pixel_args(g, y.dtype), out, cpu.n_blocks(y.shape[0], g.image_size))
+    cpu.pixel_backproject(padded, *_pixel_args(g, y.dtype), out, cpu.n_blocks(y.shape[0], (g.image_size + 1) // 2))
     return out
 
 

@@ -113,3 +113,31 @@ def pixel_driven_params(geometry: Geometry) -> PixelDrivenParams:
         cos=np.cos(geometry.angles), sin=np.sin(geometry.angles), kind=kind, sod=sod, sdd=sdd,
         n=geometry.image_size, pixel_size=geometry.pixel_size, u0=float(geometry.det_coords[0]),
         du=geometry.det_spacing, n_det=geometry.n_det)
+
+
+def opposite_views(angles: np.ndarray, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """Pair each view with a view 180° away when the scan has one (full scans do).
+
+    Returns ``(primary [m], opposite [m])`` (int64): every view appears exactly once, either in ``primary``
+    or as the ``opposite`` of one; ``opposite[j] = -1`` where view ``primary[j]`` has no partner. Angles
+    match when they differ by π modulo 2π within ``tol`` radians; primaries are in increasing order."""
+    angles = np.asarray(angles, dtype=np.float64)
+    n = angles.size
+    two_pi = 2.0 * np.pi
+    wrapped = np.mod(angles, two_pi)
+    order = np.argsort(wrapped, kind="stable")
+    sorted_angles = wrapped[order]
+    target = np.mod(wrapped + np.pi, two_pi)
+    slot = np.searchsorted(sorted_angles, target)
+    partner = np.full(n, -1, dtype=np.int64)
+    for v in range(n):
+        if partner[v] >= 0 or n < 2:
+            continue
+        for candidate in (slot[v] % n, (slot[v] - 1) % n):
+            w = int(order[candidate])
+            gap = abs((wrapped[w] - target[v] + np.pi) % two_pi - np.pi)
+            if w != v and partner[w] < 0 and gap <= tol:
+                partner[v], partner[w] = w, v
+                break
+    primary = np.array([v for v in range(n) if partner[v] < 0 or partner[v] > v], dtype=np.int64)
+    return primary, partner[primary].copy()
