@@ -23,8 +23,8 @@ def _add_demo(sub) -> None:
                                     "real scan (HTC2022, sparse views); a few minutes on a laptop CPU")
     p.add_argument("--out", default="recon-demo", help="output folder (default: %(default)s)")
     p.add_argument("--views", type=int, default=60, help="views of the 720 to use (default: %(default)s)")
-    p.add_argument("--n-train", type=int, default=300, help="simulated training phantoms (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=8, help="training epochs per model (default: %(default)s)")
+    p.add_argument("--n-train", type=int, default=120, help="simulated training phantoms (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=4, help="training epochs per model (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
 

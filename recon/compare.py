@@ -8,6 +8,9 @@ Every method reconstructs the same (e.g. sparse-view) data on the same grid — 
 * ``FBP oracle``: the window/cut-off chosen against the reference itself — an upper bound no analytic
   filter choice can beat on this scan;
 * ``rebin + FBP`` (fan scans): interpolation rebinning to parallel beam, then FBP with the tuned window;
+* ``view-interpolated FBP`` (uniform full scans): the views interpolated linearly ×U (U of the
+  upsampling models, else 4), window/cut-off tuned on the training data (else against the reference) —
+  the analytic method that sparse-view learned models must beat (:mod:`recon.views`);
 * each model (learned FBP, or conversion network + FBP).
 
 Against the reference (``--reference``: an image file, e.g. the HTC ``*_recon_fbp.mat``; default: FBP of the
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
@@ -32,12 +36,13 @@ import torch
 from scipy import ndimage
 
 from .baselines import TunedFilter, tune_fbp
+from .views import uniform_full_scan_step
 from .fbp import fbp
 from .geometry import FanBeam, Geometry
 from .io.atomic import atomic_output, check_writable
 from .io.scan import Scan
 from .metrics import psnr, rmse, ssim
-from .models import KnownOperatorModel, LearnedFBP, load_model
+from .models import KnownOperatorModel, load_model
 from .operators import project
 from .quality import edge_rise_distance, flat_region_noise, otsu_threshold, segmentation_mcc
 from .reconstruct import Reconstruction, display_window, match_model_views, parallel_geometry_for, reconstruct_learned
@@ -116,11 +121,14 @@ def score(image: np.ndarray, reference: np.ndarray, segmentation: np.ndarray, si
     return out
 
 
-def _tuned_on_training_data(model: KnownOperatorModel) -> Optional[TunedFilter]:
-    """The FBP window tuned on (up to 64 samples of) a learned FBP's simulated training data, if the run
+def _tuned_on_training_data(model: KnownOperatorModel, upsample: Sequence[int] = (1,),
+                            max_samples: int = 16) -> Optional[TunedFilter]:
+    """The FBP window (and view-interpolation factor, from ``upsample``) tuned on up to ``max_samples``
+    samples of an image model's simulated training data, against the target it was trained on, if the run
     recorded a file that is still readable; ``None`` otherwise (and for conversion networks)."""
-    data = getattr(model, "metadata", {}).get("summary", {}).get("data")
-    if not isinstance(model, LearnedFBP) or not data or not Path(data).is_file():
+    summary = getattr(model, "metadata", {}).get("summary", {})
+    data = summary.get("data")
+    if model.output_kind != "image" or not data or not Path(data).is_file():
         return None
     from .data import SimulatedDataset
     from .geometry import view_indices
@@ -128,10 +136,15 @@ def _tuned_on_training_data(model: KnownOperatorModel) -> Optional[TunedFilter]:
 
     try:
         views = view_indices(SimulatedDataset(data, keys=("sinograms",)).geometry, model.geometry)
-        td = load_training_data(data, "images", views, max_samples=64)
+        td = load_training_data(data, summary.get("target", "images"), views, max_samples=max_samples)
+        return tune_fbp(td.inputs, td.targets, model.geometry, upsample=upsample)
     except (ValueError, OSError):
         return None
-    return tune_fbp(td.inputs, td.targets, model.geometry)
+
+
+def _interpolation_factors(models: Sequence[KnownOperatorModel]) -> tuple[int, ...]:
+    """View-interpolation factor(s) of the interpolated-FBP baseline: those of the upsampling models, else 4."""
+    return tuple(sorted({int(m.factor) for m in models if hasattr(m, "factor")})) or (4,)
 
 
 def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Optional[np.ndarray] = None,
@@ -148,7 +161,7 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
         scan = scan.select_views(count=views)
     if models:
         scan = match_model_views(scan, models[0])
-        grid = models[0].geometry if isinstance(models[0], LearnedFBP) else (grid or scan.geometry)
+        grid = models[0].geometry if models[0].output_kind == "image" else (grid or scan.geometry)
     grid = grid or scan.geometry
     g = scan.geometry.replace(image_size=grid.image_size, pixel_size=grid.pixel_size)
     context: dict[str, Any] = {"n_views_used": scan.n_views, "n_views_full": full.n_views, "grid": g.to_dict()}
@@ -167,17 +180,32 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
     if tuned is not None:
         recs[f"FBP tuned on training data ({tuned.describe()})"] = Reconstruction(
             fbp(sino, g, tuned.filter, tuned.cutoff, warn=False), g, "fbp tuned")
-    oracle = tune_fbp(torch.from_numpy(sino)[None], torch.from_numpy(reference)[None], g)
+    sino_t, ref_t = torch.from_numpy(sino)[None], torch.from_numpy(reference)[None]
+    oracle = tune_fbp(sino_t, ref_t, g)
     recs[f"FBP oracle ({oracle.describe()})"] = Reconstruction(
         fbp(sino, g, oracle.filter, oracle.cutoff, warn=False), g, "fbp oracle")
     window = tuned or oracle
+    try:  # view-interpolated FBP: the analytic sparse-view baseline, for uniform full scans
+        uniform_full_scan_step(g)
+    except ValueError:
+        interpolated = None
+    else:
+        factors = _interpolation_factors(models)
+        interpolated = next((t for t in (_tuned_on_training_data(m, factors) for m in models) if t is not None),
+                            None)
+        label = "view-interpolated FBP tuned on training data"
+        if interpolated is None:
+            interpolated, label = tune_fbp(sino_t, ref_t, g, upsample=factors), "view-interpolated FBP oracle"
+        recs[f"{label} ({interpolated.describe()})"] = Reconstruction(
+            interpolated.reconstruct(sino, g), g, "view-interpolated fbp")
     if isinstance(g, FanBeam):
         par = parallel_geometry_for(g)
         recs[f"rebin + FBP ({window.describe()})"] = Reconstruction(
             fbp(rebin(sino, g, par), par, window.filter, window.cutoff, warn=False), par, "rebin + fbp")
     for k, model in enumerate(models):
         rec = reconstruct_learned(scan, model, window.filter, window.cutoff)
-        label = f"learned {type(model).__name__} ({'+'.join(model.learn)})"
+        detail = f"×{model.factor} views, 2-D filter" if hasattr(model, "factor") else "+".join(model.learn)
+        label = f"learned {type(model).__name__} ({detail})"
         recs[label if label not in recs else f"{label} #{k + 1}"] = rec
     scores = {name: score(rec.image, reference, segmentation, sino, g, true_seg) for name, rec in recs.items()}
     context.update(reference_image=reference, segmentation_image=segmentation)
@@ -216,8 +244,8 @@ def _figures(out: Path, recs: dict[str, Reconstruction], reference: np.ndarray, 
     for k, name in enumerate(names, start=1):
         img = recs[name].image
         axes[0, k].imshow(img, cmap="gray", vmin=vmin, vmax=vmax)
-        axes[0, k].set_title(f"{name}\nPSNR {scores[name]['psnr']:.2f} dB, SSIM {scores[name]['ssim']:.3f}",
-                             fontsize=7)
+        axes[0, k].set_title(textwrap.fill(name, 34) + f"\nPSNR {scores[name]['psnr']:.2f} dB, "
+                             f"SSIM {scores[name]['ssim']:.3f}", fontsize=7)
         axes[1, k].imshow(img - reference, cmap="coolwarm", vmin=-span, vmax=span)
         axes[1, k].set_title("− reference", fontsize=7)
     for ax in axes.ravel():
@@ -256,7 +284,7 @@ def compare_files(scan_path: PathLike, out: PathLike, model_paths: Sequence[Path
     scan = read_scan(scan_path, geometry=geometry)
     if scan.n_slices > 1:
         raise ValueError(f"{scan_path}: compare works on one slice; this scan has {scan.n_slices}")
-    grid = models[0].geometry if models and isinstance(models[0], LearnedFBP) else scan.geometry
+    grid = models[0].geometry if models and models[0].output_kind == "image" else scan.geometry
     ref = load_reference(reference, grid) if reference is not None else None
     seg = load_reference(segmentation, grid) if segmentation is not None else None
     scores, recs, context = compare_scan(scan, models, ref, seg, views, angles, grid)

@@ -4,7 +4,9 @@ The test file's samples are split in two, in file order: the first ``tune_fracti
 baseline (window × cut-off grid search, :func:`recon.baselines.tune_fbp`), the rest is where every method is
 scored. Methods:
 
-* learned FBP models: ``FBP ram-lak`` (cut-off 1), ``FBP tuned`` (best window/cut-off), ``learned``;
+* image models: ``FBP ram-lak`` (cut-off 1), ``FBP tuned`` (best window/cut-off), for uniform full scans
+  also view-interpolated FBP tuned the same way (×U views, U of the model or 4; :mod:`recon.views`), and the
+  model;
 * conversion networks (fan → parallel, parallel → fan): interpolation rebinning (:func:`recon.rebin`) and
   the network, each followed by FBP in the target geometry with its own tuned filter; scored on the
   sinogram (relative L2 to the exact target sinogram) and on the image.
@@ -34,6 +36,7 @@ from .quality import edge_rise_distance
 from .models import GeometryConversion, KnownOperatorModel, load_model
 from .rebin import Rebinning
 from .train import load_training_data, read_dataset
+from .views import uniform_full_scan_step
 
 __all__ = ["evaluate", "image_scores", "format_table"]
 
@@ -96,8 +99,17 @@ def _fbp_methods(model: KnownOperatorModel, x_tune, y_tune, x_test, y_test) -> t
     outputs = {
         "FBP ram-lak": _batched(FBP(g, "ram-lak", warn=False), x_test),
         f"FBP tuned ({tuned.describe()})": _batched(FBP(g, tuned.filter, tuned.cutoff, warn=False), x_test),
-        f"learned ({'+'.join(model.learn)})": _batched(model, x_test),
     }
+    try:  # sparse full scans: view-interpolated FBP, the stronger analytic baseline (recon.views)
+        uniform_full_scan_step(g)
+    except ValueError:
+        pass
+    else:
+        interp = tune_fbp(x_tune, y_tune, g, upsample=(getattr(model, "factor", 4),))
+        outputs[f"FBP tuned ({interp.describe()})"] = torch.cat(
+            [interp.reconstruct(x_test[i:i + 8], g) for i in range(0, x_test.shape[0], 8)])
+    detail = f"×{model.factor} views, 2-D filter" if hasattr(model, "factor") else "+".join(model.learn)
+    outputs[f"learned ({detail})"] = _batched(model, x_test)
     return {m: image_scores(o, y_test, g.pixel_size) for m, o in outputs.items()}, outputs
 
 

@@ -22,7 +22,7 @@ from .fbp import fbp
 from .geometry import FanBeam, Geometry, ParallelBeam, geometry_differences, view_indices
 from .io.atomic import atomic_output, check_writable
 from .io.scan import Scan
-from .models import GeometryConversion, KnownOperatorModel, LearnedFBP, load_model
+from .models import GeometryConversion, KnownOperatorModel, load_model
 from .models.conversion import isocentre_pitch
 from .rebin import rebin
 
@@ -102,8 +102,9 @@ def reconstruct_learned(scan: Scan, model: KnownOperatorModel, filter: str = "ra
     sino = torch.from_numpy(scan.sinogram).to(device=device, dtype=next(model.buffers()).dtype)
     with torch.no_grad():
         out = model(sino)
-    if isinstance(model, LearnedFBP):
-        return Reconstruction(out.cpu().numpy().astype(np.float32), model.geometry, "learned fbp")
+    if model.output_kind == "image":
+        return Reconstruction(out.cpu().numpy().astype(np.float32), model.geometry,
+                              f"learned fbp ({type(model).__name__})")
     assert isinstance(model, GeometryConversion)
     target = model.output_geometry.replace(image_size=scan.geometry.image_size, pixel_size=scan.geometry.pixel_size)
     image = fbp(out.cpu(), target, filter, cutoff).numpy()

@@ -63,7 +63,16 @@ def plot_filter(model, path: PathLike) -> Path:
     for name, style in (("ram-lak", "k--"), ("hann", "k:")):
         ax.plot(freqs, filter_response(geometry.n_det, spacing, name, 1.0, arc), style, lw=1, label=name)
     response = model.filter.response().detach().cpu().double().numpy()
-    if response.ndim == 1:
+    factor = getattr(model, "factor", None)
+    if factor is not None:  # 2-D view-circulant filter: detector responses at a few angular frequencies m
+        initial = model.filter.initial.detach().cpu().double().numpy()
+        v = geometry.n_views
+        for k, m in enumerate(sorted({0, v // 4, v // 2, v, 2 * v, factor * v // 2} - {factor * v // 2 + 1})):
+            if m < response.shape[0]:
+                ax.plot(freqs, response[m], f"C{k}", lw=1.5, label=f"learned, m = {m}")
+                ax.plot(freqs, initial[m], f"C{k}:", lw=1)
+        ax.set_title(f"{type(model).__name__}: filter k(m, f) (dotted: view interpolation × window)")
+    elif response.ndim == 1:
         ax.plot(freqs, response, "C0", lw=1.5, label="learned")
     else:
         lo, mid, hi = np.percentile(response, [5, 50, 95], axis=0)
@@ -71,7 +80,8 @@ def plot_filter(model, path: PathLike) -> Path:
         ax.plot(freqs, mid, "C0", lw=1.5, label="learned, per-view median")
     ax.set_xlabel(f"frequency ({unit})")
     ax.set_ylabel("response")
-    ax.set_title(f"{type(model).__name__}: filter")
+    if factor is None:
+        ax.set_title(f"{type(model).__name__}: filter")
     ax.grid(True, alpha=0.3)
     ax.legend()
     return save_figure(fig, path)

@@ -5,11 +5,14 @@ Config (TOML)::
     [data]
     file = "htc_train.h5"     # written by `recon simulate` (relative to the config; --data overrides)
     views = 60                # optional: use this many evenly spaced views of the dataset's scan
+    target = "images"         # image models: "images" (the phantoms) or "full_view_fbp" (Ram-Lak FBP of
+                              # every simulated view on a 2× finer grid, averaged down: how a real
+                              # full-data reference is made; see recon.targets)
     val_fraction = 0.1        # held-out part for validation
     max_samples = 1000        # optional cap
 
     [model]
-    type = "learned_fbp"      # learned_fbp | fan_to_parallel | parallel_to_fan
+    type = "learned_fbp"      # learned_fbp | view_upsampled_fbp | fan_to_parallel | parallel_to_fan
     filter = "ram-lak"        # analytic start (any window of recon.fbp)
     cutoff = 1.0
     learn = "filter"          # filter | view_filters | weights, joined with "+"
@@ -17,6 +20,8 @@ Config (TOML)::
     weight_basis = [8, 16]    # optional: smooth weights (default: every element)
     positivity = false        # learned_fbp only
     grid_pixel = 0.15         # conversion only, mm (default: target isocentre pitch)
+    factor = 6                # view_upsampled_fbp only: angular upsampling U (also view_knots, det_knots,
+                              # det_max: the basis of its 2-D filter, see recon.models.view_upsampled)
 
     [training]
     epochs = 20
@@ -26,8 +31,11 @@ Config (TOML)::
     ssim_weight = 0.5
     seed = 0
     lstsq_check = true        # also compute the least-squares optimum of the shared filter
+    init = "analytic"         # or "lstsq": start from the least-squares filter fitted on lstsq_samples
+    lstsq_samples = 32        #   training samples (relative ridge: ridge), then refine with Adam
+    ridge = 1e-6
 
-Targets: learned FBP models are trained against the dataset's ``images`` (image-domain MSE); conversion
+Targets: image models are trained against the dataset's ``images`` or its ``full_view_fbp``; conversion
 networks against its ``target_sinograms`` (sinogram-domain MSE; the dataset must have been simulated with a
 ``[target_geometry]``).
 
@@ -59,29 +67,33 @@ from .geometry import Geometry, evenly_spaced_views
 from .io.atomic import atomic_output
 from .io.config import load_toml, parse_toml
 from .metrics import ssim
-from .models import (FanToParallel, KnownOperatorModel, LearnedFBP, ParallelToFan, fit_filter, mean_squared_error,
-                     save_model)
+from .models import (FanToParallel, KnownOperatorModel, LearnedFBP, ParallelToFan, ViewUpsampledFBP, fit_filter,
+                     mean_squared_error, save_model)
 
 __all__ = ["TrainConfig", "parse_train_config", "load_train_config", "build_model", "TrainingData",
            "load_training_data", "read_dataset", "train"]
 
 PathLike = Union[str, os.PathLike]
 
-MODEL_TYPES = {"learned_fbp": LearnedFBP, "fan_to_parallel": FanToParallel, "parallel_to_fan": ParallelToFan}
+MODEL_TYPES = {"learned_fbp": LearnedFBP, "view_upsampled_fbp": ViewUpsampledFBP, "fan_to_parallel": FanToParallel,
+               "parallel_to_fan": ParallelToFan}
+IMAGE_TARGETS = ("images", "full_view_fbp")
 
 _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
-    "data": {"file": (str,), "views": (int,), "val_fraction": (float, int), "max_samples": (int,)},
+    "data": {"file": (str,), "views": (int,), "val_fraction": (float, int), "max_samples": (int,), "target": (str,)},
     "model": {"type": (str,), "filter": (str,), "cutoff": (float, int), "learn": (str, list),
               "filter_basis": (int,), "weight_basis": (list,), "positivity": (bool,), "grid_pixel": (float, int),
-              "grid_size": (int,)},
+              "grid_size": (int,), "factor": (int,), "view_knots": (list,), "det_knots": (int,),
+              "det_max": (float, int)},
     "training": {"epochs": (int,), "batch_size": (int,), "lr": (float, int), "loss": (str,),
-                 "ssim_weight": (float, int), "seed": (int,), "lstsq_check": (bool,), "device": (str,)},
+                 "ssim_weight": (float, int), "seed": (int,), "lstsq_check": (bool,), "device": (str,),
+                 "init": (str,), "lstsq_samples": (int,), "ridge": (float, int)},
 }
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"val_fraction": 0.1},
     "model": {"type": "learned_fbp", "filter": "ram-lak", "cutoff": 1.0, "learn": "filter"},
     "training": {"epochs": 10, "batch_size": 8, "lr": 1e-3, "loss": "mse", "ssim_weight": 0.5, "seed": 0,
-                 "lstsq_check": False, "device": "cpu"},
+                 "lstsq_check": False, "device": "cpu", "init": "analytic", "lstsq_samples": 32, "ridge": 1e-6},
 }
 
 
@@ -123,6 +135,12 @@ def _validate(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
         raise ValueError(f"{source}: [training] lr must be > 0, got {t['lr']}")
     if t["loss"] not in ("mse", "mse+ssim"):
         raise ValueError(f"{source}: [training] loss must be 'mse' or 'mse+ssim', got {t['loss']!r}")
+    if t["init"] not in ("analytic", "lstsq"):
+        raise ValueError(f"{source}: [training] init must be 'analytic' or 'lstsq', got {t['init']!r}")
+    if t["lstsq_samples"] < 1 or t["ridge"] < 0:
+        raise ValueError(f"{source}: [training] needs lstsq_samples >= 1 and ridge >= 0")
+    if "target" in d and d["target"] not in IMAGE_TARGETS:
+        raise ValueError(f"{source}: [data] target must be one of {IMAGE_TARGETS}, got {d['target']!r}")
     if not 0.0 < d["val_fraction"] < 1.0:
         raise ValueError(f"{source}: [data] val_fraction must be in (0, 1), got {d['val_fraction']}")
     return tables
@@ -158,16 +176,19 @@ class TrainingData:
 
 def load_training_data(path: PathLike, target: str = "images", views: Union[None, int, np.ndarray] = None,
                        max_samples: Optional[int] = None) -> TrainingData:
-    """Read a ``recon simulate`` file: noisy sinograms as inputs and ``target`` (``images`` or
-    ``target_sinograms``) as targets. ``views``: a number of evenly spaced views to keep, or the view
+    """Read a ``recon simulate`` file: noisy sinograms as inputs and ``target`` as targets: ``images``,
+    ``target_sinograms``, or ``full_view_fbp`` (computed here from every view of the noisy sinograms, see
+    :func:`recon.targets.full_view_fbp`). ``views``: a number of evenly spaced views to keep, or the view
     indices themselves (e.g. from :func:`recon.geometry.view_indices`); ``max_samples`` caps the count."""
     import h5py
 
     from .data import SimulatedDataset
+    from .targets import full_view_fbp
 
-    ds = SimulatedDataset(path, keys=("sinograms", target))
+    computed = target == "full_view_fbp"
+    ds = SimulatedDataset(path, keys=("sinograms",) if computed else ("sinograms", target))
     n = len(ds) if max_samples is None else min(len(ds), max_samples)
-    geometry = ds.geometry
+    full_geometry = geometry = ds.geometry
     if views is None:
         idx = np.arange(geometry.n_views)
     elif np.ndim(views) == 0:
@@ -175,12 +196,17 @@ def load_training_data(path: PathLike, target: str = "images", views: Union[None
     else:
         idx = np.asarray(views, dtype=np.int64)
     geometry = geometry.replace(angles=geometry.angles[idx])
+    targets = torch.empty((n,) + geometry.image_shape) if computed else None
     with h5py.File(path, "r") as f:
         inputs = np.empty((n, idx.size, geometry.n_det), dtype=np.float32)
         for i in range(0, n, 64):  # chunk by chunk: the file holds every view, memory only the selected
-            inputs[i:i + 64] = f["sinograms"][i:min(n, i + 64)][:, idx, :]
-    return TrainingData(torch.from_numpy(inputs), read_dataset(path, target, n), geometry, ds.target_geometry,
-                        Path(path))
+            chunk = f["sinograms"][i:min(n, i + 64)]
+            inputs[i:i + 64] = chunk[:, idx, :]
+            if computed:
+                targets[i:i + 64] = full_view_fbp(torch.from_numpy(np.ascontiguousarray(chunk)), full_geometry)
+    if not computed:
+        targets = read_dataset(path, target, n)
+    return TrainingData(torch.from_numpy(inputs), targets, geometry, ds.target_geometry, Path(path))
 
 
 def read_dataset(path: PathLike, key: str, n: Optional[int] = None) -> torch.Tensor:
@@ -198,13 +224,17 @@ def build_model(model_table: dict[str, Any], geometry: Geometry, target_geometry
     kind = m.pop("type")
     if "weight_basis" in m:
         m["weight_basis"] = tuple(m["weight_basis"])
+    misplaced = {"learned_fbp": ("grid_pixel", "grid_size", "factor", "view_knots", "det_knots", "det_max"),
+                 "view_upsampled_fbp": ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis")}.get(
+        kind, ("positivity", "factor", "view_knots", "det_knots", "det_max"))
+    for key in misplaced:
+        if key in m and (key != "learn" or m[key] != "filter"):
+            raise ValueError(f"[model] {key} does not apply to a {kind} model")
     if kind == "learned_fbp":
-        for key in ("grid_pixel", "grid_size"):
-            if key in m:
-                raise ValueError(f"[model] {key} applies to conversion networks, not learned_fbp")
         return LearnedFBP(geometry, dtype=dtype, **m)
-    if "positivity" in m:
-        raise ValueError("[model] positivity applies to learned_fbp only")
+    if kind == "view_upsampled_fbp":
+        m.pop("learn", None)
+        return ViewUpsampledFBP(geometry, dtype=dtype, **m)
     if target_geometry is None:
         raise ValueError(f"a {kind} model needs a dataset with target sinograms (simulate with [target_geometry])")
     return MODEL_TYPES[kind](geometry, target_geometry, dtype=dtype, **m)
@@ -291,9 +321,13 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
         if "file" not in cfg.data:
             raise ValueError("no training data: give --data FILE.h5 or [data] file in the config")
         data_path = cfg.base / cfg.data["file"]
-    target_key = "images" if cfg.model["type"] == "learned_fbp" else "target_sinograms"
-    if cfg.training["loss"] != "mse" and target_key != "images":
-        raise ValueError("loss 'mse+ssim' needs image targets (learned_fbp)")
+    image_model = MODEL_TYPES[cfg.model["type"]].output_kind == "image"
+    target_key = cfg.data.get("target", "images") if image_model else "target_sinograms"
+    if not image_model and "target" in cfg.data:
+        raise ValueError(f"[data] target applies to image models; a {cfg.model['type']} model learns "
+                         "target_sinograms")
+    if cfg.training["loss"] != "mse" and not image_model:
+        raise ValueError("loss 'mse+ssim' needs image targets (learned_fbp, view_upsampled_fbp)")
     td = load_training_data(data_path, target_key, cfg.data.get("views"), cfg.data.get("max_samples"))
     device = torch.device(t_cfg["device"] if t_cfg["device"] != "cuda" or torch.cuda.is_available() else "cpu")
     if world > 1 and device.type == "cuda":
@@ -328,6 +362,12 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
             j = indices[i:i + size]
             yield td.inputs[j].to(device), td.targets[j].to(device)
 
+    if t_cfg["init"] == "lstsq" and start_epoch == 0:  # every process fits the same (deterministic) start
+        t_fit = time.perf_counter()
+        fit = fit_filter(model, batches(train_idx[:int(t_cfg["lstsq_samples"])], 2), ridge=float(t_cfg["ridge"]))
+        if progress and rank == 0:
+            print(f"least-squares start on {fit.n_samples} samples: mse {fit.loss_before:.4g} → {fit.loss:.4g} "
+                  f"({time.perf_counter() - t_fit:.0f} s)", flush=True)
     lstsq = None
     if t_cfg["lstsq_check"] and rank == 0 and not model.filter.per_view and start_epoch == 0:
         probe = build_model(cfg.model, td.geometry, td.target_geometry).to(device)
@@ -377,7 +417,8 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
                 print(f"epoch {epoch + 1:3d}: train {row['train_loss']:.5g}  val {row['val_loss']:.5g}  "
                       f"({row['seconds']:.1f} s)", flush=True)
     summary: dict[str, Any] = {
-        "model": type(model).__name__, "learn": list(model.learn), "data": str(td.path), "n_train": len(train_idx),
+        "model": type(model).__name__, "learn": list(model.learn), "data": str(td.path), "target": target_key,
+        "views": None if cfg.data.get("views") is None else int(cfg.data["views"]), "n_train": len(train_idx),
         "n_val": len(val_idx), "seed": seed, "world_size": world, "geometry": td.geometry.to_dict(),
         "train_seconds": round(time.perf_counter() - t_start, 3), "lstsq": lstsq}
     if rank == 0 and history:

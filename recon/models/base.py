@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..fbp import FilterSpec, fbp_weights, filter_spacing
-from ..filters import apply_filter, filter_response, ramp_response
+from ..filters import filter_response, ramp_response
 from ..geometry import Geometry, geometry_differences, geometry_from_dict
 from ..operators.functional import check_input
 from ..weights import arc_positions, scan_coverage
@@ -119,7 +119,7 @@ class KnownOperatorModel(torch.nn.Module):
         ``output = offset + Σ_r c_r columns[r]``."""
         x, _ = check_input(type(self).__name__, "sinogram", sinogram, self.geometry)
         weighted = self.weights(x)
-        offset = self.after_filter(apply_filter(weighted, self.filter.initial))
+        offset = self.after_filter(self.filter.apply_initial(weighted))
         columns = self.after_filter(self.filter.filter_basis(weighted))
         return offset, columns
 

@@ -95,6 +95,10 @@ class LearnableFilter(torch.nn.Module):
         """Filter every detector row of ``sinogram`` ``[..., n_views, n_det]``."""
         return apply_filter(sinogram, self.response())
 
+    def apply_initial(self, sinogram: torch.Tensor) -> torch.Tensor:
+        """Filter with the analytic response ``k₀`` (the offset of the affine map ``c ↦ filtered``)."""
+        return apply_filter(sinogram, self.initial)
+
     def filter_basis(self, sinogram: torch.Tensor) -> torch.Tensor:
         """``sinogram`` ``[..., n_views, n_det]`` filtered by each basis function alone:
         ``[..., n_basis, n_views, n_det]`` (shared filter only) — the columns of the affine map

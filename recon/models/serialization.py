@@ -13,12 +13,14 @@ from ..io.atomic import atomic_output
 from .base import KnownOperatorModel
 from .conversion import FanToParallel, GeometryConversion, ParallelToFan
 from .learned_fbp import LearnedFBP
+from .view_upsampled import ViewUpsampledFBP
 
 __all__ = ["MODEL_CLASSES", "save_model", "load_model"]
 
 FORMAT = "recon-model-v1"
 MODEL_CLASSES: dict[str, type[KnownOperatorModel]] = {
-    cls.__name__: cls for cls in (LearnedFBP, GeometryConversion, FanToParallel, ParallelToFan)}
+    cls.__name__: cls for cls in (LearnedFBP, ViewUpsampledFBP, GeometryConversion, FanToParallel,
+                                  ParallelToFan)}
 
 
 def save_model(model: KnownOperatorModel, path: Union[str, os.PathLike], force: bool = False,

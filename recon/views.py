@@ -1,0 +1,65 @@
+"""Angular sampling of full circular scans: the uniform-scan check and linear view interpolation.
+
+At 60–90 views the error of FBP is dominated by the angular sampling of the backprojection (streaks), not
+by the filter. Interpolating the sinogram linearly along the views to ``factor``× more views and
+backprojecting those removes most of the streaks: *view-interpolated FBP* is an analytic method and the fair
+baseline for sparse-view learned models. Interpolation is circular, so the scan must cover the full
+circle with uniform steps (a 2π fan scan, or a parallel scan over 2π).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .geometry import Geometry
+
+__all__ = ["uniform_full_scan_step", "upsampled_geometry", "upsample_views"]
+
+
+def uniform_full_scan_step(geometry: Geometry, what: str = "view interpolation") -> float:
+    """The angular step (rad) of a uniform scan over the full circle (``n_views · step = 2π``, increasing or
+    decreasing angles); ``ValueError`` saying why otherwise."""
+    angles = np.asarray(geometry.angles, dtype=np.float64)
+    if angles.size < 3:
+        raise ValueError(f"{what} needs a full circular scan; got {angles.size} view(s)")
+    steps = np.diff(angles)
+    step = float(steps.mean())
+    if not np.allclose(steps, step, rtol=1e-6, atol=1e-9):
+        raise ValueError(f"{what} needs uniformly spaced views; the steps range from "
+                         f"{math.degrees(steps.min()):.4g}° to {math.degrees(steps.max()):.4g}°")
+    if abs(abs(step) * angles.size - 2 * math.pi) > 1e-6 * 2 * math.pi:
+        raise ValueError(f"{what} needs views over the full circle (n_views × step = 360°); this scan covers "
+                         f"{math.degrees(abs(step) * angles.size):.4g}° ({angles.size} views of "
+                         f"{math.degrees(abs(step)):.4g}°)")
+    return step
+
+
+def upsampled_geometry(geometry: Geometry, factor: int) -> Geometry:
+    """``geometry`` with ``factor``× more views: the original views at every ``factor``-th position and
+    ``factor − 1`` evenly spaced views between neighbours (circularly)."""
+    if int(factor) != factor or factor < 1:
+        raise ValueError(f"the upsampling factor must be a positive integer, got {factor!r}")
+    step = uniform_full_scan_step(geometry)
+    k = np.arange(geometry.n_views * int(factor), dtype=np.float64)
+    return geometry.replace(angles=geometry.angles[0] + k * (step / factor))
+
+
+def upsample_views(sinogram, geometry: Geometry, factor: int):
+    """Linear interpolation along the views of a full uniform scan: ``[..., V, D]`` → ``[..., factor·V, D]``
+    (torch or numpy, as given), and the matching geometry (:func:`upsampled_geometry`). View ``factor·v``
+    is view ``v``; view ``factor·v + j`` is ``(1 − j/factor) p[v] + (j/factor) p[v + 1]``, circularly."""
+    geom_up = upsampled_geometry(geometry, factor)
+    was_numpy = not isinstance(sinogram, torch.Tensor)
+    p = torch.as_tensor(sinogram)
+    if p.ndim < 2 or tuple(p.shape[-2:]) != geometry.sino_shape:
+        raise ValueError(f"sinogram must be [..., {geometry.n_views}, {geometry.n_det}], got {tuple(p.shape)}")
+    t = torch.arange(int(factor), dtype=p.dtype if p.is_floating_point() else torch.float64) / factor
+    t = t[:, None]
+    nxt = torch.roll(p, -1, dims=-2)
+    up = (1 - t) * p.unsqueeze(-2) + t * nxt.unsqueeze(-2)  # [..., V, factor, D]
+    up[..., 0, :] = p  # the measured views unchanged, bit for bit
+    up = up.reshape(p.shape[:-2] + (geom_up.n_views, geometry.n_det))
+    return (up.numpy() if was_numpy else up), geom_up
