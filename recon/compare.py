@@ -160,7 +160,7 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
     if views is not None:
         scan = scan.select_views(count=views)
     if models:
-        scan = match_model_views(scan, models[0])
+        scan = match_model_views(scan, models[0])[0]
         grid = models[0].geometry if models[0].output_kind == "image" else (grid or scan.geometry)
     grid = grid or scan.geometry
     g = scan.geometry.replace(image_size=grid.image_size, pixel_size=grid.pixel_size)

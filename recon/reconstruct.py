@@ -25,6 +25,7 @@ from .io.scan import Scan
 from .models import GeometryConversion, KnownOperatorModel, load_model
 from .models.conversion import isocentre_pitch
 from .rebin import rebin
+from .weights import arc_positions, scan_coverage
 
 __all__ = ["METHODS", "Reconstruction", "parallel_geometry_for", "reconstruct_fbp", "reconstruct_rebin",
            "reconstruct_learned", "match_model_views", "reconstruct_scan", "write_tiff", "write_preview",
@@ -76,9 +77,11 @@ def reconstruct_rebin(scan: Scan, filter: str = "ram-lak", cutoff: float = 1.0, 
     return Reconstruction(image.astype(np.float32), par, f"rebin + fbp ({filter}, cut-off {cutoff:g})")
 
 
-def match_model_views(scan: Scan, model: KnownOperatorModel) -> Scan:
-    """The scan cut to the views the model was trained for (if it has more), then checked against the
-    model's geometry; raises ``ValueError`` saying what differs."""
+def match_model_views(scan: Scan, model: KnownOperatorModel) -> tuple[Scan, KnownOperatorModel]:
+    """The scan cut to the views the model was trained for (if it has more), and the model to apply: a
+    model trained on a limited-angle or short-scan arc is moved to the scan's arc when that is the same arc
+    rotated (same length and view spacing, another start; :func:`recon.limited_angle.retarget`). Raises
+    ``ValueError`` saying what differs."""
     diffs = geometry_differences(model.geometry, scan.geometry, ignore=("angles", "image_size", "pixel_size"))
     if diffs:
         raise ValueError(f"the scan does not match the model's geometry ({type(model).__name__} expects "
@@ -87,17 +90,28 @@ def match_model_views(scan: Scan, model: KnownOperatorModel) -> Scan:
         try:
             idx = view_indices(scan.geometry, model.geometry)
         except ValueError as err:
-            raise ValueError(f"the scan's views do not include the model's: {err}") from None
+            hint = (" (for an arc model, cut the scan's arc with --angles START:STOP)"
+                    if scan_coverage(model.geometry).kind != "full" else "")
+            raise ValueError(f"the scan's views do not include the model's: {err}{hint}") from None
         scan = scan.select_views(indices=idx)
+    elif scan_coverage(model.geometry).kind != "full" and geometry_differences(model.geometry, scan.geometry):
+        from .limited_angle import retarget
+
+        coverage = scan_coverage(scan.geometry)  # the scan's views in order along its arc, then the model moved
+        scan = scan.select_views(indices=np.argsort(arc_positions(scan.geometry, coverage), kind="stable"))
+        try:
+            model = retarget(model, scan.geometry)
+        except ValueError as err:
+            raise ValueError(f"the scan's arc is not the model's arc at another start: {err}") from None
     model.check_geometry(scan.geometry, what="scan")
-    return scan
+    return scan, model
 
 
 def reconstruct_learned(scan: Scan, model: KnownOperatorModel, filter: str = "ram-lak", cutoff: float = 1.0,
                         device: str = "cpu") -> Reconstruction:
     """Apply a trained model: a learned FBP gives the image on its grid; a conversion network converts the
     sinogram, which analytic FBP (``filter``, ``cutoff``) then reconstructs on the model's input grid."""
-    scan = match_model_views(scan, model)
+    scan, model = match_model_views(scan, model)
     model = model.to(device).eval()
     sino = torch.from_numpy(scan.sinogram).to(device=device, dtype=next(model.buffers()).dtype)
     with torch.no_grad():
