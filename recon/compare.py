@@ -11,6 +11,9 @@ Every method reconstructs the same (e.g. sparse-view) data on the same grid — 
 * ``view-interpolated FBP`` (uniform full scans): the views interpolated linearly ×U (U of the
   upsampling models, else 4), window/cut-off tuned on the training data (else against the reference) —
   the analytic method that sparse-view learned models must beat (:mod:`recon.views`);
+* ``limited-angle FBP`` (arcs: limited angle, short scan): window, cut-off, end taper and global scale tuned
+  on the training data (a model trained with ``init = "tuned"`` stores it; else tuned on the reference),
+  as it is and clipped at 0 (:mod:`recon.limited_angle`);
 * each model (learned FBP, or conversion network + FBP).
 
 Against the reference (``--reference``: an image file, e.g. the HTC ``*_recon_fbp.mat``; default: FBP of the
@@ -36,7 +39,6 @@ import torch
 from scipy import ndimage
 
 from .baselines import TunedFilter, tune_fbp
-from .views import uniform_full_scan_step
 from .fbp import fbp
 from .geometry import FanBeam, Geometry
 from .io.atomic import atomic_output, check_writable
@@ -47,6 +49,8 @@ from .operators import project
 from .quality import edge_rise_distance, flat_region_noise, otsu_threshold, segmentation_mcc
 from .reconstruct import Reconstruction, display_window, match_model_views, parallel_geometry_for, reconstruct_learned
 from .rebin import rebin
+from .views import uniform_full_scan_step
+from .weights import scan_coverage
 
 __all__ = ["resample_to_grid", "load_reference", "compare_scan", "compare_files", "score"]
 
@@ -126,7 +130,7 @@ def _tuned_on_training_data(model: KnownOperatorModel, upsample: Sequence[int] =
     """The FBP window (and view-interpolation factor, from ``upsample``) tuned on up to ``max_samples``
     samples of an image model's simulated training data, against the target it was trained on, if the run
     recorded a file that is still readable; ``None`` otherwise (and for conversion networks)."""
-    summary = getattr(model, "metadata", {}).get("summary", {})
+    summary = _training_summary(model)
     data = summary.get("data")
     if model.output_kind != "image" or not data or not Path(data).is_file():
         return None
@@ -140,6 +144,29 @@ def _tuned_on_training_data(model: KnownOperatorModel, upsample: Sequence[int] =
         return tune_fbp(td.inputs, td.targets, model.geometry, upsample=upsample)
     except (ValueError, OSError):
         return None
+
+
+def _training_summary(model: KnownOperatorModel) -> dict[str, Any]:
+    """The ``summary`` a ``recon train`` run stored with the model (empty for models built in memory)."""
+    return getattr(model, "metadata", {}).get("summary", {}) or {}
+
+
+def _limited_angle_baselines(models: Sequence[KnownOperatorModel], sino: np.ndarray, reference: np.ndarray,
+                             g: Geometry) -> dict[str, Reconstruction]:
+    """For arcs (limited angle, short scan): the limited-angle FBP (window, cut-off, end taper, scale) a
+    model's training tuned (``init = "tuned"``), else tuned on the reference itself (oracle); also clipped at
+    0, the non-linearity the learned models' positivity adds."""
+    from .limited_angle import LimitedAngleFBP, tune_limited_angle_fbp
+
+    stored = next((d for d in (_training_summary(m).get("limited_angle_baseline") for m in models) if d), None)
+    if stored is not None:
+        baseline, label = LimitedAngleFBP.from_dict(stored), "limited-angle FBP tuned on training data"
+    else:
+        baseline = tune_limited_angle_fbp(sino[None], reference[None], g)
+        label = "limited-angle FBP oracle"
+    image = np.asarray(baseline.reconstruct(sino, g))
+    return {f"{label} ({baseline.describe()})": Reconstruction(image, g, "limited-angle fbp"),
+            f"{label}, clipped at 0": Reconstruction(np.maximum(image, 0.0), g, "limited-angle fbp, clipped")}
 
 
 def _interpolation_factors(models: Sequence[KnownOperatorModel]) -> tuple[int, ...]:
@@ -185,6 +212,8 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
     recs[f"FBP oracle ({oracle.describe()})"] = Reconstruction(
         fbp(sino, g, oracle.filter, oracle.cutoff, warn=False), g, "fbp oracle")
     window = tuned or oracle
+    if scan_coverage(g).kind != "full":
+        recs.update(_limited_angle_baselines(models, sino, reference, g))
     try:  # view-interpolated FBP: the analytic sparse-view baseline, for uniform full scans
         uniform_full_scan_step(g)
     except ValueError:

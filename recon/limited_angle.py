@@ -51,8 +51,10 @@ __all__ = ["arc_view_indices", "cut_arc", "end_taper", "LimitedAngleFBP", "tune_
            "DEFAULT_TAPERS", "DEFAULT_CUTOFFS", "arc_offset", "retarget", "ArcSample", "fit_filter_on_arcs",
            "train_on_arcs", "arc_loss", "complete_arc", "completed_geometry", "ArcCompletionFBP"]
 
-DEFAULT_CUTOFFS = tuple(np.round(np.arange(0.3, 1.01, 0.1), 2))
-DEFAULT_TAPERS = tuple(np.deg2rad([0.0, 2.5, 5.0, 10.0, 15.0, 20.0]))
+# the optimum of limited-angle FBP is a strong low-pass (hamming/hann 0.3 at 90°, lower for shorter arcs):
+# the cut-off grid reaches far below the usual 0.3
+DEFAULT_CUTOFFS = (0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+DEFAULT_TAPERS = tuple(np.deg2rad([0.0, 2.5, 5.0, 10.0, 20.0]))
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -147,9 +149,29 @@ class LimitedAngleFBP:
         taper ⊙ W₀`` (stored in the state dict, so :func:`recon.models.save_model` keeps them)."""
         model = LearnedFBP(geometry, filter=self.response(geometry), learn=learn, filter_basis=filter_basis,
                            weight_basis=weight_basis, positivity=positivity, warn=False, dtype=dtype)
+        return self.initialise(model)
+
+    def initialise(self, model: LearnedFBP) -> LearnedFBP:
+        """Make ``model``'s analytic start (filter ``k₀`` and weights ``W₀``, shared filter or per view)
+        this baseline, in place; its learned corrections are kept. Returns ``model``."""
+        if not isinstance(model, LearnedFBP):
+            raise TypeError(f"a limited-angle start applies to LearnedFBP models, got {type(model).__name__}")
+        g = model.geometry
         with torch.no_grad():
-            model.weights.initial.copy_(torch.as_tensor(self.weights(geometry), dtype=dtype))
+            model.filter.initial.copy_(torch.as_tensor(self.response(g), dtype=model.filter.initial.dtype))
+            model.weights.initial.copy_(torch.as_tensor(self.weights(g), dtype=model.weights.initial.dtype))
         return model
+
+    def to_dict(self) -> dict[str, Any]:
+        """The choice as plain data (taper in degrees), e.g. for a run's ``metrics.json``."""
+        return {"filter": self.filter, "cutoff": self.cutoff, "taper_deg": math.degrees(self.taper),
+                "scale": self.scale, "mse": self.mse}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LimitedAngleFBP":
+        """Inverse of :meth:`to_dict`."""
+        return cls(str(d["filter"]), float(d["cutoff"]), math.radians(float(d["taper_deg"])), float(d["scale"]),
+                   float(d.get("mse", float("nan"))))
 
 
 def _as_pairs(sinograms: Any, geometries: Union[Geometry, Sequence[Geometry]]) -> list[tuple[torch.Tensor, Geometry]]:

@@ -98,7 +98,7 @@ def flat_region_noise(image: np.ndarray, segmentation: np.ndarray, pixel_size: f
     of its edges (image units)."""
     inside = ndimage.binary_erosion(np.asarray(segmentation) > 0, iterations=max(1, int(round(margin / pixel_size))))
     if inside.sum() < 10:
-        raise ValueError("the segmentation has no flat region at least {margin} mm from its edges")
+        raise ValueError(f"the segmentation has no flat region at least {margin} mm from its edges")
     return float(np.std(np.asarray(image, dtype=np.float64)[inside]))
 
 

@@ -5,6 +5,8 @@ Config (TOML)::
     [data]
     file = "htc_train.h5"     # written by `recon simulate` (relative to the config; --data overrides)
     views = 60                # optional: use this many evenly spaced views of the dataset's scan
+    angles = [0.0, 90.0]      # optional (instead of views): the views on this arc, degrees (limited angle,
+                              # short scan); a model trained on it applies to any start of its arc length
     target = "images"         # image models: "images" (the phantoms) or "full_view_fbp" (Ram-Lak FBP of
                               # every simulated view on a 2× finer grid, averaged down: how a real
                               # full-data reference is made; see recon.targets)
@@ -31,9 +33,10 @@ Config (TOML)::
     ssim_weight = 0.5
     seed = 0
     lstsq_check = true        # also compute the least-squares optimum of the shared filter
-    init = "analytic"         # or "lstsq": start from the least-squares filter fitted on lstsq_samples
-    lstsq_samples = 32        #   training samples (relative ridge: ridge), then refine with Adam
-    ridge = 1e-6
+    init = "analytic"         # "lstsq": start from the least-squares filter fitted on lstsq_samples
+    lstsq_samples = 32        #   training samples (relative ridge: ridge), then refine with Adam;
+    ridge = 1e-6              # "tuned" (learned_fbp): start from the limited-angle FBP (window, cut-off,
+                              #   end taper, scale) tuned on lstsq_samples samples; "tuned+lstsq": both
 
 Targets: image models are trained against the dataset's ``images`` or its ``full_view_fbp``; conversion
 networks against its ``target_sinograms`` (sinogram-domain MSE; the dataset must have been simulated with a
@@ -53,6 +56,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -78,9 +82,11 @@ PathLike = Union[str, os.PathLike]
 MODEL_TYPES = {"learned_fbp": LearnedFBP, "view_upsampled_fbp": ViewUpsampledFBP, "fan_to_parallel": FanToParallel,
                "parallel_to_fan": ParallelToFan}
 IMAGE_TARGETS = ("images", "full_view_fbp")
+INITS = ("analytic", "lstsq", "tuned", "tuned+lstsq")
 
 _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
-    "data": {"file": (str,), "views": (int,), "val_fraction": (float, int), "max_samples": (int,), "target": (str,)},
+    "data": {"file": (str,), "views": (int,), "angles": (list,), "val_fraction": (float, int), "max_samples": (int,),
+             "target": (str,)},
     "model": {"type": (str,), "filter": (str,), "cutoff": (float, int), "learn": (str, list),
               "filter_basis": (int,), "weight_basis": (list,), "positivity": (bool,), "grid_pixel": (float, int),
               "grid_size": (int,), "factor": (int,), "view_knots": (list,), "det_knots": (int,),
@@ -135,8 +141,21 @@ def _validate(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
         raise ValueError(f"{source}: [training] lr must be > 0, got {t['lr']}")
     if t["loss"] not in ("mse", "mse+ssim"):
         raise ValueError(f"{source}: [training] loss must be 'mse' or 'mse+ssim', got {t['loss']!r}")
-    if t["init"] not in ("analytic", "lstsq"):
-        raise ValueError(f"{source}: [training] init must be 'analytic' or 'lstsq', got {t['init']!r}")
+    if t["init"] not in INITS:
+        raise ValueError(f"{source}: [training] init must be one of {INITS}, got {t['init']!r}")
+    if t["init"].startswith("tuned") and m["type"] != "learned_fbp":
+        raise ValueError(f"{source}: [training] init {t['init']!r} applies to learned_fbp models")
+    learn = m["learn"] if isinstance(m["learn"], str) else "+".join(map(str, m["learn"]))
+    if t["init"].endswith("lstsq") and "view_filters" in learn:
+        raise ValueError(f"{source}: [training] init {t['init']!r} fits a shared filter; this model learns "
+                         "view_filters")
+    if "angles" in d:
+        if "views" in d:
+            raise ValueError(f"{source}: [data] give views or angles, not both")
+        a = d["angles"]
+        if len(a) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                                  for v in a):
+            raise ValueError(f"{source}: [data] angles must be [start, stop] in degrees, got {a!r}")
     if t["lstsq_samples"] < 1 or t["ridge"] < 0:
         raise ValueError(f"{source}: [training] needs lstsq_samples >= 1 and ridge >= 0")
     if "target" in d and d["target"] not in IMAGE_TARGETS:
@@ -209,6 +228,19 @@ def load_training_data(path: PathLike, target: str = "images", views: Union[None
     return TrainingData(torch.from_numpy(inputs), targets, geometry, ds.target_geometry, Path(path))
 
 
+def _selected_views(data_table: dict[str, Any], path: PathLike) -> Union[None, int, np.ndarray]:
+    """``[data] views`` (a count), or the indices of the views on ``[data] angles`` (degrees) in the file's
+    scan, in order along the arc."""
+    if "angles" not in data_table:
+        return data_table.get("views")
+    from .data import SimulatedDataset
+    from .limited_angle import arc_view_indices
+
+    start, stop = (math.radians(float(v)) for v in data_table["angles"])
+    length = (stop - start) % (2 * math.pi) or 2 * math.pi
+    return arc_view_indices(SimulatedDataset(path, keys=("sinograms",)).geometry, length, start)
+
+
 def read_dataset(path: PathLike, key: str, n: Optional[int] = None) -> torch.Tensor:
     """The first ``n`` (default all) samples of dataset ``key`` of a ``recon simulate`` file, float32."""
     import h5py
@@ -218,8 +250,9 @@ def read_dataset(path: PathLike, key: str, n: Optional[int] = None) -> torch.Ten
 
 
 def build_model(model_table: dict[str, Any], geometry: Geometry, target_geometry: Optional[Geometry] = None,
-                dtype: torch.dtype = torch.float32) -> KnownOperatorModel:
-    """The model of a config's ``[model]`` table for data in ``geometry`` (→ ``target_geometry``)."""
+                dtype: torch.dtype = torch.float32, warn: bool = True) -> KnownOperatorModel:
+    """The model of a config's ``[model]`` table for data in ``geometry`` (→ ``target_geometry``); ``warn``:
+    whether an image model warns about limited-angle data (not when the arc was asked for)."""
     m = dict(model_table)
     kind = m.pop("type")
     if "weight_basis" in m:
@@ -231,10 +264,10 @@ def build_model(model_table: dict[str, Any], geometry: Geometry, target_geometry
         if key in m and (key != "learn" or m[key] != "filter"):
             raise ValueError(f"[model] {key} does not apply to a {kind} model")
     if kind == "learned_fbp":
-        return LearnedFBP(geometry, dtype=dtype, **m)
+        return LearnedFBP(geometry, dtype=dtype, warn=warn, **m)
     if kind == "view_upsampled_fbp":
         m.pop("learn", None)
-        return ViewUpsampledFBP(geometry, dtype=dtype, **m)
+        return ViewUpsampledFBP(geometry, dtype=dtype, warn=warn, **m)
     if target_geometry is None:
         raise ValueError(f"a {kind} model needs a dataset with target sinograms (simulate with [target_geometry])")
     return MODEL_TYPES[kind](geometry, target_geometry, dtype=dtype, **m)
@@ -328,13 +361,13 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
                          "target_sinograms")
     if cfg.training["loss"] != "mse" and not image_model:
         raise ValueError("loss 'mse+ssim' needs image targets (learned_fbp, view_upsampled_fbp)")
-    td = load_training_data(data_path, target_key, cfg.data.get("views"), cfg.data.get("max_samples"))
+    td = load_training_data(data_path, target_key, _selected_views(cfg.data, data_path), cfg.data.get("max_samples"))
     device = torch.device(t_cfg["device"] if t_cfg["device"] != "cuda" or torch.cuda.is_available() else "cpu")
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     seed = int(t_cfg["seed"])
     torch.manual_seed(seed)
-    model = build_model(cfg.model, td.geometry, td.target_geometry).to(device)
+    model = build_model(cfg.model, td.geometry, td.target_geometry, warn="angles" not in cfg.data).to(device)
     n = td.inputs.shape[0]
     n_val = max(1, int(round(cfg.data["val_fraction"] * n)))
     if n - n_val < 1:
@@ -362,7 +395,21 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
             j = indices[i:i + size]
             yield td.inputs[j].to(device), td.targets[j].to(device)
 
-    if t_cfg["init"] == "lstsq" and start_epoch == 0:  # every process fits the same (deterministic) start
+    baseline = None
+    if t_cfg["init"].startswith("tuned") and start_epoch == 0:  # every process tunes the same start
+        from .limited_angle import tune_limited_angle_fbp
+
+        t_fit = time.perf_counter()
+        j = train_idx[:int(t_cfg["lstsq_samples"])]
+        baseline = tune_limited_angle_fbp(td.inputs[j].double(), td.targets[j].double(), td.geometry)
+        baseline.initialise(model)
+        if progress and rank == 0:
+            print(f"tuned limited-angle FBP start on {len(j)} samples: {baseline.describe()}, mse "
+                  f"{baseline.mse:.4g} ({time.perf_counter() - t_fit:.0f} s)", flush=True)
+        baseline = baseline.to_dict()
+    elif resume and start_epoch > 0:
+        baseline = ckpt.get("baseline")
+    if t_cfg["init"].endswith("lstsq") and start_epoch == 0:  # every process fits the same (deterministic) start
         t_fit = time.perf_counter()
         fit = fit_filter(model, batches(train_idx[:int(t_cfg["lstsq_samples"])], 2), ridge=float(t_cfg["ridge"]))
         if progress and rank == 0:
@@ -370,7 +417,7 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
                   f"({time.perf_counter() - t_fit:.0f} s)", flush=True)
     lstsq = None
     if t_cfg["lstsq_check"] and rank == 0 and not model.filter.per_view and start_epoch == 0:
-        probe = build_model(cfg.model, td.geometry, td.target_geometry).to(device)
+        probe = build_model(cfg.model, td.geometry, td.target_geometry, warn=False).to(device)
         probe.load_state_dict(model.state_dict())
         fit = fit_filter(probe, batches(train_idx, batch))
         lstsq = {"loss": fit.loss, "val_loss": mean_squared_error(probe, batches(val_idx, batch)),
@@ -412,15 +459,18 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
         if rank == 0:
             _save_checkpoint(out / "checkpoint.pt", {
                 "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimiser.state_dict(),
-                "history": history, "config_text": cfg.text, "seed": seed, "lstsq": lstsq})
+                "history": history, "config_text": cfg.text, "seed": seed, "lstsq": lstsq, "baseline": baseline})
             if progress:
                 print(f"epoch {epoch + 1:3d}: train {row['train_loss']:.5g}  val {row['val_loss']:.5g}  "
                       f"({row['seconds']:.1f} s)", flush=True)
     summary: dict[str, Any] = {
         "model": type(model).__name__, "learn": list(model.learn), "data": str(td.path), "target": target_key,
-        "views": None if cfg.data.get("views") is None else int(cfg.data["views"]), "n_train": len(train_idx),
+        "views": None if cfg.data.get("views") is None else int(cfg.data["views"]),
+        "angles": cfg.data.get("angles"), "n_train": len(train_idx),
         "n_val": len(val_idx), "seed": seed, "world_size": world, "geometry": td.geometry.to_dict(),
         "train_seconds": round(time.perf_counter() - t_start, 3), "lstsq": lstsq}
+    if baseline is not None:
+        summary["limited_angle_baseline"] = baseline
     if rank == 0 and history:
         summary["final_train_mse"] = mean_squared_error(model, batches(train_idx, batch))
         if lstsq:
