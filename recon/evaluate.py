@@ -5,8 +5,10 @@ baseline (window × cut-off grid search, :func:`recon.baselines.tune_fbp`), the 
 scored. Methods:
 
 * image models: ``FBP ram-lak`` (cut-off 1), ``FBP tuned`` (best window/cut-off), for uniform full scans
-  also view-interpolated FBP tuned the same way (×U views, U of the model or 4; :mod:`recon.views`), and the
-  model;
+  also view-interpolated FBP tuned the same way (×U views, U of the model or 4; :mod:`recon.views`), for
+  arcs the limited-angle FBP (window, cut-off, end taper, scale; :mod:`recon.limited_angle`) as it is and
+  clipped at 0, and the model; scored against what the model was trained for (``images`` or
+  ``full_view_fbp``);
 * conversion networks (fan → parallel, parallel → fan): interpolation rebinning (:func:`recon.rebin`) and
   the network, each followed by FBP in the target geometry with its own tuned filter; scored on the
   sinogram (relative L2 to the exact target sinogram) and on the image.
@@ -37,6 +39,7 @@ from .models import GeometryConversion, KnownOperatorModel, load_model
 from .rebin import Rebinning
 from .train import load_training_data, read_dataset
 from .views import uniform_full_scan_step
+from .weights import scan_coverage
 
 __all__ = ["evaluate", "image_scores", "format_table"]
 
@@ -108,6 +111,13 @@ def _fbp_methods(model: KnownOperatorModel, x_tune, y_tune, x_test, y_test) -> t
         interp = tune_fbp(x_tune, y_tune, g, upsample=(getattr(model, "factor", 4),))
         outputs[f"FBP tuned ({interp.describe()})"] = torch.cat(
             [interp.reconstruct(x_test[i:i + 8], g) for i in range(0, x_test.shape[0], 8)])
+    if scan_coverage(g).kind != "full":  # arcs: window, cut-off, end taper and scale tuned (recon.limited_angle)
+        from .limited_angle import tune_limited_angle_fbp
+
+        limited = tune_limited_angle_fbp(x_tune.double(), y_tune.double(), g)
+        image = limited.reconstruct(x_test.double(), g).to(x_test.dtype)
+        outputs[f"limited-angle FBP tuned ({limited.describe()})"] = image
+        outputs["limited-angle FBP tuned, clipped at 0"] = image.clamp_min(0.0)
     detail = f"×{model.factor} views, 2-D filter" if hasattr(model, "factor") else "+".join(model.learn)
     outputs[f"learned ({detail})"] = _batched(model, x_test)
     return {m: image_scores(o, y_test, g.pixel_size) for m, o in outputs.items()}, outputs
@@ -178,14 +188,17 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
         n_tune = max(1, int(round(tune_fraction * n)))
         results, outputs, truth = _conversion_methods(model, Path(data_path), views, n_tune, max_samples)
     else:
-        data = load_training_data(data_path, "images", views, max_samples)
+        target = (getattr(model, "metadata", {}).get("summary") or {}).get("target", "images")
+        data = load_training_data(data_path, target, views, max_samples)
         n_tune = max(1, int(round(tune_fraction * data.inputs.shape[0])))
         if data.inputs.shape[0] - n_tune < 1:
             raise ValueError(f"{data_path}: too few samples to tune on {n_tune} and test on the rest")
         results, outputs = _fbp_methods(model, data.inputs[:n_tune], data.targets[:n_tune],
                                         data.inputs[n_tune:], data.targets[n_tune:])
         truth = data.targets[n_tune:]
-    report = {"model": str(model_path), "data": str(data_path), "n_tune": n_tune, "n_test": int(truth.shape[0]),
+    target = "target_sinograms" if isinstance(model, GeometryConversion) else target
+    report = {"model": str(model_path), "data": str(data_path), "target": target, "n_tune": n_tune,
+              "n_test": int(truth.shape[0]),
               "psnr_data_range": "max - min of each ground-truth image", "results": results}
     table = format_table(results)
     if out_dir is not None:
@@ -194,8 +207,8 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
             tmp.write_text(json.dumps(report, indent=2))
         with atomic_output(out_dir / "evaluation.md", force) as tmp:
             tmp.write_text(f"# Evaluation of {model_path} on {data_path}\n\n{n_tune} samples tune the analytic "
-                           f"filters, {truth.shape[0]} are scored. PSNR data range: max − min of each ground-truth "
-                           f"image.\n\n{table}\n")
+                           f"filters, {truth.shape[0]} are scored against `{target}` (what the model was trained "
+                           f"for). PSNR data range: max − min of each ground-truth image.\n\n{table}\n")
         _figure(outputs, truth, out_dir / "evaluation.png")
     report["table"] = table
     return report

@@ -328,3 +328,17 @@ def test_limited_angle_training_starts_from_the_tuned_baseline_and_compare_repor
     assert baseline.describe() in tuned and "limited-angle FBP tuned on training data, clipped at 0" in names
     learned = next(k for k in names if k.startswith("learned"))
     assert scores[learned]["rmse"] < scores[tuned]["rmse"]
+
+
+def test_evaluate_scores_an_arc_model_against_the_tuned_limited_angle_baseline(dataset, tmp_path):
+    from recon.evaluate import evaluate
+
+    config = _config(tmp_path, 1, LIMITED)
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "run")]) == 0
+    report = evaluate(tmp_path / "run", dataset, tmp_path / "eval")
+    assert report["target"] == "full_view_fbp"
+    results = report["results"]
+    tuned = next(k for k in results if k.startswith("limited-angle FBP tuned ("))
+    clipped = results["limited-angle FBP tuned, clipped at 0"]
+    assert clipped["rmse"] <= results[tuned]["rmse"] < results["FBP ram-lak"]["rmse"]
+    assert results["learned (filter+weights)"]["rmse"] < results[tuned]["rmse"]
