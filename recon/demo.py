@@ -67,7 +67,7 @@ def demo_training_config(model: str, views: int, epochs: int, lstsq_samples: int
         training = f'batch_size = 16\nlr = 2e-3\ninit = "lstsq"\nlstsq_samples = {4 * lstsq_samples}'
     elif model == "upsampled":
         model_table = 'type = "view_upsampled_fbp"\nfactor = 6\nfilter = "hamming"\ncutoff = 0.65'
-        training = (f'batch_size = 4\nlr = 3e-3\nloss = "mse+ssim"\nssim_weight = 0.05\ninit = "lstsq"\n'
+        training = (f'batch_size = 4\nlr = 3e-3\nloss = "mse+ssim"\nssim_weight = 0.01\ninit = "lstsq"\n'
                     f'lstsq_samples = {lstsq_samples}')
     else:
         raise ValueError(f"unknown demo model {model!r}")

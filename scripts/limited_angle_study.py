@@ -47,6 +47,8 @@ from recon.compare import load_reference  # noqa: E402
 from recon.fbp import fbp  # noqa: E402
 from recon.io import read_scan  # noqa: E402
 from recon.limited_angle import (  # noqa: E402
+    DEFAULT_CUTOFFS,
+    DEFAULT_TAPERS,
     ArcCompletionFBP,
     ArcSample,
     complete_arc,
@@ -315,11 +317,9 @@ def main(argv=None):
     train_pool = np.arange(args.n_train)
     test_ids = np.arange(args.n_train, n)
     if args.quick:
-        cutoffs, tapers = (0.3, 0.6, 1.0), np.deg2rad([0.0, 5.0, 15.0])
+        cutoffs, tapers = (0.1, 0.3, 0.6, 1.0), np.deg2rad([0.0, 5.0, 15.0])
     else:
-        # the optimum of limited-angle FBP is a strong low-pass: the grid reaches far below the usual 0.3
-        cutoffs = (0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
-        tapers = np.deg2rad([0.0, 2.5, 5.0, 10.0, 20.0])
+        cutoffs, tapers = DEFAULT_CUTOFFS, DEFAULT_TAPERS
     results = {"args": {k: str(v) for k, v in vars(args).items()}, "arcs": {}}
     report = []
     for length_deg in args.arcs:

@@ -5,7 +5,7 @@ against analytic FBP (Ram-Lak, tuned window, oracle window), rebinning + FBP and
    of the bundled scan) — once, shared by every run.
 2. For each view count (default 60 and 90): train the learned FBP with one shared filter and the learned
    FBP with 6× angular upsampling and a 2-D view-circulant filter (least-squares start, then Adam with
-   MSE + 0.05 SSIM), both against the full-view-FBP target (how the real reference is made).
+   MSE + 0.01 SSIM), both against the full-view-FBP target (how the real reference is made).
 3. ``recon compare`` on every phantom (``ta tb tc td solid_disc`` from ``--data``, with the organisers'
    full-data FBP as reference and their segmentation), then one table per view count with every phantom
    and the mean: ``<out>/report.md``.
