@@ -51,9 +51,9 @@ __all__ = ["arc_view_indices", "cut_arc", "end_taper", "LimitedAngleFBP", "tune_
            "DEFAULT_TAPERS", "DEFAULT_CUTOFFS", "arc_offset", "retarget", "ArcSample", "fit_filter_on_arcs",
            "train_on_arcs", "arc_loss", "complete_arc", "completed_geometry", "ArcCompletionFBP"]
 
-# the optimum of limited-angle FBP is a strong low-pass (hamming/hann 0.3 at 90°, lower for shorter arcs):
-# the cut-off grid reaches far below the usual 0.3
-DEFAULT_CUTOFFS = (0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+# the MSE optimum of limited-angle FBP is a strong low-pass (HTC discs: hamming/hann 0.03 of Nyquist at 90°
+# and 70°, 0.003 at 50°; docs/limited_angle.md): the cut-off grid reaches far below the usual 0.3
+DEFAULT_CUTOFFS = (0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 DEFAULT_TAPERS = tuple(np.deg2rad([0.0, 2.5, 5.0, 10.0, 20.0]))
 
 ArrayLike = Union[np.ndarray, torch.Tensor]

@@ -58,7 +58,7 @@ epochs = {epochs}
 batch_size = 4
 lr = 3e-3
 loss = "mse+ssim"
-ssim_weight = 0.05
+ssim_weight = 0.01
 """
 
 CONVERSION_RUN = """
