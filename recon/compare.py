@@ -12,8 +12,8 @@ Every method reconstructs the same (e.g. sparse-view) data on the same grid — 
   upsampling models, else 4), window/cut-off tuned on the training data (else against the reference) —
   the analytic method that sparse-view learned models must beat (:mod:`recon.views`);
 * ``limited-angle FBP`` (arcs: limited angle, short scan): window, cut-off, end taper and global scale tuned
-  on the training data (a model trained with ``init = "tuned"`` stores it; else tuned on the reference),
-  as it is and clipped at 0 (:mod:`recon.limited_angle`);
+  on the training data (a model trained with ``init = "tuned"`` stores it — with views completed for a model
+  that completes them; else tuned on the reference), as it is and clipped at 0 (:mod:`recon.limited_angle`);
 * each model (learned FBP, or conversion network + FBP).
 
 Against the reference (``--reference``: an image file, e.g. the HTC ``*_recon_fbp.mat``; default: FBP of the
@@ -153,20 +153,24 @@ def _training_summary(model: KnownOperatorModel) -> dict[str, Any]:
 
 def _limited_angle_baselines(models: Sequence[KnownOperatorModel], sino: np.ndarray, reference: np.ndarray,
                              g: Geometry) -> dict[str, Reconstruction]:
-    """For arcs (limited angle, short scan): the limited-angle FBP (window, cut-off, end taper, scale) a
-    model's training tuned (``init = "tuned"``), else tuned on the reference itself (oracle); also clipped at
+    """For arcs (limited angle, short scan): the limited-angle FBP (window, cut-off, end taper, scale; with
+    views completed for a model that completes them) that each model's training tuned (``init = "tuned"``),
+    and the plain one tuned on the reference itself (oracle) unless a model stored it; each also clipped at
     0, the non-linearity the learned models' positivity adds."""
     from .limited_angle import LimitedAngleFBP, tune_limited_angle_fbp
 
-    stored = next((d for d in (_training_summary(m).get("limited_angle_baseline") for m in models) if d), None)
-    if stored is not None:
-        baseline, label = LimitedAngleFBP.from_dict(stored), "limited-angle FBP tuned on training data"
-    else:
-        baseline = tune_limited_angle_fbp(sino[None], reference[None], g)
-        label = "limited-angle FBP oracle"
-    image = np.asarray(baseline.reconstruct(sino, g))
-    return {f"{label} ({baseline.describe()})": Reconstruction(image, g, "limited-angle fbp"),
-            f"{label}, clipped at 0": Reconstruction(np.maximum(image, 0.0), g, "limited-angle fbp, clipped")}
+    stored = [LimitedAngleFBP.from_dict(d) for d in
+              (_training_summary(m).get("limited_angle_baseline") for m in models) if d]
+    found = [(b, "limited-angle FBP tuned on training data") for b in dict.fromkeys(stored)]
+    if not any(not b.complete_views for b, _ in found):
+        found.insert(0, (tune_limited_angle_fbp(sino[None], reference[None], g), "limited-angle FBP oracle"))
+    recs = {}
+    for baseline, label in found:
+        label = ("view completion + " if baseline.complete_views else "") + label
+        image = np.asarray(baseline.reconstruct(sino, g))
+        recs[f"{label} ({baseline.describe()})"] = Reconstruction(image, g, label)
+        recs[f"{label}, clipped at 0"] = Reconstruction(np.maximum(image, 0.0), g, f"{label}, clipped")
+    return recs
 
 
 def _interpolation_factors(models: Sequence[KnownOperatorModel]) -> tuple[int, ...]:
@@ -234,6 +238,7 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
     for k, model in enumerate(models):
         rec = reconstruct_learned(scan, model, window.filter, window.cutoff)
         detail = f"×{model.factor} views, 2-D filter" if hasattr(model, "factor") else "+".join(model.learn)
+        detail += ", views completed" if getattr(model, "complete_views", False) else ""
         label = f"learned {type(model).__name__} ({detail})"
         recs[label if label not in recs else f"{label} #{k + 1}"] = rec
     scores = {name: score(rec.image, reference, segmentation, sino, g, true_seg) for name, rec in recs.items()}

@@ -35,7 +35,7 @@ from .geometry import view_indices
 from .io.atomic import atomic_output, check_writable
 from .metrics import psnr, rmse, ssim
 from .quality import edge_rise_distance
-from .models import GeometryConversion, KnownOperatorModel, load_model
+from .models import GeometryConversion, KnownOperatorModel, LearnedFBP, load_model
 from .rebin import Rebinning
 from .train import load_training_data, read_dataset
 from .views import uniform_full_scan_step
@@ -112,12 +112,14 @@ def _fbp_methods(model: KnownOperatorModel, x_tune, y_tune, x_test, y_test) -> t
         outputs[f"FBP tuned ({interp.describe()})"] = torch.cat(
             [interp.reconstruct(x_test[i:i + 8], g) for i in range(0, x_test.shape[0], 8)])
     if scan_coverage(g).kind != "full":  # arcs: window, cut-off, end taper and scale tuned (recon.limited_angle)
-        from .limited_angle import tune_limited_angle_fbp
+        from .limited_angle import tune_start
 
-        limited = tune_limited_angle_fbp(x_tune.double(), y_tune.double(), g)
-        image = limited.reconstruct(x_test.double(), g).to(x_test.dtype)
-        outputs[f"limited-angle FBP tuned ({limited.describe()})"] = image
-        outputs["limited-angle FBP tuned, clipped at 0"] = image.clamp_min(0.0)
+        for complete in (False, True) if getattr(model, "complete_views", False) else (False,):
+            limited = tune_start(LearnedFBP(g, warn=False, complete_views=complete), x_tune, y_tune)
+            image = limited.reconstruct(x_test.double(), g).to(x_test.dtype)
+            name = ("view completion + " if complete else "") + "limited-angle FBP tuned"
+            outputs[f"{name} ({limited.describe()})"] = image
+            outputs[f"{name}, clipped at 0"] = image.clamp_min(0.0)
     detail = f"×{model.factor} views, 2-D filter" if hasattr(model, "factor") else "+".join(model.learn)
     outputs[f"learned ({detail})"] = _batched(model, x_test)
     return {m: image_scores(o, y_test, g.pixel_size) for m, o in outputs.items()}, outputs

@@ -17,10 +17,11 @@ limited-angle data: 90° … 30° arcs of a 0.5°-step fan scan). Tools:
   the same arc length and view spacing starting elsewhere: the weights ``W(β − β_start, u)`` are indexed by
   the position along the arc, so they carry over unchanged; only the backprojection uses the scan's actual
   angles. Retargeting a model to its own arc is the identity;
-* :func:`complete_arc`, :class:`ArcCompletionFBP` — view completion: the missing views of the circle are
-  filled with the mean of the measured views (exact for a centred rotation-symmetric object such as the
-  HTC2022 discs, whose projection is the same in every view), and a learned FBP over the full circle with
-  weights ``W(β − β_start, u)`` decides how much each measured and each filled-in ray counts;
+* view completion (:func:`recon.views.complete_arc`, ``LearnedFBP(..., complete_views=True)``): the missing
+  views of the circle are filled with the mean of the measured views (exact for a centred rotation-symmetric
+  object such as the HTC2022 discs, whose projection is the same in every view), and a learned FBP over the
+  full circle with weights ``W(β − β_start, u)`` decides how much each measured and each filled-in ray counts;
+  :func:`tune_start` tunes the analytic start of either kind of model;
 * :func:`fit_filter_on_arcs`, :func:`train_on_arcs` — least-squares filter and Adam training (filter +
   weights) on samples whose arcs start at different angles (each sample is backprojected with its own
   angles through a parameter-sharing retargeted model).
@@ -31,6 +32,7 @@ Angles are in radians throughout (the study script and the CLI speak degrees).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -45,11 +47,12 @@ from .geometry import Geometry, geometry_differences
 from .models import KnownOperatorModel, LearnedFBP
 from .models.lstsq import filter_normal_equations
 from .operators.functional import weighted_backproject
+from .views import complete_arc
 from .weights import arc_positions, scan_coverage
 
 __all__ = ["arc_view_indices", "cut_arc", "end_taper", "LimitedAngleFBP", "tune_limited_angle_fbp",
            "DEFAULT_TAPERS", "DEFAULT_CUTOFFS", "arc_offset", "retarget", "ArcSample", "fit_filter_on_arcs",
-           "train_on_arcs", "arc_loss", "complete_arc", "completed_geometry", "ArcCompletionFBP"]
+           "train_on_arcs", "arc_loss", "tune_start"]
 
 # the MSE optimum of limited-angle FBP is a strong low-pass (HTC discs: hamming/hann 0.03 of Nyquist at 90°
 # and 70°, 0.003 at 50°; docs/limited_angle.md): the cut-off grid reaches far below the usual 0.3
@@ -106,6 +109,8 @@ def end_taper(geometry: Geometry, taper: float) -> np.ndarray:
 class LimitedAngleFBP:
     """Analytic limited-angle FBP: ``x = scale · B_w F⁻¹ diag(k_window,cutoff) F (taper ⊙ W₀ ⊙ p)`` with the
     standard weights ``W₀`` of :func:`recon.fbp.fbp_weights` (cosine × quadrature × Parker over the arc).
+    With ``complete_views`` the arc is first completed to the full circle by the mean measured view
+    (:func:`recon.views.complete_arc`) and the FBP is that of the circle.
 
     ``taper`` in radians; ``mse`` the tuning MSE; ``scores`` ``{(window, cutoff, taper): (mse, scale)}``."""
 
@@ -115,10 +120,10 @@ class LimitedAngleFBP:
     scale: float = 1.0
     mse: float = float("nan")
     scores: dict = field(default_factory=dict, compare=False, repr=False)
+    complete_views: bool = False
 
     def describe(self) -> str:
-        return (f"{self.filter}, cut-off {self.cutoff:g}, taper {math.degrees(self.taper):g}°, "
-                f"scale {self.scale:.3f}")
+        return f"{self.filter}, cut-off {self.cutoff:g}, taper {math.degrees(self.taper):g}°, scale {self.scale:.3f}"
 
     def response(self, geometry: Geometry) -> np.ndarray:
         """The filter's frequency response for ``geometry``."""
@@ -136,6 +141,8 @@ class LimitedAngleFBP:
         x = torch.as_tensor(np.asarray(sinogram) if was_numpy else sinogram)
         if not x.is_floating_point():
             x = x.double()
+        if self.complete_views:
+            x, geometry = complete_arc(x, geometry)
         w = torch.as_tensor(self.weights(geometry), dtype=x.dtype)
         k = torch.as_tensor(self.response(geometry), dtype=x.dtype)
         out = weighted_backproject(apply_filter(x * w, k), geometry, check_finite=False)
@@ -145,18 +152,22 @@ class LimitedAngleFBP:
               weight_basis: Optional[Sequence[int]] = None, filter_basis: Optional[int] = None,
               positivity: bool = False, dtype: torch.dtype = torch.float32) -> LearnedFBP:
         """A :class:`LearnedFBP` for ``geometry`` whose untrained output is exactly :meth:`reconstruct`
-        (without ``positivity``): the filter starts from this window and the weights from ``scale ·
-        taper ⊙ W₀`` (stored in the state dict, so :func:`recon.models.save_model` keeps them)."""
-        model = LearnedFBP(geometry, filter=self.response(geometry), learn=learn, filter_basis=filter_basis,
-                           weight_basis=weight_basis, positivity=positivity, warn=False, dtype=dtype)
+        (without ``positivity``; views completed if this baseline completes them): the
+        filter starts from this window and the weights from ``scale · taper ⊙ W₀`` (stored in the state
+        dict, so :func:`recon.models.save_model` keeps them)."""
+        model = LearnedFBP(geometry, learn=learn, filter_basis=filter_basis, weight_basis=weight_basis,
+                           positivity=positivity, warn=False, complete_views=self.complete_views, dtype=dtype)
         return self.initialise(model)
 
     def initialise(self, model: LearnedFBP) -> LearnedFBP:
-        """Make ``model``'s analytic start (filter ``k₀`` and weights ``W₀``, shared filter or per view)
-        this baseline, in place; its learned corrections are kept. Returns ``model``."""
+        """Make ``model``'s analytic start (filter ``k₀`` and weights ``W₀``, shared filter or per view, in
+        the model's operator geometry) this baseline, in place; its learned corrections are kept. Returns
+        ``model``."""
         if not isinstance(model, LearnedFBP):
             raise TypeError(f"a limited-angle start applies to LearnedFBP models, got {type(model).__name__}")
-        g = model.geometry
+        if model.complete_views != self.complete_views:
+            raise ValueError(f"this start is for a model with complete_views={self.complete_views}")
+        g = model.operator_geometry
         with torch.no_grad():
             model.filter.initial.copy_(torch.as_tensor(self.response(g), dtype=model.filter.initial.dtype))
             model.weights.initial.copy_(torch.as_tensor(self.weights(g), dtype=model.weights.initial.dtype))
@@ -165,21 +176,32 @@ class LimitedAngleFBP:
     def to_dict(self) -> dict[str, Any]:
         """The choice as plain data (taper in degrees), e.g. for a run's ``metrics.json``."""
         return {"filter": self.filter, "cutoff": self.cutoff, "taper_deg": math.degrees(self.taper),
-                "scale": self.scale, "mse": self.mse}
+                "scale": self.scale, "mse": self.mse, "complete_views": self.complete_views}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LimitedAngleFBP":
         """Inverse of :meth:`to_dict`."""
         return cls(str(d["filter"]), float(d["cutoff"]), math.radians(float(d["taper_deg"])), float(d["scale"]),
-                   float(d.get("mse", float("nan"))))
+                   float(d.get("mse", float("nan"))), complete_views=bool(d.get("complete_views", False)))
 
 
-def _as_pairs(sinograms: Any, geometries: Union[Geometry, Sequence[Geometry]]) -> list[tuple[torch.Tensor, Geometry]]:
+def _groups(sinograms: Any, targets: Any, geometries: Union[Geometry, Sequence[Geometry]]
+            ) -> list[tuple[torch.Tensor, torch.Tensor, Geometry]]:
+    """Samples grouped by geometry, so that each group runs through the operators as one batch:
+    ``[(sinograms [k, n_views, n_det], targets [k, N, N], geometry), ...]`` in float64."""
     if isinstance(geometries, Geometry):
-        return [(torch.as_tensor(s), geometries) for s in sinograms]
-    if len(geometries) != len(sinograms):
-        raise ValueError(f"{len(sinograms)} sinograms but {len(geometries)} geometries")
-    return [(torch.as_tensor(s), g) for s, g in zip(sinograms, geometries)]
+        geometries = [geometries] * len(sinograms)
+    if not len(geometries) == len(sinograms) == len(targets) or len(sinograms) == 0:
+        raise ValueError(f"need matching, non-empty sinograms, targets and geometries, got {len(sinograms)}, "
+                         f"{len(targets)} and {len(geometries)}")
+    groups: list[tuple[list, list, Geometry]] = []
+    for s, t, g in zip(sinograms, targets, geometries):
+        group = next((grp for grp in groups if grp[2] is g or grp[2] == g), None)
+        if group is None:
+            groups.append(group := ([], [], g))
+        group[0].append(torch.as_tensor(s, dtype=torch.float64))
+        group[1].append(torch.as_tensor(t, dtype=torch.float64))
+    return [(torch.stack(x), torch.stack(t), g) for x, t, g in groups]
 
 
 def tune_limited_angle_fbp(sinograms: Any, targets: Any, geometry: Union[Geometry, Sequence[Geometry]],
@@ -189,21 +211,18 @@ def tune_limited_angle_fbp(sinograms: Any, targets: Any, geometry: Union[Geometr
     each candidate, for the lowest MSE of ``sinograms`` (``[n, n_views, n_det]``, in ``geometry`` — or a
     sequence of per-sample geometries, e.g. arcs at different starts) against ``targets`` ``[n, N, N]``.
     Ram-Lak has no window, so only its cut-off is searched. Returns the best :class:`LimitedAngleFBP`."""
-    pairs = _as_pairs(sinograms, geometry)
-    targets = [torch.as_tensor(t, dtype=torch.float64) for t in targets]
-    if len(targets) != len(pairs) or not pairs:
-        raise ValueError(f"need matching, non-empty sinograms and targets, got {len(pairs)} and {len(targets)}")
-    tt = sum(float((t * t).sum()) for t in targets)
-    m = sum(t.numel() for t in targets)
+    groups = _groups(sinograms, targets, geometry)
+    tt = sum(float((t * t).sum()) for _, t, _ in groups)
+    m = sum(t.numel() for _, t, _ in groups)
     scores: dict = {}
     for taper in tapers:
         # the weighted sinograms depend only on the taper: filter each with every window/cut-off
-        weighted = [(s.double() * torch.as_tensor(end_taper(g, taper)[:, None] * fbp_weights(g, warn=False)), g)
-                    for s, g in pairs]
+        weighted = [(x * torch.as_tensor(end_taper(g, taper)[:, None] * fbp_weights(g, warn=False)), t, g)
+                    for x, t, g in groups]
         for window in windows:
             for cutoff in cutoffs:
                 ot = oo = 0.0
-                for (x, g), t in zip(weighted, targets):
+                for x, t, g in weighted:
                     spacing, arc = filter_spacing(g)
                     k = torch.as_tensor(filter_response(g.n_det, spacing, window, float(cutoff), arc))
                     out = weighted_backproject(apply_filter(x, k), g, check_finite=False)
@@ -214,6 +233,22 @@ def tune_limited_angle_fbp(sinograms: Any, targets: Any, geometry: Union[Geometr
                 scores[(window, float(cutoff), float(taper))] = (mse, scale)
     (window, cutoff, taper), (mse, scale) = min(scores.items(), key=lambda item: item[1][0])
     return LimitedAngleFBP(window, cutoff, taper, scale, mse, scores)
+
+
+def tune_start(model: LearnedFBP, sinograms: torch.Tensor, targets: torch.Tensor, **grid: Any) -> LimitedAngleFBP:
+    """Tune the limited-angle FBP on what ``model``'s filter sees — ``sinograms`` ``[n, n_views, n_det]`` in
+    ``model.geometry``, prepared (e.g. completed to the circle) — against ``targets`` ``[n, N, N]``, and make
+    it the model's analytic start (:meth:`LimitedAngleFBP.initialise`). ``grid``: keyword arguments of
+    :func:`tune_limited_angle_fbp`. Returns the baseline."""
+    with torch.no_grad():
+        prepared = model.prepare(torch.as_tensor(sinograms).double())
+    g = model.operator_geometry
+    if scan_coverage(g).kind == "full":
+        grid.setdefault("tapers", (0.0,))  # a full circle has no arc ends to taper
+    baseline = tune_limited_angle_fbp(prepared, torch.as_tensor(targets).double(), g, **grid)
+    baseline = dataclasses.replace(baseline, complete_views=model.complete_views)
+    baseline.initialise(model)
+    return baseline
 
 
 # ---- arcs at other start angles ----------------------------------------------------------------------------
@@ -243,93 +278,14 @@ def retarget(model: KnownOperatorModel, geometry: Geometry, share: bool = True) 
     :func:`arc_offset`): the same filter and weights (indexed by position along the arc), backprojection
     with the rotated angles, on the model's image grid. ``share=True`` shares the parameters with
     ``model`` (training through it updates ``model``); otherwise an independent copy is returned."""
-    if isinstance(model, ArcCompletionFBP):
-        offset = arc_offset(model.geometry, geometry)
-        inner = model.inner.geometry
-        out = copy.copy(model) if share else copy.deepcopy(model)
-        out._modules = dict(out._modules)  # do not replace the original's inner model
-        out._modules["inner"] = retarget(model.inner, inner.replace(angles=inner.angles + offset), share)
-        return out
     if not isinstance(model, LearnedFBP):
-        raise TypeError(f"retarget applies to LearnedFBP and ArcCompletionFBP models, got {type(model).__name__}")
+        raise TypeError(f"retarget applies to LearnedFBP models, got {type(model).__name__}")
     offset = arc_offset(model.geometry, geometry)
     new_geometry = model.geometry.replace(angles=model.geometry.angles + offset)
     out = copy.copy(model) if share else copy.deepcopy(model)
     object.__setattr__(out, "geometry", new_geometry)
     object.__setattr__(out, "output_geometry", new_geometry)
     return out
-
-
-# ---- view completion ---------------------------------------------------------------------------------------
-
-def _arc_step(geometry: Geometry) -> float:
-    d = np.diff(geometry.angles)
-    if d.size == 0 or np.ptp(d) > 1e-6 * max(1.0, abs(d.mean())) or d.mean() <= 0:
-        raise ValueError("view completion needs an arc of evenly spaced, increasing angles")
-    return float(d.mean())
-
-
-def completed_geometry(geometry: Geometry) -> Geometry:
-    """The full circle continuing the arc of ``geometry`` with its view step: angles ``β₀ + k·Δβ`` for
-    ``k < round(2π/Δβ)`` (the measured views first, in arc order)."""
-    step = _arc_step(geometry)
-    n_full = int(round(2 * math.pi / step))
-    if n_full < geometry.n_views or abs(n_full * step - 2 * math.pi) > 1e-3 * step:
-        raise ValueError(f"the view step {math.degrees(step):.6g}° does not divide 360° into at least "
-                         f"{geometry.n_views} views")
-    return geometry.replace(angles=geometry.angles[0] + step * np.arange(n_full))
-
-
-def complete_arc(sinogram: ArrayLike, geometry: Geometry) -> tuple[ArrayLike, Geometry]:
-    """Fill the views missing from an arc (evenly spaced, increasing angles) up to the full circle with the
-    mean of the measured views, per detector element: ``([..., n_full, n_det], completed geometry)``. The
-    measured views come first, unchanged. Linear in the sinogram."""
-    full = completed_geometry(geometry)
-    x = sinogram if isinstance(sinogram, torch.Tensor) else torch.as_tensor(np.asarray(sinogram))
-    fill = x.mean(dim=-2, keepdim=True).expand(*x.shape[:-2], full.n_views - geometry.n_views, x.shape[-1])
-    out = torch.cat([x, fill], dim=-2)
-    return (out if isinstance(sinogram, torch.Tensor) else out.numpy()), full
-
-
-class ArcCompletionFBP(torch.nn.Module):
-    """``x = LearnedFBP_full(complete_arc(p))``: an arc completed to the full circle by the mean measured view,
-    then a learned FBP over the circle (``inner``, a :class:`LearnedFBP` on :func:`completed_geometry` of the
-    arc) whose weights ``W(β − β_start, u)`` cover measured and filled-in views alike.
-
-    ``geometry`` is the arc's; :func:`retarget` moves the model to an arc of the same length starting
-    elsewhere. Save the ``inner`` model (:func:`recon.models.save_model`, it holds the full-circle geometry)
-    together with ``n_arc_views``; rebuild with ``ArcCompletionFBP(inner, n_arc_views)``.
-    """
-
-    def __init__(self, inner: LearnedFBP, n_arc_views: int) -> None:
-        super().__init__()
-        if not isinstance(inner, LearnedFBP):
-            raise TypeError(f"inner must be a LearnedFBP, got {type(inner).__name__}")
-        if not 2 <= n_arc_views <= inner.geometry.n_views:
-            raise ValueError(f"n_arc_views must be in 2 … {inner.geometry.n_views}, got {n_arc_views}")
-        self.inner = inner
-        self.n_arc_views = int(n_arc_views)
-
-    @property
-    def geometry(self) -> Geometry:
-        return self.inner.geometry.replace(angles=self.inner.geometry.angles[:self.n_arc_views])
-
-    @property
-    def weights(self):
-        return self.inner.weights
-
-    @property
-    def filter(self):
-        return self.inner.filter
-
-    def learnable_parameters(self) -> list[torch.nn.Parameter]:
-        return self.inner.learnable_parameters()
-
-    def forward(self, sinogram: torch.Tensor) -> torch.Tensor:
-        if sinogram.shape[-2] != self.n_arc_views:
-            raise ValueError(f"expected {self.n_arc_views} arc views, got sinogram shape {tuple(sinogram.shape)}")
-        full, _ = complete_arc(sinogram, self.geometry)
-        return self.inner(full)
 
 
 # ---- training on arcs at random start angles ---------------------------------------------------------------
@@ -344,7 +300,7 @@ class ArcSample:
     target: torch.Tensor
 
 
-def fit_filter_on_arcs(model: Union[LearnedFBP, "ArcCompletionFBP"], samples: Sequence[ArcSample], ridge: float = 1e-8,
+def fit_filter_on_arcs(model: LearnedFBP, samples: Sequence[ArcSample], ridge: float = 1e-8,
                        apply: bool = True) -> dict[str, float]:
     """Least-squares optimal shared filter of ``model`` (weights fixed) for arc samples at any start angle
     (each through :func:`retarget`). Returns ``{"loss", "loss_before", "n_samples"}`` (MSE; output
@@ -354,10 +310,7 @@ def fit_filter_on_arcs(model: Union[LearnedFBP, "ArcCompletionFBP"], samples: Se
     ss_offset = ss_current = 0.0
     elements = 0
     for s in samples:
-        m, x = retarget(model, s.geometry), s.sinogram
-        if isinstance(m, ArcCompletionFBP):
-            m, x = m.inner, complete_arc(x, m.geometry)[0]
-        g, b, so, sc, e, _ = filter_normal_equations(m, [(x[None], s.target[None])])
+        g, b, so, sc, e, _ = filter_normal_equations(retarget(model, s.geometry), [(s.sinogram[None], s.target[None])])
         gram += g
         rhs += b
         ss_offset += so

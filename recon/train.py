@@ -21,6 +21,7 @@ Config (TOML)::
     filter_basis = 64         # optional: hat functions of the filter correction (default: every bin)
     weight_basis = [8, 16]    # optional: smooth weights (default: every element)
     positivity = false        # learned_fbp only
+    complete_views = false    # learned_fbp on an arc: complete it to the circle with the mean measured view
     grid_pixel = 0.15         # conversion only, mm (default: target isocentre pitch)
     factor = 6                # view_upsampled_fbp only: angular upsampling U (also view_knots, det_knots,
                               # det_max: the basis of its 2-D filter, see recon.models.view_upsampled)
@@ -90,7 +91,7 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "model": {"type": (str,), "filter": (str,), "cutoff": (float, int), "learn": (str, list),
               "filter_basis": (int,), "weight_basis": (list,), "positivity": (bool,), "grid_pixel": (float, int),
               "grid_size": (int,), "factor": (int,), "view_knots": (list,), "det_knots": (int,),
-              "det_max": (float, int)},
+              "det_max": (float, int), "complete_views": (bool,)},
     "training": {"epochs": (int,), "batch_size": (int,), "lr": (float, int), "loss": (str,),
                  "ssim_weight": (float, int), "seed": (int,), "lstsq_check": (bool,), "device": (str,),
                  "init": (str,), "lstsq_samples": (int,), "ridge": (float, int)},
@@ -258,8 +259,9 @@ def build_model(model_table: dict[str, Any], geometry: Geometry, target_geometry
     if "weight_basis" in m:
         m["weight_basis"] = tuple(m["weight_basis"])
     misplaced = {"learned_fbp": ("grid_pixel", "grid_size", "factor", "view_knots", "det_knots", "det_max"),
-                 "view_upsampled_fbp": ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis")}.get(
-        kind, ("positivity", "factor", "view_knots", "det_knots", "det_max"))
+                 "view_upsampled_fbp": ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis",
+                                        "complete_views")}.get(
+        kind, ("positivity", "factor", "view_knots", "det_knots", "det_max", "complete_views"))
     for key in misplaced:
         if key in m and (key != "learn" or m[key] != "filter"):
             raise ValueError(f"[model] {key} does not apply to a {kind} model")
@@ -397,14 +399,14 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
 
     baseline = None
     if t_cfg["init"].startswith("tuned") and start_epoch == 0:  # every process tunes the same start
-        from .limited_angle import tune_limited_angle_fbp
+        from .limited_angle import tune_start
 
         t_fit = time.perf_counter()
         j = train_idx[:int(t_cfg["lstsq_samples"])]
-        baseline = tune_limited_angle_fbp(td.inputs[j].double(), td.targets[j].double(), td.geometry)
-        baseline.initialise(model)
+        baseline = tune_start(model, td.inputs[j], td.targets[j])
         if progress and rank == 0:
-            print(f"tuned limited-angle FBP start on {len(j)} samples: {baseline.describe()}, mse "
+            print(f"tuned limited-angle FBP start on {len(j)} samples: "
+                  f"{'views completed, ' if baseline.complete_views else ''}{baseline.describe()}, mse "
                   f"{baseline.mse:.4g} ({time.perf_counter() - t_fit:.0f} s)", flush=True)
         baseline = baseline.to_dict()
     elif resume and start_epoch > 0:

@@ -1,10 +1,17 @@
-"""Angular sampling of full circular scans: the uniform-scan check and linear view interpolation.
+"""Angular sampling: the uniform-scan check, linear view interpolation of full scans, and view completion
+of arcs.
 
 At 60–90 views the error of FBP is dominated by the angular sampling of the backprojection (streaks), not
 by the filter. Interpolating the sinogram linearly along the views to ``factor``× more views and
 backprojecting those removes most of the streaks: *view-interpolated FBP* is an analytic method and the fair
 baseline for sparse-view learned models. Interpolation is circular, so the scan must cover the full
 circle with uniform steps (a 2π fan scan, or a parallel scan over 2π).
+
+An arc (limited angle, short scan) can be *completed* to the full circle: :func:`complete_arc` fills the
+missing views with the mean measured view — the exact projection of a centred rotation-symmetric object
+(the HTC2022 discs), the best guess of a view that was not measured otherwise. A learned FBP over the
+completed circle (:class:`recon.models.LearnedFBP` with ``complete_views=True``) then learns how much each
+measured and each filled-in ray counts.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import torch
 
 from .geometry import Geometry
 
-__all__ = ["uniform_full_scan_step", "upsampled_geometry", "upsample_views"]
+__all__ = ["uniform_full_scan_step", "upsampled_geometry", "upsample_views", "completed_geometry", "complete_arc"]
 
 
 def uniform_full_scan_step(geometry: Geometry, what: str = "view interpolation") -> float:
@@ -63,3 +70,32 @@ def upsample_views(sinogram, geometry: Geometry, factor: int):
     up[..., 0, :] = p  # the measured views unchanged, bit for bit
     up = up.reshape(p.shape[:-2] + (geom_up.n_views, geometry.n_det))
     return (up.numpy() if was_numpy else up), geom_up
+
+
+def _arc_step(geometry: Geometry) -> float:
+    d = np.diff(geometry.angles)
+    if d.size == 0 or np.ptp(d) > 1e-6 * max(1.0, abs(d.mean())) or d.mean() <= 0:
+        raise ValueError("view completion needs an arc of evenly spaced, increasing angles")
+    return float(d.mean())
+
+
+def completed_geometry(geometry: Geometry) -> Geometry:
+    """The full circle continuing the arc of ``geometry`` with its view step: angles ``β₀ + k·Δβ`` for
+    ``k < round(2π/Δβ)`` (the measured views first, in arc order)."""
+    step = _arc_step(geometry)
+    n_full = int(round(2 * math.pi / step))
+    if n_full < geometry.n_views or abs(n_full * step - 2 * math.pi) > 1e-3 * step:
+        raise ValueError(f"the view step {math.degrees(step):.6g}° does not divide 360° into at least "
+                         f"{geometry.n_views} views")
+    return geometry.replace(angles=geometry.angles[0] + step * np.arange(n_full))
+
+
+def complete_arc(sinogram, geometry: Geometry):
+    """Fill the views missing from an arc (evenly spaced, increasing angles) up to the full circle with the
+    mean of the measured views, per detector element: ``([..., n_full, n_det], completed geometry)`` (torch or
+    numpy, as given). The measured views come first, unchanged. Linear in the sinogram."""
+    full = completed_geometry(geometry)
+    x = sinogram if isinstance(sinogram, torch.Tensor) else torch.as_tensor(np.asarray(sinogram))
+    fill = x.mean(dim=-2, keepdim=True).expand(*x.shape[:-2], full.n_views - geometry.n_views, x.shape[-1])
+    out = torch.cat([x, fill], dim=-2)
+    return (out if isinstance(sinogram, torch.Tensor) else out.numpy()), full

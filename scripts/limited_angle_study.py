@@ -30,6 +30,7 @@ geometry) into ``--out``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -49,10 +50,7 @@ from recon.io import read_scan  # noqa: E402
 from recon.limited_angle import (  # noqa: E402
     DEFAULT_CUTOFFS,
     DEFAULT_TAPERS,
-    ArcCompletionFBP,
     ArcSample,
-    complete_arc,
-    completed_geometry,
     cut_arc,
     fit_filter_on_arcs,
     retarget,
@@ -63,6 +61,7 @@ from recon.metrics import psnr, rmse, ssim  # noqa: E402
 from recon.models import save_model  # noqa: E402
 from recon.quality import segmentation_mcc  # noqa: E402
 from recon.simulate import parse_config, simulate_sample  # noqa: E402
+from recon.views import complete_arc  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HTC = Path(os.environ.get("HTC2022_DIR", "/work/shared/data/htc2022-training"))
@@ -156,12 +155,7 @@ def train_variant(baseline, g0, draw, variant, steps, lr, batch, seed, log):
     target)."""
     basis, learn, filter_basis, completion, fraction = variant
     steps = max(1, int(round(steps * fraction)))
-    if completion:
-        inner = baseline.model(completed_geometry(g0), learn=learn, weight_basis=basis, filter_basis=filter_basis,
-                               positivity=True)
-        model = ArcCompletionFBP(inner, g0.n_views)
-    else:
-        model = baseline.model(g0, learn=learn, weight_basis=basis, filter_basis=filter_basis, positivity=True)
+    model = baseline.model(g0, learn=learn, weight_basis=basis, filter_basis=filter_basis, positivity=True)
     t = time.perf_counter()
     fit = None
     if "view_filters" not in learn and not completion:  # (for completion models it gains < 1 %: skipped)
@@ -192,7 +186,7 @@ def methods_for(baseline, models, completion=None):
            "tuned limited-angle FBP (baseline)": base,
            "tuned FBP + clip at 0": relu(base)}
     if completion is not None:
-        out[COMPLETION] = relu(lambda s: completion.reconstruct(*complete_arc(s.sinogram.double(), s.geometry)).numpy())
+        out[COMPLETION] = relu(lambda s: completion.reconstruct(s.sinogram.double(), s.geometry).numpy())
     for name, model in models.items():
         def run(s, model=model):
             with torch.no_grad():
@@ -257,7 +251,7 @@ def figure_weights(path: Path, models, length_deg):
     axes = np.atleast_1d(axes)
     for ax, (name, model) in zip(axes, models.items()):
         w = model.weights
-        span = 360.0 if isinstance(model, ArcCompletionFBP) else length_deg
+        span = 360.0 if model.complete_views else length_deg
         rel = (w.weights() / w.initial).detach().numpy()
         im = ax.imshow(rel, aspect="auto", cmap="viridis", extent=(0, rel.shape[1], span, 0))
         ax.set_title(f"{name}\nW / W_baseline", fontsize=8)
@@ -335,8 +329,9 @@ def main(argv=None):
             f"{t_tune:.0f} s)")
         t = time.perf_counter()
         completed = [complete_arc(s.sinogram, s.geometry) for s in tune_set[:12]]
-        completion = tune_limited_angle_fbp([c[0] for c in completed], [s.target for s in tune_set[:12]],
-                                            [c[1] for c in completed], cutoffs=cutoffs, tapers=(0.0,))
+        completion = dataclasses.replace(
+            tune_limited_angle_fbp([c[0] for c in completed], [s.target for s in tune_set[:12]],
+                                   [c[1] for c in completed], cutoffs=cutoffs, tapers=(0.0,)), complete_views=True)
         log(f"  tuned completion FBP: {completion.describe()} ({time.perf_counter() - t:.0f} s)")
         g0 = cut_arc(sinos[0], grid, length, 0.0)[1]
         models, train_info = {}, {}
@@ -347,8 +342,7 @@ def main(argv=None):
             start_model = completion if variant[3] else baseline
             model, info = train_variant(start_model, g0, draw, variant, args.steps, args.lr, args.batch, args.seed, log)
             models[name], train_info[name] = model, info
-            inner = model.inner if isinstance(model, ArcCompletionFBP) else model
-            save_model(inner, args.out / f"model_{length_deg:g}_{k}.pt", force=True,
+            save_model(model, args.out / f"model_{length_deg:g}_{k}.pt", force=True,
                        extra={"variant": name, "baseline": baseline.describe(), "arc_length_deg": length_deg,
                               "arc_views": g0.n_views, "completion": bool(variant[3])})
         methods = methods_for(baseline, models, completion)

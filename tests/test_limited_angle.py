@@ -14,13 +14,10 @@ from scipy import ndimage
 import recon
 from recon.io import read_htc_mat, read_scan
 from recon.limited_angle import (
-    ArcCompletionFBP,
     ArcSample,
     LimitedAngleFBP,
     arc_offset,
     arc_view_indices,
-    complete_arc,
-    completed_geometry,
     cut_arc,
     end_taper,
     fit_filter_on_arcs,
@@ -28,7 +25,8 @@ from recon.limited_angle import (
     train_on_arcs,
     tune_limited_angle_fbp,
 )
-from recon.models import load_model, save_model
+from recon.models import LearnedFBP, load_model, save_model
+from recon.views import complete_arc
 from recon.weights import parker_weights, scan_coverage
 
 STEP = math.radians(2.0)
@@ -209,7 +207,7 @@ def test_limited_angle_htc_file_loads_and_reconstructs_at_its_start(tmp_path):
     torch.testing.assert_close(model(x), baseline.reconstruct(x, scan.geometry), rtol=1e-6, atol=1e-9)
 
 
-def test_view_completion_fills_the_circle_with_the_mean_view_and_retargets():
+def test_view_completion_fills_the_circle_with_the_mean_view_and_retargets(tmp_path):
     full = _fan(180, image_size=32)
     sino = torch.tensor(recon.ray_transform(_phantom(7), full))
     arc, g = cut_arc(sino, full, math.radians(60), math.radians(350))
@@ -223,15 +221,26 @@ def test_view_completion_fills_the_circle_with_the_mean_view_and_retargets():
     d_arc, d_g = cut_arc(disc, full, math.radians(60), 0.0)
     torch.testing.assert_close(complete_arc(d_arc, d_g)[0], disc, rtol=1e-9, atol=1e-9)
     # untrained = the analytic completion FBP; retargeted to another start = that start's reconstruction
-    baseline = LimitedAngleFBP("cosine", 0.9, 0.0, 1.1)
+    baseline = LimitedAngleFBP("cosine", 0.9, 0.0, 1.1, complete_views=True)
     g0 = g.replace(angles=g.angles - g.angles[0])
-    model = ArcCompletionFBP(baseline.model(completed_geometry(g0), dtype=torch.float64), g0.n_views)
+    model = baseline.model(g0, dtype=torch.float64)
+    assert model.complete_views and model.operator_geometry.n_views == 180 and model.geometry.n_views == 31
     moved = retarget(model, g)
-    torch.testing.assert_close(moved(arc), baseline.reconstruct(done, gc), rtol=1e-9, atol=1e-12)
-    assert moved.inner is not model.inner  # the original keeps its arc
-    np.testing.assert_allclose(model.geometry.angles, g0.angles, atol=1e-12)
+    expected = LimitedAngleFBP("cosine", 0.9, 0.0, 1.1).reconstruct(done, gc)
+    torch.testing.assert_close(moved(arc), expected, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(baseline.reconstruct(arc, g), expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model.geometry.angles, g0.angles, atol=1e-12)  # the original keeps its arc
     moved(arc).sum().backward()
-    assert model.inner.weights.coefficients.grad is not None  # parameters are shared
+    assert model.weights.coefficients.grad is not None  # parameters are shared
+    with pytest.raises(ValueError, match="complete_views"):
+        LimitedAngleFBP().initialise(model)
+    # saved and loaded with its completion (the model takes the arc; weights cover the circle)
+    save_model(model, tmp_path / "m.pt")
+    loaded = load_model(tmp_path / "m.pt")
+    assert loaded.complete_views and loaded.weights.initial.shape == (180, 64)
+    torch.testing.assert_close(retarget(loaded, g)(arc), moved(arc).detach())
+    with pytest.raises(ValueError, match="evenly spaced"):
+        LearnedFBP(g0.replace(angles=g0.angles ** 1.1), complete_views=True)
 
 
 @pytest.mark.parametrize("start_deg, stop_deg", [(36.0, 96.0), (330.0, 30.0)])

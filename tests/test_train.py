@@ -288,17 +288,33 @@ seed = 4
 """
 
 
-def test_limited_angle_training_starts_from_the_tuned_baseline_and_compare_reports_it(dataset, tmp_path, capsys):
-    """The limited-angle recipe through the CLI: a 90° arc of the 72-view scans, the tuned limited-angle FBP as
-    the start (stored in the run), least-squares filter, Adam on filter + smooth weights with a ReLU output;
-    the trained model beats that baseline, and ``compare`` applies it to an arc at another start next to the
-    same baseline."""
+def _compare_on_arc(dataset, model, start_deg: float, stop_deg: float):
+    """``compare_scan`` of the first simulated scan cut to the arc START:STOP (degrees), against its phantom;
+    the discs' outline is the segmentation (the holes leave no flat region in these tiny images)."""
     import math
 
     import numpy as np
 
     from recon.compare import compare_scan
     from recon.io.scan import Scan
+    from recon.train import load_training_data
+
+    full = load_training_data(dataset, "images", max_samples=1)
+    scan, phantom = Scan(full.inputs[0].numpy(), full.geometry), full.targets[0].numpy().astype(np.float64)
+    r = (np.arange(32) - 15.5) * 0.5
+    disc = (np.hypot(*np.meshgrid(r, r)) < 7.0).astype(np.uint8)
+    scores, _, context = compare_scan(scan, [model], phantom, disc,
+                                      angles=(math.radians(start_deg), math.radians(stop_deg)))
+    return scores, context
+
+
+def test_limited_angle_training_starts_from_the_tuned_baseline_and_compare_reports_it(dataset, tmp_path, capsys):
+    """The limited-angle recipe through the CLI: a 90° arc of the 72-view scans, the tuned limited-angle FBP as
+    the start (stored in the run), least-squares filter, Adam on filter + smooth weights with a ReLU output;
+    the trained model beats that baseline, and ``compare`` applies it to an arc at another start next to the
+    same baseline."""
+    import numpy as np
+
     from recon.limited_angle import LimitedAngleFBP
     from recon.train import load_training_data
 
@@ -310,18 +326,14 @@ def test_limited_angle_training_starts_from_the_tuned_baseline_and_compare_repor
     assert summary["angles"] == [0.0, 90.0]
     baseline = LimitedAngleFBP.from_dict(summary["limited_angle_baseline"])
     model = load_model(tmp_path / "run")
-    assert model.geometry.n_views == 19 and math.degrees(model.geometry.angles[-1]) == pytest.approx(90.0)
+    assert model.geometry.n_views == 19 and np.degrees(model.geometry.angles[-1]) == pytest.approx(90.0)
     data = load_training_data(dataset, "full_view_fbp", views=np.arange(19))
     with torch.no_grad():
         err_model = float(torch.mean((model(data.inputs) - data.targets) ** 2))
     err_baseline = float(torch.mean((baseline.reconstruct(data.inputs.double(), data.geometry) - data.targets) ** 2))
     assert err_model < 0.8 * err_baseline
     # a real-scan comparison on the arc from 180° to 270°: the model moves there, next to the stored baseline
-    full = load_training_data(dataset, "images", max_samples=1)
-    scan, phantom = Scan(full.inputs[0].numpy(), full.geometry), full.targets[0].numpy().astype(np.float64)
-    r = (np.arange(32) - 15.5) * 0.5
-    disc = (np.hypot(*np.meshgrid(r, r)) < 7.0).astype(np.uint8)  # the discs' outline (flat region for noise)
-    scores, recs, context = compare_scan(scan, [model], phantom, disc, angles=(math.radians(180), math.radians(270)))
+    scores, context = _compare_on_arc(dataset, model, 180.0, 270.0)
     assert context["n_views_used"] == 19
     names = list(scores)
     tuned = next(k for k in names if k.startswith("limited-angle FBP tuned on training data ("))
@@ -342,3 +354,30 @@ def test_evaluate_scores_an_arc_model_against_the_tuned_limited_angle_baseline(d
     clipped = results["limited-angle FBP tuned, clipped at 0"]
     assert clipped["rmse"] <= results[tuned]["rmse"] < results["FBP ram-lak"]["rmse"]
     assert results["learned (filter+weights)"]["rmse"] < results[tuned]["rmse"]
+
+
+def test_view_completion_model_trains_through_the_cli_and_compare_shows_its_analytic_start(dataset, tmp_path):
+    """``complete_views = true``: the tuned start is the FBP of the completed circle (stored with the run), the
+    trained model beats it, and ``compare`` lists it next to the plain limited-angle FBP (oracle-tuned)."""
+    import numpy as np
+
+    from recon.limited_angle import LimitedAngleFBP
+    from recon.train import load_training_data
+
+    text = LIMITED.replace("positivity = true", "positivity = true\ncomplete_views = true")
+    assert main(["train", "--config", str(_config(tmp_path, 2, text)), "--data", str(dataset), "--out",
+                 str(tmp_path / "run")]) == 0
+    summary = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    start = LimitedAngleFBP.from_dict(summary["limited_angle_baseline"])
+    assert start.complete_views
+    model = load_model(tmp_path / "run")
+    assert model.complete_views and model.geometry.n_views == 19 and model.weights.initial.shape[0] == 72
+    data = load_training_data(dataset, "full_view_fbp", views=np.arange(19))
+    with torch.no_grad():
+        err_model = float(torch.mean((model(data.inputs) - data.targets) ** 2))
+    err_start = float(torch.mean((start.reconstruct(data.inputs.double(), data.geometry) - data.targets) ** 2))
+    assert err_model < err_start
+    scores, _ = _compare_on_arc(dataset, model, 90.0, 180.0)
+    names = " | ".join(scores)
+    assert "view completion + limited-angle FBP tuned on training data (" in names
+    assert "limited-angle FBP oracle (" in names

@@ -51,10 +51,12 @@ def initial_filter(geometry: Geometry, filter: FilterSpec, cutoff: float) -> np.
 
 def view_positions(geometry: Geometry) -> np.ndarray:
     """Position of each view along its arc in [0, 1] (0 = arc start), ``[n_views]``: for full scans the
-    angle over the period, for short/limited scans the distance from the arc start over the arc span."""
+    angle from the first view over the period, for short/limited scans the distance from the arc start over
+    the arc span."""
     coverage = scan_coverage(geometry)
-    pos = arc_positions(geometry, coverage)
-    return pos / coverage.period if coverage.kind == "full" else pos / max(coverage.span, 1e-12)
+    if coverage.kind == "full":
+        return np.mod(geometry.angles - geometry.angles[0], coverage.period) / coverage.period
+    return arc_positions(geometry, coverage) / max(coverage.span, 1e-12)
 
 
 class KnownOperatorModel(torch.nn.Module):
@@ -62,7 +64,9 @@ class KnownOperatorModel(torch.nn.Module):
 
     Attributes set by subclasses: ``geometry`` (of the input sinograms), ``filter`` (:class:`LearnableFilter`),
     ``weights`` (:class:`LearnableWeights`), ``learn`` (tuple of learnable parts), ``output_kind``
-    ("image" or "sinogram") and ``output_geometry``.
+    ("image" or "sinogram") and ``output_geometry``. A subclass whose filter and weights act on a derived
+    sinogram (e.g. an arc completed to the full circle) overrides :meth:`prepare` and
+    :attr:`operator_geometry`.
     """
 
     geometry: Geometry
@@ -108,17 +112,26 @@ class KnownOperatorModel(torch.nn.Module):
         """Identity; models with a positivity constraint override it."""
         return out
 
+    @property
+    def operator_geometry(self) -> Geometry:
+        """Geometry of the sinograms the weights, filter and fixed operator act on (the input's by default)."""
+        return self.geometry
+
+    def prepare(self, sinogram: torch.Tensor) -> torch.Tensor:
+        """Fixed linear map from the checked input to the sinogram in :attr:`operator_geometry` (identity)."""
+        return sinogram
+
     def forward(self, sinogram: torch.Tensor) -> torch.Tensor:
         """``sinogram`` ``[..., n_views, n_det]`` (line integrals) in :attr:`geometry` → output."""
         x, _ = check_input(type(self).__name__, "sinogram", sinogram, self.geometry)
-        return self.output_activation(self.after_filter(self.filter(self.weights(x))))
+        return self.output_activation(self.after_filter(self.filter(self.weights(self.prepare(x)))))
 
     def linear_terms(self, sinogram: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The output as an affine function of the shared filter's coefficients ``c`` (before any output
         activation): returns ``(offset [..., *out], columns [..., n_basis, *out])`` with
         ``output = offset + Σ_r c_r columns[r]``."""
         x, _ = check_input(type(self).__name__, "sinogram", sinogram, self.geometry)
-        weighted = self.weights(x)
+        weighted = self.weights(self.prepare(x))
         offset = self.after_filter(self.filter.apply_initial(weighted))
         columns = self.after_filter(self.filter.filter_basis(weighted))
         return offset, columns
