@@ -73,7 +73,7 @@ def upsample_views(sinogram, geometry: Geometry, factor: int):
 
 
 def _arc_step(geometry: Geometry) -> float:
-    d = np.diff(geometry.angles)
+    d = np.diff(np.unwrap(geometry.angles))  # an arc through 0° may store its angles wrapped to [0, 2π)
     if d.size == 0 or np.ptp(d) > 1e-6 * max(1.0, abs(d.mean())) or d.mean() <= 0:
         raise ValueError("view completion needs an arc of evenly spaced, increasing angles")
     return float(d.mean())
@@ -91,8 +91,8 @@ def completed_geometry(geometry: Geometry) -> Geometry:
 
 
 def complete_arc(sinogram, geometry: Geometry):
-    """Fill the views missing from an arc (evenly spaced, increasing angles) up to the full circle with the
-    mean of the measured views, per detector element: ``([..., n_full, n_det], completed geometry)`` (torch or
+    """Fill the views missing from an arc (evenly spaced, increasing angles modulo 2π, in arc order) up to the
+    full circle with the mean of the measured views, per detector element: ``([..., n_full, n_det], completed geometry)`` (torch or
     numpy, as given). The measured views come first, unchanged. Linear in the sinogram."""
     full = completed_geometry(geometry)
     x = sinogram if isinstance(sinogram, torch.Tensor) else torch.as_tensor(np.asarray(sinogram))

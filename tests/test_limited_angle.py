@@ -216,6 +216,9 @@ def test_view_completion_fills_the_circle_with_the_mean_view_and_retargets(tmp_p
     np.testing.assert_allclose(np.diff(gc.angles), STEP)
     torch.testing.assert_close(done[:31], arc)
     torch.testing.assert_close(done[100], arc.mean(0))
+    wrapped = g.replace(angles=np.mod(g.angles, 2 * math.pi))  # 350° … 359°, 0° … 50°: the same arc
+    torch.testing.assert_close(complete_arc(arc, wrapped)[0], done)
+    np.testing.assert_allclose(np.mod(complete_arc(arc, wrapped)[1].angles, 2 * math.pi), np.mod(gc.angles, 2 * math.pi))
     # a centred disc projects the same in every view: completion recovers the full scan exactly
     disc = torch.tensor(recon.ray_transform([recon.Ellipse(0.04, (0.0, 0.0), (9.0, 9.0))], full))
     d_arc, d_g = cut_arc(disc, full, math.radians(60), 0.0)
