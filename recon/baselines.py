@@ -40,6 +40,10 @@ class TunedFilter:
         views = f"views interpolated ×{self.upsample}, " if self.upsample > 1 else ""
         return f"{views}{self.filter}, cut-off {self.cutoff:g}"
 
+    def restricted(self, factors: Sequence[int]) -> "TunedFilter":
+        """The best of the scored choices whose view-interpolation factor is one of ``factors``."""
+        return _best(self.scores, factors)
+
     def reconstruct(self, sinogram, geometry: Geometry, backend: Optional[str] = None):
         """FBP of ``sinogram`` ``[..., V, D]`` (torch or numpy) in ``geometry`` with this choice."""
         if self.upsample > 1:
@@ -70,5 +74,14 @@ def tune_fbp(sinograms: torch.Tensor, images: torch.Tensor, geometry: Geometry,
                         total += float(((out.double() - images[i:i + batch_size].double()) ** 2).sum())
                 key = (window, float(cutoff)) if tuple(upsample) == (1,) else (window, float(cutoff), int(factor))
                 scores[key] = total / images.numel()
-    key, mse = min(scores.items(), key=lambda item: item[1])
+    return _best(scores, upsample)
+
+
+def _best(scores: dict, factors: Sequence[int]) -> TunedFilter:
+    """The lowest-MSE entry of ``scores`` (keys ``(window, cutoff)`` or ``(window, cutoff, factor)``) among
+    the view-interpolation ``factors``."""
+    items = [(key, mse) for key, mse in scores.items() if (key[2] if len(key) > 2 else 1) in tuple(factors)]
+    if not items:
+        raise ValueError(f"no scored choice with a view-interpolation factor in {tuple(factors)}")
+    key, mse = min(items, key=lambda item: item[1])
     return TunedFilter(key[0], key[1], mse, scores, key[2] if len(key) > 2 else 1)

@@ -44,7 +44,7 @@ from .geometry import FanBeam, Geometry
 from .io.atomic import atomic_output, check_writable
 from .io.scan import Scan
 from .metrics import psnr, rmse, ssim
-from .models import KnownOperatorModel, load_model
+from .models import KnownOperatorModel, load_model, training_summary
 from .operators import project
 from .quality import edge_rise_distance, flat_region_noise, otsu_threshold, segmentation_mcc
 from .reconstruct import Reconstruction, display_window, match_model_views, parallel_geometry_for, reconstruct_learned
@@ -130,7 +130,7 @@ def _tuned_on_training_data(model: KnownOperatorModel, upsample: Sequence[int] =
     """The FBP window (and view-interpolation factor, from ``upsample``) tuned on up to ``max_samples``
     samples of an image model's simulated training data, against the target it was trained on, if the run
     recorded a file that is still readable; ``None`` otherwise (and for conversion networks)."""
-    summary = _training_summary(model)
+    summary = training_summary(model)
     data = summary.get("data")
     if model.output_kind != "image" or not data or not Path(data).is_file():
         return None
@@ -146,11 +146,6 @@ def _tuned_on_training_data(model: KnownOperatorModel, upsample: Sequence[int] =
         return None
 
 
-def _training_summary(model: KnownOperatorModel) -> dict[str, Any]:
-    """The ``summary`` a ``recon train`` run stored with the model (empty for models built in memory)."""
-    return getattr(model, "metadata", {}).get("summary", {}) or {}
-
-
 def _limited_angle_baselines(models: Sequence[KnownOperatorModel], sino: np.ndarray, reference: np.ndarray,
                              g: Geometry) -> dict[str, Reconstruction]:
     """For arcs (limited angle, short scan): the limited-angle FBP (window, cut-off, end taper, scale; with
@@ -160,7 +155,7 @@ def _limited_angle_baselines(models: Sequence[KnownOperatorModel], sino: np.ndar
     from .limited_angle import LimitedAngleFBP, tune_limited_angle_fbp
 
     stored = [LimitedAngleFBP.from_dict(d) for d in
-              (_training_summary(m).get("limited_angle_baseline") for m in models) if d]
+              (training_summary(m).get("limited_angle_baseline") for m in models) if d]
     found = [(b, "limited-angle FBP tuned on training data") for b in dict.fromkeys(stored)]
     if not any(not b.complete_views for b, _ in found):
         found.insert(0, (tune_limited_angle_fbp(sino[None], reference[None], g), "limited-angle FBP oracle"))
@@ -207,28 +202,30 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
     recs: dict[str, Reconstruction] = {}
     sino = scan.sinogram.astype(np.float64)
     recs["FBP ram-lak"] = Reconstruction(fbp(sino, g, "ram-lak", warn=False), g, "fbp ram-lak")
-    tuned = next((t for t in map(_tuned_on_training_data, models) if t is not None), None)
+    try:  # view-interpolated FBP: the analytic sparse-view baseline, for uniform full scans
+        uniform_full_scan_step(g)
+        factors = _interpolation_factors(models)
+    except ValueError:
+        factors = ()
+    # window (and interpolation factor) tuned once on the training data and once on the reference (oracle)
+    trained = next((t for t in (_tuned_on_training_data(m, (1,) + factors) for m in models) if t is not None),
+                   None)
+    tuned = trained.restricted((1,)) if trained is not None else None
     if tuned is not None:
         recs[f"FBP tuned on training data ({tuned.describe()})"] = Reconstruction(
             fbp(sino, g, tuned.filter, tuned.cutoff, warn=False), g, "fbp tuned")
     sino_t, ref_t = torch.from_numpy(sino)[None], torch.from_numpy(reference)[None]
-    oracle = tune_fbp(sino_t, ref_t, g)
+    oracles = tune_fbp(sino_t, ref_t, g, upsample=(1,) + factors)
+    oracle = oracles.restricted((1,))
     recs[f"FBP oracle ({oracle.describe()})"] = Reconstruction(
         fbp(sino, g, oracle.filter, oracle.cutoff, warn=False), g, "fbp oracle")
     window = tuned or oracle
     if scan_coverage(g).kind != "full":
         recs.update(_limited_angle_baselines(models, sino, reference, g))
-    try:  # view-interpolated FBP: the analytic sparse-view baseline, for uniform full scans
-        uniform_full_scan_step(g)
-    except ValueError:
-        interpolated = None
-    else:
-        factors = _interpolation_factors(models)
-        interpolated = next((t for t in (_tuned_on_training_data(m, factors) for m in models) if t is not None),
-                            None)
-        label = "view-interpolated FBP tuned on training data"
-        if interpolated is None:
-            interpolated, label = tune_fbp(sino_t, ref_t, g, upsample=factors), "view-interpolated FBP oracle"
+    if factors:
+        interpolated, label = ((trained.restricted(factors), "view-interpolated FBP tuned on training data")
+                               if trained is not None else
+                               (oracles.restricted(factors), "view-interpolated FBP oracle"))
         recs[f"{label} ({interpolated.describe()})"] = Reconstruction(
             interpolated.reconstruct(sino, g), g, "view-interpolated fbp")
     if isinstance(g, FanBeam):

@@ -35,7 +35,7 @@ from .geometry import view_indices
 from .io.atomic import atomic_output, check_writable
 from .metrics import psnr, rmse, ssim
 from .quality import edge_rise_distance
-from .models import GeometryConversion, KnownOperatorModel, LearnedFBP, load_model
+from .models import GeometryConversion, KnownOperatorModel, LearnedFBP, load_model, training_summary
 from .rebin import Rebinning
 from .train import load_training_data, read_dataset
 from .views import uniform_full_scan_step
@@ -190,7 +190,7 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
         n_tune = max(1, int(round(tune_fraction * n)))
         results, outputs, truth = _conversion_methods(model, Path(data_path), views, n_tune, max_samples)
     else:
-        target = (getattr(model, "metadata", {}).get("summary") or {}).get("target", "images")
+        target = training_summary(model).get("target", "images")
         data = load_training_data(data_path, target, views, max_samples)
         n_tune = max(1, int(round(tune_fraction * data.inputs.shape[0])))
         if data.inputs.shape[0] - n_tune < 1:

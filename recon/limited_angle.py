@@ -64,13 +64,18 @@ ArrayLike = Union[np.ndarray, torch.Tensor]
 
 # ---- arcs ------------------------------------------------------------------------------------------------------
 
+def _from_start(angles: np.ndarray, start: float, tol: float = 1e-6) -> np.ndarray:
+    """Angles measured counter-clockwise from ``start``, in [−tol, 2π − tol) (a hair below ``start`` is 0)."""
+    rel = np.mod(angles - start, 2 * math.pi)
+    return np.where(rel > 2 * math.pi - tol, rel - 2 * math.pi, rel)
+
+
 def arc_view_indices(geometry: Geometry, length: float, start: float = 0.0, tol: float = 1e-6) -> np.ndarray:
     """Indices of the views of ``geometry`` on the arc ``[start, start + length]`` (radians, modulo 2π, both
     ends included within ``tol``), ordered along the arc, ``[k]`` int64."""
     if not (0.0 < length < 2 * math.pi + tol):
         raise ValueError(f"arc length must be in (0, 2π] rad, got {length!r}")
-    rel = np.mod(geometry.angles - start, 2 * math.pi)
-    rel = np.where(rel > 2 * math.pi - tol, rel - 2 * math.pi, rel)
+    rel = _from_start(geometry.angles, start, tol)
     keep = np.flatnonzero(rel <= length + tol)
     if keep.size < 2:
         raise ValueError(f"fewer than 2 views lie on the arc {math.degrees(start):.4g}° + {math.degrees(length):.4g}°")
@@ -83,9 +88,7 @@ def cut_arc(sinogram: ArrayLike, geometry: Geometry, length: float, start: float
     radians starting at ``start``: ``(arc sinogram, arc geometry)``. The arc geometry's angles are
     ``start + position along the arc`` (unwrapped, increasing; equal to the original angles modulo 2π)."""
     idx = arc_view_indices(geometry, length, start)
-    rel = np.mod(geometry.angles[idx] - start, 2 * math.pi)
-    rel = np.where(rel > 2 * math.pi - 1e-6, rel - 2 * math.pi, rel)
-    arc_geometry = geometry.replace(angles=start + rel)
+    arc_geometry = geometry.replace(angles=start + _from_start(geometry.angles[idx], start))
     if isinstance(sinogram, torch.Tensor):
         return sinogram[..., torch.from_numpy(idx), :], arc_geometry
     return np.asarray(sinogram)[..., idx, :], arc_geometry

@@ -15,8 +15,8 @@ from .learned_fbp import LearnedFBP
 from .lstsq import FilterFit, fit_filter, mean_squared_error
 from .parameters import LearnableFilter, LearnableWeights, hat_basis
 from .view_upsampled import ViewCirculantFilter, ViewUpsampledFBP
-from .serialization import MODEL_CLASSES, load_model, save_model
+from .serialization import MODEL_CLASSES, load_model, save_model, training_summary
 
 __all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "LearnedFBP", "ViewUpsampledFBP", "ViewCirculantFilter",
            "GeometryConversion", "FanToParallel", "ParallelToFan", "FilterFit", "fit_filter", "mean_squared_error", "LearnableFilter", "LearnableWeights",
-           "hat_basis", "MODEL_CLASSES", "save_model", "load_model"]
+           "hat_basis", "MODEL_CLASSES", "save_model", "load_model", "training_summary"]

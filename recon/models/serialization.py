@@ -15,7 +15,7 @@ from .conversion import FanToParallel, GeometryConversion, ParallelToFan
 from .learned_fbp import LearnedFBP
 from .view_upsampled import ViewUpsampledFBP
 
-__all__ = ["MODEL_CLASSES", "save_model", "load_model"]
+__all__ = ["MODEL_CLASSES", "save_model", "load_model", "training_summary"]
 
 FORMAT = "recon-model-v1"
 MODEL_CLASSES: dict[str, type[KnownOperatorModel]] = {
@@ -63,3 +63,9 @@ def load_model(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
     model.load_state_dict(state)
     model.metadata = payload.get("extra", {})
     return model
+
+
+def training_summary(model: KnownOperatorModel) -> dict[str, Any]:
+    """The ``summary`` a ``recon train`` run stored with a loaded model (training data, target, tuned
+    baselines, ...); empty for models built in memory."""
+    return getattr(model, "metadata", {}).get("summary") or {}
