@@ -44,10 +44,11 @@ from .geometry import FanBeam, Geometry
 from .io.atomic import atomic_output, check_writable
 from .io.scan import Scan
 from .metrics import psnr, rmse, ssim
-from .models import KnownOperatorModel, load_model, training_summary
+from .models import GeometryConversion, KnownOperatorModel, load_model, training_summary
 from .operators import project
 from .quality import edge_rise_distance, flat_region_noise, otsu_threshold, segmentation_mcc
-from .reconstruct import Reconstruction, display_window, match_model_views, parallel_geometry_for, reconstruct_learned
+from .reconstruct import (Reconstruction, apply_model, display_window, match_model_views, parallel_geometry_for,
+                          reconstruct_learned)
 from .rebin import rebin
 from .views import uniform_full_scan_step
 from .weights import scan_coverage
@@ -146,6 +147,42 @@ def _tuned_on_training_data(model: KnownOperatorModel, upsample: Sequence[int] =
         return None
 
 
+def _conversion_windows(model: GeometryConversion, max_samples: int = 16) -> Optional[dict[str, TunedFilter]]:
+    """Windows of the parallel FBP after interpolation rebinning (``"rebinning"``) and after the conversion
+    network (``"network"``), each tuned on up to ``max_samples`` samples of the network's simulated training
+    data against their phantoms, if the run recorded a file that is still readable; ``None`` otherwise."""
+    data = training_summary(model).get("data")
+    if not data or not Path(data).is_file():
+        return None
+    from .rebin import Rebinning
+    from .train import load_training_data, read_dataset
+
+    try:
+        td = load_training_data(data, "target_sinograms", None, max_samples=max_samples)
+        truth = read_dataset(data, "images", td.inputs.shape[0])
+        grid = model.output_geometry.replace(image_size=td.geometry.image_size, pixel_size=td.geometry.pixel_size)
+        with torch.no_grad():
+            outputs = {"rebinning": Rebinning(td.geometry, model.output_geometry)(td.inputs),
+                       "network": model.eval()(td.inputs.to(next(model.buffers()).dtype))}
+        return {name: tune_fbp(p, truth, grid) for name, p in outputs.items()}
+    except (ValueError, OSError, KeyError):
+        return None
+
+
+def _downstream_window(sinogram: np.ndarray, geometry: Geometry, reference: np.ndarray,
+                       windows: Optional[dict[str, TunedFilter]], method: str, fallback: TunedFilter,
+                       own_oracle: bool) -> tuple[str, TunedFilter]:
+    """The parallel-FBP window after a conversion (``method``: "rebinning" or "network"): the one tuned on
+    the training data if ``windows`` has it, else (``own_oracle``) one tuned on the reference for this
+    sinogram, else ``fallback``. Returns (label, window)."""
+    if windows is not None:
+        return f"{windows[method].describe()}, tuned on training data", windows[method]
+    if own_oracle:
+        tuned = tune_fbp(torch.from_numpy(sinogram)[None], torch.from_numpy(reference)[None], geometry)
+        return f"{tuned.describe()}, oracle", tuned
+    return fallback.describe(), fallback
+
+
 def _limited_angle_baselines(models: Sequence[KnownOperatorModel], sino: np.ndarray, reference: np.ndarray,
                              g: Geometry) -> dict[str, Reconstruction]:
     """For arcs (limited angle, short scan): the limited-angle FBP (window, cut-off, end taper, scale; with
@@ -170,7 +207,7 @@ def _limited_angle_baselines(models: Sequence[KnownOperatorModel], sino: np.ndar
 
 def _interpolation_factors(models: Sequence[KnownOperatorModel]) -> tuple[int, ...]:
     """View-interpolation factor(s) of the interpolated-FBP baseline: those of the upsampling models, else 4."""
-    return tuple(sorted({int(m.factor) for m in models if hasattr(m, "factor")})) or (4,)
+    return tuple(sorted({int(m.factor) for m in models if getattr(m, "factor", None) is not None})) or (4,)
 
 
 def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Optional[np.ndarray] = None,
@@ -228,15 +265,26 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
                                (oracles.restricted(factors), "view-interpolated FBP oracle"))
         recs[f"{label} ({interpolated.describe()})"] = Reconstruction(
             interpolated.reconstruct(sino, g), g, "view-interpolated fbp")
+    conversion = next((m for m in models if isinstance(m, GeometryConversion)), None)
+    windows = _conversion_windows(conversion) if conversion is not None else None
     if isinstance(g, FanBeam):
-        par = parallel_geometry_for(g)
-        recs[f"rebin + FBP ({window.describe()})"] = Reconstruction(
-            fbp(rebin(sino, g, par), par, window.filter, window.cutoff, warn=False), par, "rebin + fbp")
+        par = (conversion.output_geometry.replace(image_size=g.image_size, pixel_size=g.pixel_size)
+               if conversion is not None else parallel_geometry_for(g))
+        rebinned = rebin(sino, g, par)
+        label, rebin_window = _downstream_window(rebinned, par, reference, windows, "rebinning", window,
+                                                 conversion is not None)
+        recs[f"rebin + FBP ({label})"] = Reconstruction(
+            fbp(rebinned, par, rebin_window.filter, rebin_window.cutoff, warn=False), par, "rebin + fbp")
     for k, model in enumerate(models):
-        rec = reconstruct_learned(scan, model, window.filter, window.cutoff)
-        detail = f"×{model.factor} views, 2-D filter" if hasattr(model, "factor") else "+".join(model.learn)
-        detail += ", views completed" if getattr(model, "complete_views", False) else ""
-        label = f"learned {type(model).__name__} ({detail})"
+        if isinstance(model, GeometryConversion):  # its own parallel-FBP window, tuned like rebinning's
+            out, target = apply_model(scan, model)
+            own = _conversion_windows(model) if model is not conversion else windows
+            label, w = _downstream_window(out, target, reference, own, "network", window, True)
+            rec = Reconstruction(fbp(out, target, w.filter, w.cutoff, warn=False), target, "learned conversion + fbp")
+            label = f"learned {type(model).__name__} ({model.learned_parts()}) + FBP ({label})"
+        else:
+            rec = reconstruct_learned(scan, model, window.filter, window.cutoff)
+            label = f"learned {type(model).__name__} ({model.learned_parts()})"
         recs[label if label not in recs else f"{label} #{k + 1}"] = rec
     scores = {name: score(rec.image, reference, segmentation, sino, g, true_seg) for name, rec in recs.items()}
     context.update(reference_image=reference, segmentation_image=segmentation)

@@ -108,7 +108,7 @@ def _fbp_methods(model: KnownOperatorModel, x_tune, y_tune, x_test, y_test) -> t
     except ValueError:
         pass
     else:
-        interp = tune_fbp(x_tune, y_tune, g, upsample=(getattr(model, "factor", 4),))
+        interp = tune_fbp(x_tune, y_tune, g, upsample=(getattr(model, "factor", None) or 4,))
         outputs[f"FBP tuned ({interp.describe()})"] = torch.cat(
             [interp.reconstruct(x_test[i:i + 8], g) for i in range(0, x_test.shape[0], 8)])
     if scan_coverage(g).kind != "full":  # arcs: window, cut-off, end taper and scale tuned (recon.limited_angle)
@@ -120,8 +120,7 @@ def _fbp_methods(model: KnownOperatorModel, x_tune, y_tune, x_test, y_test) -> t
             name = ("view completion + " if complete else "") + "limited-angle FBP tuned"
             outputs[f"{name} ({limited.describe()})"] = image
             outputs[f"{name}, clipped at 0"] = image.clamp_min(0.0)
-    detail = f"×{model.factor} views, 2-D filter" if hasattr(model, "factor") else "+".join(model.learn)
-    outputs[f"learned ({detail})"] = _batched(model, x_test)
+    outputs[f"learned ({model.learned_parts()})"] = _batched(model, x_test)
     return {m: image_scores(o, y_test, g.pixel_size) for m, o in outputs.items()}, outputs
 
 
@@ -131,7 +130,7 @@ def _conversion_methods(model: GeometryConversion, data_path: Path, views, n_tun
     truth = read_dataset(data_path, "images", sino.inputs.shape[0])
     image_grid = target.replace(image_size=sino.geometry.image_size, pixel_size=sino.geometry.pixel_size)
     converted = {"rebinning": _batched(Rebinning(sino.geometry, target), sino.inputs),
-                 f"network ({'+'.join(model.learn)})": _batched(model, sino.inputs)}
+                 f"network ({model.learned_parts()})": _batched(model, sino.inputs)}
     results, outputs = {}, {}
     for method, p in converted.items():
         tuned = tune_fbp(p[:n_tune], truth[:n_tune], image_grid)

@@ -111,19 +111,28 @@ def reconstruct_learned(scan: Scan, model: KnownOperatorModel, filter: str = "ra
                         device: str = "cpu") -> Reconstruction:
     """Apply a trained model: a learned FBP gives the image on its grid; a conversion network converts the
     sinogram, which analytic FBP (``filter``, ``cutoff``) then reconstructs on the model's input grid."""
+    out, target = apply_model(scan, model, device)
+    if model.output_kind == "image":
+        return Reconstruction(out.astype(np.float32), model.geometry, f"learned fbp ({type(model).__name__})")
+    image = fbp(out, target, filter, cutoff)
+    return Reconstruction(image.astype(np.float32), target,
+                          f"learned {model.geometry.kind} → {target.kind} + fbp ({filter}, cut-off {cutoff:g})")
+
+
+def apply_model(scan: Scan, model: KnownOperatorModel, device: str = "cpu") -> tuple[np.ndarray, Geometry]:
+    """The model's output for ``scan`` (cut to its views, see :func:`match_model_views`) as float64 numpy,
+    and its geometry: the image ``[N, N]`` on the model's grid, or — for a conversion network — the converted
+    sinogram, in the target geometry on the scan's image grid."""
     scan, model = match_model_views(scan, model)
     model = model.to(device).eval()
     sino = torch.from_numpy(scan.sinogram).to(device=device, dtype=next(model.buffers()).dtype)
     with torch.no_grad():
-        out = model(sino)
+        out = model(sino).cpu().double().numpy()
     if model.output_kind == "image":
-        return Reconstruction(out.cpu().numpy().astype(np.float32), model.geometry,
-                              f"learned fbp ({type(model).__name__})")
+        return out, model.geometry
     assert isinstance(model, GeometryConversion)
-    target = model.output_geometry.replace(image_size=scan.geometry.image_size, pixel_size=scan.geometry.pixel_size)
-    image = fbp(out.cpu(), target, filter, cutoff).numpy()
-    return Reconstruction(image.astype(np.float32), target,
-                          f"learned {model.geometry.kind} → {target.kind} + fbp ({filter}, cut-off {cutoff:g})")
+    return out, model.output_geometry.replace(image_size=scan.geometry.image_size,
+                                              pixel_size=scan.geometry.pixel_size)
 
 
 def reconstruct_scan(scan: Scan, method: str = "fbp", model: Optional[KnownOperatorModel] = None,

@@ -23,8 +23,9 @@ Config (TOML)::
     positivity = false        # learned_fbp only
     complete_views = false    # learned_fbp on an arc: complete it to the circle with the mean measured view
     grid_pixel = 0.15         # conversion only, mm (default: target isocentre pitch)
-    factor = 6                # view_upsampled_fbp only: angular upsampling U (also view_knots, det_knots,
-                              # det_max: the basis of its 2-D filter, see recon.models.view_upsampled)
+    factor = 6                # view_upsampled_fbp, and conversions from a uniform full scan: angular
+                              # upsampling U with a learnable 2-D filter (also view_knots, det_knots,
+                              # det_max: its basis, see recon.models.view_upsampled)
 
     [training]
     epochs = 20
@@ -261,7 +262,7 @@ def build_model(model_table: dict[str, Any], geometry: Geometry, target_geometry
     misplaced = {"learned_fbp": ("grid_pixel", "grid_size", "factor", "view_knots", "det_knots", "det_max"),
                  "view_upsampled_fbp": ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis",
                                         "complete_views")}.get(
-        kind, ("positivity", "factor", "view_knots", "det_knots", "det_max", "complete_views"))
+        kind, ("positivity", "complete_views"))
     for key in misplaced:
         if key in m and (key != "learn" or m[key] != "filter"):
             raise ValueError(f"[model] {key} does not apply to a {kind} model")

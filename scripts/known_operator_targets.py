@@ -5,12 +5,15 @@
    at sparse views also ViewUpsampledFBP (6× angular upsampling, 2-D filter) against view-interpolated FBP.
 2. Convergence: time for the shared-filter training to come within 2 % of its least-squares optimum.
 3. Fan → parallel conversion network vs interpolation rebinning (sinogram error, image PSNR/SSIM, edge
-   sharpness), 180 fan views → 360 parallel views.
+   sharpness), 180 fan views → 360 parallel views: the ablation of docs/research_conversion.md (plain
+   network untrained / learned filter / filter + weights; view-upsampled network untrained / learned 2-D
+   filter), each scored by ``recon evaluate`` (parallel FBP window tuned per method).
 
-Everything goes to ``--out`` (datasets, runs, ``summary.md``). Expect tens of minutes on 2 CPU cores
+Everything goes to ``--out`` (datasets, runs, ``summary_<parts>.md``). Expect tens of minutes on 2 CPU cores
 with the defaults; ``--quick`` runs a small version in a few minutes.
 
     python scripts/known_operator_targets.py --out targets [--n-train 1000] [--n-test 200] [--quick]
+                                             [--parts fbp conversion]
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import json
 import time
 from pathlib import Path
 
-from recon.evaluate import evaluate
+from recon.evaluate import evaluate, format_table
 from recon.simulate import load_config, simulate_to_file
-from recon.train import parse_train_config, train
+from recon.train import build_model, parse_train_config, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,16 +69,28 @@ CONVERSION_RUN = """
 val_fraction = 0.1
 [model]
 type = "fan_to_parallel"
-learn = "{learn}"
-filter_basis = 64
-{weights}
-grid_pixel = {grid_pixel}
+{model}
 [training]
 epochs = {epochs}
-batch_size = 8
-lr = 2e-2
-lstsq_check = {lstsq}
+batch_size = {batch}
+lr = {lr}
 """
+
+# (name, [model] lines, epochs (0: the untrained analytic network), batch size, learning rate)
+CONVERSION_ABLATION = (
+    ("plain, grid 0.297 mm (2× the pitch), Ram-Lak (untrained)", "grid_pixel = 0.2966446", 0, 8, 2e-2),
+    ("plain, Ram-Lak (untrained)", 'learn = "filter"', 0, 8, 2e-2),
+    ("plain, grid 0.074 mm (½ the pitch), Ram-Lak (untrained)", "grid_pixel = 0.07416115", 0, 8, 2e-2),
+    ("plain, learned filter", 'learn = "filter"\nfilter_basis = 64', 5, 8, 2e-2),
+    ("plain, learned filter + weights", 'learn = "filter+weights"\nfilter_basis = 64\nweight_basis = [12, 16]', 5, 8,
+     2e-2),
+    ("×4 views, Ram-Lak (untrained)", "factor = 4", 0, 4, 5e-3),
+    ("×4 views, learned 2-D filter", "factor = 4", 4, 4, 5e-3),
+)
+
+# real phantoms, and the trained conversion networks compared on them
+PHANTOMS = ("ta", "tb", "tc", "td", "solid_disc")
+REAL_MODELS = ("plain, learned filter + weights", "×4 views, learned 2-D filter")
 
 
 def dataset(config: str, out: Path, n: int, seed: int) -> Path:
@@ -93,6 +108,14 @@ def run(text: str, data: Path, out: Path) -> dict:
     return train(parse_train_config(text, str(out)), out, data=data, force=True, progress=False)
 
 
+def scored(run_dir: Path, test: Path) -> dict:
+    """``recon evaluate`` of ``run_dir/model.pt`` on ``test``, written to ``run_dir`` (reused if there)."""
+    if (run_dir / "evaluation.json").exists():
+        report = json.loads((run_dir / "evaluation.json").read_text())
+        return {**report, "table": format_table(report["results"])}
+    return evaluate(run_dir / "model.pt", test, out=run_dir)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="targets", help="output folder (reused: finished steps are skipped)")
@@ -100,6 +123,9 @@ def main() -> None:
     parser.add_argument("--n-test", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="200 training / 40 test samples, 12 epochs")
+    parser.add_argument("--htc", type=Path, default=ROOT.parent / "shared" / "data" / "htc2022-training",
+                        help="folder with the real htc2022_<name>_full*.mat scans (skipped if missing)")
+    parser.add_argument("--parts", nargs="+", choices=("fbp", "conversion"), default=["fbp", "conversion"])
     args = parser.parse_args()
     if args.quick:
         args.n_train, args.n_test, args.epochs = 200, 40, 12
@@ -107,6 +133,18 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     lines = [f"# Known-operator targets (n_train = {args.n_train}, n_test = {args.n_test}, {args.epochs} epochs)", ""]
 
+    if "fbp" in args.parts:
+        lines += fbp_targets(out, args)
+    if "conversion" in args.parts:
+        lines += conversion_ablation(out, args)
+    summary = out / f"summary_{'_'.join(args.parts)}.md"
+    summary.write_text("\n".join(lines))
+    print(f"wrote {summary}")
+
+
+def fbp_targets(out: Path, args: argparse.Namespace) -> list[str]:
+    """Learned FBP (shared filter; filter + weights; view-upsampled at sparse views) vs the tuned baselines."""
+    lines: list[str] = []
     train_h5 = dataset("fan_htc.toml", out, args.n_train, seed=0)
     test_h5 = dataset("fan_htc.toml", out, args.n_test, seed=1)
     for views in (720, 90, 60):
@@ -116,7 +154,7 @@ def main() -> None:
                                   weights="weight_basis = [12, 16]" if "weights" in learn else "",
                                   lstsq=str(learn == "filter" and views <= 90).lower())
             summary = run(text, train_h5, out / name)
-            report = evaluate(out / name / "model.pt", test_h5)
+            report = scored(out / name, test_h5)
             lines += [f"## Learned FBP, {views} views, learn = {learn}", ""]
             if summary.get("lstsq"):
                 lines.append(f"Training: {summary['train_seconds']:.0f} s for {args.epochs} epochs; final training "
@@ -128,26 +166,74 @@ def main() -> None:
         if views < 720:  # sparse views: 6× angular upsampling + 2-D view-circulant filter
             name = f"upsampled_{views}"
             summary = run(UPSAMPLED_RUN.format(views=views, epochs=max(1, args.epochs // 5)), train_h5, out / name)
-            report = evaluate(out / name / "model.pt", test_h5)
+            report = scored(out / name, test_h5)
             lines += [f"## ViewUpsampledFBP (×6, 2-D filter), {views} views", "",
                       f"Training: {summary['train_seconds']:.0f} s after the least-squares start.", "",
                       report["table"], ""]
             print("\n".join(lines[-4:]), flush=True)
+    return lines
+
+
+def conversion_ablation(out: Path, args: argparse.Namespace) -> list[str]:
+    """Fan → parallel: each network of CONVERSION_ABLATION and interpolation rebinning, each followed by a
+    parallel FBP whose window is tuned on the first quarter of the test file; one table."""
+    from recon.data import SimulatedDataset
+    from recon.models import save_model
 
     train_c = dataset("fan_htc_to_parallel.toml", out, args.n_train, seed=0)
     test_c = dataset("fan_htc_to_parallel.toml", out, args.n_test, seed=1)
-    for learn, grid_pixel in (("filter", 0.1483223), ("filter+weights", 0.1483223)):
-        name = f"f2p_{learn.replace('+', '_')}_{grid_pixel:g}"
-        text = CONVERSION_RUN.format(learn=learn, epochs=args.epochs, grid_pixel=grid_pixel,
-                                     weights="weight_basis = [12, 16]" if "weights" in learn else "",
-                                     lstsq=str(learn == "filter").lower())
-        summary = run(text, train_c, out / name)
-        report = evaluate(out / name / "model.pt", test_c)
-        lines += [f"## Fan → parallel conversion, learn = {learn}, grid pixel {grid_pixel} mm", "",
-                  f"Training: {summary['train_seconds']:.0f} s.", "", report["table"], ""]
-        print("\n".join(lines[-3:]), flush=True)
-    (out / "summary.md").write_text("\n".join(lines))
-    print(f"wrote {out / 'summary.md'}")
+    rows, seconds, table_rows = {}, {}, []
+    for name, model_lines, epochs, batch, lr in CONVERSION_ABLATION:
+        run_dir = out / ("f2p_" + "".join(c if c.isalnum() else "_" for c in name).strip("_"))
+        text = CONVERSION_RUN.format(model=model_lines, epochs=max(epochs, 1), batch=batch, lr=lr)
+        if epochs == 0:  # the analytic network itself
+            if not (run_dir / "model.pt").exists():
+                run_dir.mkdir(parents=True, exist_ok=True)
+                data = SimulatedDataset(train_c, keys=("sinograms",))
+                save_model(build_model(parse_train_config(text, str(run_dir)).model, data.geometry,
+                                       data.target_geometry), run_dir / "model.pt")
+        else:
+            seconds[name] = run(text, train_c, run_dir)["train_seconds"]
+        report = scored(run_dir, test_c)
+        for method, scores in report["results"].items():
+            rows.setdefault(f"rebinning + FBP ({method.split('FBP (')[1]}" if method.startswith("rebinning")
+                            else f"{name} + FBP ({method.split('FBP (')[1]}", scores)
+        print(report["table"], flush=True)
+    runs = {name: out / ("f2p_" + "".join(c if c.isalnum() else "_" for c in name).strip("_")) / "model.pt"
+            for name, *_ in CONVERSION_ABLATION}
+    real = real_conversion(out, args.htc, [runs[name] for name in REAL_MODELS]) if args.htc.is_dir() else []
+    lines = ["## Fan → parallel conversion (180 fan views → 360 parallel views) vs interpolation rebinning", "",
+             f"Trained on {args.n_train} simulated samples, scored on {args.n_test} others (a quarter of them tune "
+             "each method's parallel-FBP window). Sinogram error: relative L2 to the exact parallel sinogram. "
+             "Training times: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()) + ".", "",
+             format_table(rows), ""] + real
+    print("\n".join(lines), flush=True)
+    return lines
+
+
+def real_conversion(out: Path, htc: Path, models: list[Path]) -> list[str]:
+    """``recon compare`` at 180 of the 720 views of each real HTC2022 phantom with the trained conversion
+    networks (each network's and rebinning's parallel-FBP window tuned on the training data); mean table."""
+    from recon.compare import compare_files
+
+    per_phantom: dict[str, dict[str, dict]] = {}
+    for name in PHANTOMS:
+        stem = htc / f"htc2022_{name}_full"
+        result = compare_files(f"{stem}.mat", out / f"f2p_compare_{name}", models, reference=f"{stem}_recon_fbp.mat",
+                               segmentation=f"{stem}_recon_fbp_seg.mat", views=180, force=True)
+        per_phantom[name] = {(k.split(" + FBP (")[0] if k.startswith("learned") else k.split(" (")[0]): v
+                             for k, v in result["scores"].items()}
+        print(f"compared on {name}", flush=True)
+    cols = (("psnr", "{:.2f}"), ("ssim", "{:.4f}"), ("edge_rise_mm", "{:.3f}"), ("data_consistency", "{:.4f}"))
+    lines = ["### Real HTC2022 phantoms (180 of 720 views; reference: the organisers' full-data FBP)", "",
+             "PSNR / SSIM / edge 10–90 % (mm) / ‖Ax−p‖/‖p‖, per phantom and mean", "",
+             "| method | " + " | ".join(per_phantom) + " | mean |", "|---|" + "---|" * (len(per_phantom) + 1)]
+    for method in next(iter(per_phantom.values())):
+        cells = [" / ".join(f.format(per_phantom[p][method][k]) for k, f in cols) for p in per_phantom]
+        mean = " / ".join(f.format(sum(per_phantom[p][method][k] for p in per_phantom) / len(per_phantom))
+                          for k, f in cols)
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | **{mean}** |")
+    return lines + [""]
 
 
 if __name__ == "__main__":

@@ -206,3 +206,25 @@ def test_untrained_parallel_to_fan_reproduces_the_fan_sinogram():
     assert np.linalg.norm(out - exact) / np.linalg.norm(exact) < 0.04
     with pytest.raises(TypeError, match="ParallelBeam source"):
         ParallelToFan(fan, par)
+
+
+def test_view_upsampled_conversion_is_view_interpolation_then_the_plain_conversion(tmp_path):
+    """factor = U: untrained, the conversion reconstructs with view-interpolated FBP; it learns only its 2-D
+    filter, and saves/loads with its factor."""
+    from recon.views import upsample_views
+
+    fan = recon.FanBeam(np.linspace(0, 2 * np.pi, 90, endpoint=False), 160, 0.5, 64, 0.5, sod=60.0, sdd=120.0)
+    par = recon.ParallelBeam(np.linspace(0, np.pi, 180, endpoint=False), 160, 0.25, 64, 0.5)
+    p = torch.tensor(recon.ray_transform(_phantom(15.0), fan))
+    model = FanToParallel(fan, par, factor=3, filter="hann", cutoff=0.8, dtype=torch.float64)
+    p_up, fan_up = upsample_views(p, fan, 3)
+    plain = FanToParallel(fan_up, par, filter="hann", cutoff=0.8, dtype=torch.float64)
+    np.testing.assert_allclose(model(p).detach().numpy(), plain(p_up).detach().numpy(), rtol=0, atol=1e-9)
+    assert [n for n, q in model.named_parameters() if q.requires_grad] == ["filter.coefficients"]
+    save_model(model, tmp_path / "m.pt")
+    loaded = load_model(tmp_path / "m.pt")
+    assert loaded.factor == 3 and "×3 views" in loaded.learned_parts()
+    with pytest.raises(ValueError, match="learns its 2-D filter only"):
+        FanToParallel(fan, par, factor=3, learn="filter+weights")
+    with pytest.raises(ValueError, match="full"):
+        FanToParallel(fan.replace(angles=fan.angles[:60]), par, factor=3)

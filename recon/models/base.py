@@ -137,6 +137,13 @@ class KnownOperatorModel(torch.nn.Module):
         return offset, columns
 
     # ---- bookkeeping ---------------------------------------------------------------------------------------
+    def learned_parts(self) -> str:
+        """What the model learns, for tables: ``"filter+weights"``, ``"×6 views, 2-D filter"``, with
+        ``", views completed"`` for view completion."""
+        factor = getattr(self, "factor", None)
+        detail = f"×{factor} views, 2-D filter" if factor is not None else "+".join(self.learn)
+        return detail + (", views completed" if getattr(self, "complete_views", False) else "")
+
     def learnable_parameters(self) -> list[torch.nn.Parameter]:
         """The parameters that training updates (``requires_grad``)."""
         return [p for p in self.parameters() if p.requires_grad]

@@ -10,6 +10,13 @@ backprojector) are fixed; the filter ``k`` and the weights ``W`` start from anal
 geometry. The intermediate grid sets the resolution the conversion can carry: by default its pixel equals
 the target's detector pitch at the isocentre and it covers the field of view seen by both geometries.
 The output is a sinogram in the target geometry (feed it to :func:`recon.fbp` or a learned FBP).
+
+With ``factor`` (a uniform full-scan source) the reconstruction stage is view-upsampled FBP instead
+(:mod:`recon.models.view_upsampled`): the source views are zero-stuffed ``factor``×, filtered by a learnable
+2-D view-circulant filter (start: linear view interpolation × the window) and backprojected over the
+upsampled views. At 180 fan views the plain FBP's view-aliasing streaks are reprojected into the output
+and cost the plain network ~0.5 dB against interpolation rebinning; the upsampled stage removes them
+(research notes: ``docs/research_conversion.md``).
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ import torch
 from ..fbp import FilterSpec
 from ..geometry import FanBeam, Geometry, ParallelBeam
 from ..operators.functional import project, weighted_backproject
-from .base import KnownOperatorModel
+from .base import KnownOperatorModel, normalise_learn
+from .view_upsampled import DEFAULT_VIEW_KNOTS, init_view_circulant
 
 __all__ = ["GeometryConversion", "FanToParallel", "ParallelToFan", "field_of_view_radius", "isocentre_pitch"]
 
@@ -58,6 +66,10 @@ class GeometryConversion(KnownOperatorModel):
         view.
     filter, cutoff, learn, filter_basis, weight_basis :
         As for :class:`recon.models.LearnedFBP` (analytic FBP of the source geometry to start from).
+    factor : int, optional
+        Reconstruct with view-upsampled FBP (``factor``× views, learnable 2-D view-circulant filter, fixed
+        weights; ``learn`` must be ``"filter"``, no filter/weight basis); the source must be a uniform full
+        scan. ``view_knots``, ``det_knots``, ``det_max``: its basis, as for :class:`recon.ViewUpsampledFBP`.
 
     Input ``[..., n_views_s, n_det_s]`` line integrals → output ``[..., n_views_t, n_det_t]`` line integrals.
     """
@@ -67,8 +79,9 @@ class GeometryConversion(KnownOperatorModel):
     def __init__(self, source: Geometry, target: Geometry, grid_pixel: Optional[float] = None,
                  grid_size: Optional[int] = None, filter: FilterSpec = "ram-lak", cutoff: float = 1.0,
                  learn: Union[str, Iterable[str]] = "filter", filter_basis: Optional[int] = None,
-                 weight_basis: Optional[Sequence[int]] = None, backend: Optional[str] = None, warn: bool = True,
-                 dtype: torch.dtype = torch.float32) -> None:
+                 weight_basis: Optional[Sequence[int]] = None, factor: Optional[int] = None,
+                 view_knots: Sequence[float] = DEFAULT_VIEW_KNOTS, det_knots: int = 10, det_max: float = 0.8,
+                 backend: Optional[str] = None, warn: bool = True, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         for name, g in (("source", source), ("target", target)):
             if not isinstance(g, Geometry):
@@ -85,20 +98,36 @@ class GeometryConversion(KnownOperatorModel):
         xy = self.geometry.pixel_coords
         support = np.hypot(xy[None, :], xy[::-1, None]) < self.support_radius
         self.register_buffer("support", torch.as_tensor(support, dtype=dtype))
-        self._init_parameters(self.geometry, filter, cutoff, learn, filter_basis, weight_basis, backend, warn, dtype)
+        if factor is None:
+            self.factor = None
+            self._init_parameters(self.geometry, filter, cutoff, learn, filter_basis, weight_basis, backend, warn,
+                                  dtype)
+            self.upsampled_geometry = self.geometry
+        else:
+            if normalise_learn(learn) != ("filter",) or filter_basis is not None or weight_basis is not None:
+                raise ValueError("with factor (view-upsampled reconstruction) the conversion learns its 2-D filter "
+                                 "only: learn = 'filter', no filter_basis or weight_basis")
+            self.backend = backend
+            init_view_circulant(self, self.geometry, factor, filter, cutoff, view_knots, det_knots, det_max, warn,
+                                dtype)
 
     def after_filter(self, filtered: torch.Tensor) -> torch.Tensor:
-        image = weighted_backproject(filtered, self.geometry, backend=self.backend, check_finite=False)
+        image = weighted_backproject(filtered, self.upsampled_geometry, backend=self.backend, check_finite=False)
         image = image * self.support.to(image.dtype)
         return project(image, self.target_grid, backend=self.backend, check_finite=False)
 
     def config(self) -> dict[str, Any]:
-        return {"source": self.geometry.to_dict(), "target": self.output_geometry.to_dict(),
-                "grid_pixel": self.grid_pixel, "grid_size": self.grid_size, **self._parameter_config()}
+        out = {"source": self.geometry.to_dict(), "target": self.output_geometry.to_dict(),
+               "grid_pixel": self.grid_pixel, "grid_size": self.grid_size, **self._parameter_config()}
+        if self.factor is not None:
+            out.update(factor=self.factor, view_knots=self.filter.view_knots, det_knots=self.filter.det_knots,
+                       det_max=self.filter.det_max)
+        return out
 
     def extra_repr(self) -> str:
         return (f"{self.geometry.kind} → {self.output_geometry.kind}, grid {self.grid_size}² × {self.grid_pixel:g} mm, "
-                f"filter={self.filter_name!r}, learn={'+'.join(self.learn)}")
+                f"filter={self.filter_name!r}, learn={'+'.join(self.learn)}"
+                + (f", U={self.factor}" if self.factor is not None else ""))
 
 
 class FanToParallel(GeometryConversion):

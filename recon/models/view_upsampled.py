@@ -39,7 +39,8 @@ from ..views import upsampled_geometry
 from .base import KnownOperatorModel, initial_filter
 from .parameters import LearnableWeights
 
-__all__ = ["ViewCirculantFilter", "ViewUpsampledFBP", "DEFAULT_VIEW_KNOTS", "interpolation_response"]
+__all__ = ["ViewCirculantFilter", "ViewUpsampledFBP", "DEFAULT_VIEW_KNOTS", "interpolation_response",
+           "init_view_circulant"]
 
 # knots of the angular-frequency hats in units of V/2 (the Nyquist frequency of the measured views); knots
 # above the upsampling factor U are dropped and U itself (the Nyquist frequency of the U·V views) is the last
@@ -170,6 +171,28 @@ class ViewCirculantFilter(torch.nn.Module):
                 f"(angular × detector, up to {self.det_max:g} Nyquist)")
 
 
+def init_view_circulant(model: KnownOperatorModel, geometry: Geometry, factor: int, filter: FilterSpec,
+                        cutoff: float, view_knots: Sequence[float], det_knots: int, det_max: float, warn: bool,
+                        dtype: torch.dtype) -> None:
+    """Give ``model`` the learnable stage of view-upsampled FBP for sinograms in ``geometry`` (a uniform full
+    scan): a :class:`ViewCirculantFilter` starting from ``filter``/``cutoff`` × linear view interpolation,
+    fixed analytic weights, and ``model.upsampled_geometry`` (the ``factor``·V views to backproject)."""
+    model.upsampled_geometry = upsampled_geometry(geometry, factor)
+    model.factor = int(factor)
+    model.filter_name = filter if isinstance(filter, str) else "custom"
+    model.cutoff = float(cutoff)
+    model.learn = ("filter",)
+    model.filter_basis_size = None
+    model.weight_basis_size = None
+    spacing, arc = filter_spacing(geometry)
+    model.filter = ViewCirculantFilter(geometry.n_views, geometry.n_det, model.factor,
+                                       initial_filter(geometry, filter, cutoff),
+                                       ramp_response(geometry.n_det, spacing, arc), view_knots, det_knots,
+                                       det_max, dtype=dtype)
+    model.weights = LearnableWeights(fbp_weights(geometry, warn=warn), dtype=dtype)
+    model.weights.coefficients.requires_grad_(False)
+
+
 class ViewUpsampledFBP(KnownOperatorModel):
     """Learned FBP with ``factor``× angular upsampling and a 2-D view-circulant filter (module docstring).
 
@@ -200,22 +223,9 @@ class ViewUpsampledFBP(KnownOperatorModel):
         if not isinstance(geometry, Geometry):
             raise TypeError(f"geometry must be a recon.ParallelBeam or recon.FanBeam, got {type(geometry).__name__}")
         self.geometry = self.output_geometry = geometry
-        self.upsampled_geometry = upsampled_geometry(geometry, factor)
-        self.factor = int(factor)
-        self.filter_name = filter if isinstance(filter, str) else "custom"
-        self.cutoff = float(cutoff)
         self.positivity = bool(positivity)
         self.backend = backend
-        self.learn = ("filter",)
-        self.filter_basis_size = None
-        self.weight_basis_size = None
-        spacing, arc = filter_spacing(geometry)
-        self.filter = ViewCirculantFilter(geometry.n_views, geometry.n_det, self.factor,
-                                          initial_filter(geometry, filter, cutoff),
-                                          ramp_response(geometry.n_det, spacing, arc), view_knots, det_knots,
-                                          det_max, dtype=dtype)
-        self.weights = LearnableWeights(fbp_weights(geometry, warn=warn), dtype=dtype)
-        self.weights.coefficients.requires_grad_(False)
+        init_view_circulant(self, geometry, factor, filter, cutoff, view_knots, det_knots, det_max, warn, dtype)
 
     def after_filter(self, filtered: torch.Tensor) -> torch.Tensor:
         return weighted_backproject(filtered, self.upsampled_geometry, backend=self.backend, check_finite=False)
