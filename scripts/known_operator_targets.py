@@ -143,7 +143,7 @@ def main() -> None:
         lines += fbp_targets(out, args)
     if "conversion" in args.parts:
         lines += conversion_ablation(out, args)
-    summary = out / f"summary_{'_'.join(args.parts)}.md"
+    summary = out / f"summary_{'_'.join(args.parts)}{'' if args.fbp_loss == 'mse' else '_ssim'}.md"
     summary.write_text("\n".join(lines))
     print(f"wrote {summary}")
 
