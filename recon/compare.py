@@ -154,17 +154,14 @@ def _conversion_windows(model: GeometryConversion, max_samples: int = 16) -> Opt
     data = training_summary(model).get("data")
     if not data or not Path(data).is_file():
         return None
-    from .rebin import Rebinning
+    from .evaluate import convert_both
     from .train import load_training_data, read_dataset
 
     try:
         td = load_training_data(data, "target_sinograms", None, max_samples=max_samples)
         truth = read_dataset(data, "images", td.inputs.shape[0])
         grid = model.output_geometry.replace(image_size=td.geometry.image_size, pixel_size=td.geometry.pixel_size)
-        with torch.no_grad():
-            outputs = {"rebinning": Rebinning(td.geometry, model.output_geometry)(td.inputs),
-                       "network": model.eval()(td.inputs.to(next(model.buffers()).dtype))}
-        return {name: tune_fbp(p, truth, grid) for name, p in outputs.items()}
+        return {name: tune_fbp(p, truth, grid) for name, p in convert_both(model, td.inputs).items()}
     except (ValueError, OSError, KeyError):
         return None
 

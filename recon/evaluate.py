@@ -41,7 +41,7 @@ from .train import load_training_data, read_dataset
 from .views import uniform_full_scan_step
 from .weights import scan_coverage
 
-__all__ = ["evaluate", "image_scores", "format_table"]
+__all__ = ["evaluate", "image_scores", "format_table", "convert_both"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -124,18 +124,25 @@ def _fbp_methods(model: KnownOperatorModel, x_tune, y_tune, x_test, y_test) -> t
     return {m: image_scores(o, y_test, g.pixel_size) for m, o in outputs.items()}, outputs
 
 
+def convert_both(model: GeometryConversion, sinograms: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Source sinograms ``[n, V_s, D_s]`` (in ``model.geometry``) converted to the model's output geometry by
+    interpolation rebinning (``"rebinning"``) and by the network (``"network"``), ``[n, V_t, D_t]`` each."""
+    model.eval()
+    return {"rebinning": _batched(Rebinning(model.geometry, model.output_geometry), sinograms),
+            "network": _batched(model, sinograms.to(next(model.buffers()).dtype))}
+
+
 def _conversion_methods(model: GeometryConversion, data_path: Path, views, n_tune: int, max_samples) -> tuple:
-    target = model.output_geometry
     sino = load_training_data(data_path, "target_sinograms", views, max_samples)
     truth = read_dataset(data_path, "images", sino.inputs.shape[0])
-    image_grid = target.replace(image_size=sino.geometry.image_size, pixel_size=sino.geometry.pixel_size)
-    converted = {"rebinning": _batched(Rebinning(sino.geometry, target), sino.inputs),
-                 f"network ({model.learned_parts()})": _batched(model, sino.inputs)}
+    image_grid = model.output_geometry.replace(image_size=sino.geometry.image_size,
+                                               pixel_size=sino.geometry.pixel_size)
     results, outputs = {}, {}
-    for method, p in converted.items():
+    for method, p in convert_both(model, sino.inputs).items():
         tuned = tune_fbp(p[:n_tune], truth[:n_tune], image_grid)
         image = _batched(FBP(image_grid, tuned.filter, tuned.cutoff, warn=False), p[n_tune:])
-        name = f"{method} + FBP ({tuned.describe()})"
+        label = method if method == "rebinning" else f"network ({model.learned_parts()})"
+        name = f"{label} + FBP ({tuned.describe()})"
         results[name] = {"sinogram_rel_l2": _relative_l2(p[n_tune:], sino.targets[n_tune:]),
                          **image_scores(image, truth[n_tune:], image_grid.pixel_size)}
         outputs[name] = image

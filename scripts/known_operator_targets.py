@@ -110,6 +110,11 @@ def run(text: str, data: Path, out: Path) -> dict:
     return train(parse_train_config(text, str(out)), out, data=data, force=True, progress=False)
 
 
+def run_name(prefix: str, name: str) -> str:
+    """A folder name for the ablation entry ``name``: ``prefix`` + its letters and digits, ``_`` elsewhere."""
+    return prefix + "".join(c if c.isalnum() else "_" for c in name).strip("_")
+
+
 def scored(run_dir: Path, test: Path) -> dict:
     """``recon evaluate`` of ``run_dir/model.pt`` on ``test``, written to ``run_dir`` (reused if there)."""
     if (run_dir / "evaluation.json").exists():
@@ -191,7 +196,7 @@ def conversion_ablation(out: Path, args: argparse.Namespace) -> list[str]:
     test_c = dataset("fan_htc_to_parallel.toml", out, args.n_test, seed=1)
     rows, seconds, table_rows = {}, {}, []
     for name, model_lines, epochs, batch, lr in CONVERSION_ABLATION:
-        run_dir = out / ("f2p_" + "".join(c if c.isalnum() else "_" for c in name).strip("_"))
+        run_dir = out / run_name("f2p_", name)
         text = CONVERSION_RUN.format(model=model_lines, epochs=max(epochs, 1), batch=batch, lr=lr)
         if epochs == 0:  # the analytic network itself
             if not (run_dir / "model.pt").exists():
@@ -226,7 +231,7 @@ def real_conversion(out: Path, args: argparse.Namespace) -> list[str]:
     models = []
     for name, model_lines, epochs, batch, lr in CONVERSION_ABLATION:
         if name in REAL_MODELS:
-            run_dir = out / ("f2p_real_" + "".join(c if c.isalnum() else "_" for c in name).strip("_"))
+            run_dir = out / run_name("f2p_real_", name)
             run(CONVERSION_RUN.format(model=model_lines, epochs=epochs, batch=batch, lr=lr), train_r, run_dir)
             models.append(run_dir / "model.pt")
     per_phantom: dict[str, dict[str, dict]] = {}
