@@ -7,19 +7,19 @@ analytic filtered backprojection (:func:`fbp`), rebinning, analytic phantoms, sc
 :class:`ParallelToFan`, :func:`load_model`). Units: mm, attenuation in 1/mm, sinograms in line integrals.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
-from .analytic import Ellipse, Polygon, rasterize, ray_transform, rectangle  # noqa: E402
-from .fbp import FBP, fbp  # noqa: E402
+from .simulation.shapes import Ellipse, Polygon, rasterize, ray_transform, rectangle  # noqa: E402
+from .analytic.filtered_backprojection import FBP, fbp  # noqa: E402
 from .geometry import (FanBeam, Geometry, ParallelBeam, geometry_differences, geometry_from_dict,  # noqa: E402
                        geometry_from_json)
 from .io import Scan, read_scan  # noqa: E402
-from .iterative import cgls, sirt  # noqa: E402
+from .analytic.iterative import cgls, sirt  # noqa: E402
 from .models import FanToParallel, LearnedFBP, ParallelToFan, fit_filter, load_model, save_model  # noqa: E402
 from .operators import (Backprojector, Projector, WeightedBackprojector, backproject, project,  # noqa: E402
                         weighted_backproject, weighted_backproject_adjoint)
-from .phantoms import make_phantom, shepp_logan  # noqa: E402
-from .rebin import Rebinning, rebin  # noqa: E402
+from .simulation.phantoms import make_phantom, shepp_logan  # noqa: E402
+from .analytic.rebinning import Rebinning, rebin  # noqa: E402
 
 __all__ = [
     "__version__", "Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json",

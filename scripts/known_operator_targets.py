@@ -23,9 +23,9 @@ import json
 import time
 from pathlib import Path
 
-from recon.evaluate import evaluate, format_table
-from recon.simulate import load_config, simulate_to_file
-from recon.train import build_model, parse_train_config, train
+from recon.evaluation.evaluate import evaluate, format_table
+from recon.simulation.simulate import load_config, simulate_to_file
+from recon.training.loop import build_model, parse_train_config, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -189,7 +189,7 @@ def fbp_targets(out: Path, args: argparse.Namespace) -> list[str]:
 def conversion_ablation(out: Path, args: argparse.Namespace) -> list[str]:
     """Fan → parallel: each network of CONVERSION_ABLATION and interpolation rebinning, each followed by a
     parallel FBP whose window is tuned on the first quarter of the test file; one table."""
-    from recon.data import SimulatedDataset
+    from recon.simulation.dataset import SimulatedDataset
     from recon.models import save_model
 
     train_c = dataset("fan_htc_to_parallel.toml", out, args.n_train, seed=0)
@@ -225,7 +225,7 @@ def real_conversion(out: Path, args: argparse.Namespace) -> list[str]:
     """The REAL_MODELS of the ablation trained again at the real scans' photon count, then ``recon compare`` at
     180 of the 720 views of each real HTC2022 phantom (each network's and rebinning's parallel-FBP window tuned
     on that training data); per-phantom and mean table."""
-    from recon.compare import compare_files
+    from recon.evaluation.compare import compare_files
 
     train_r = dataset("fan_htc_to_parallel_real.toml", out, args.n_train, seed=0)
     models = []

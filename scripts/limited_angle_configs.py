@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from recon.compare import compare_files
-from recon.simulate import simulate_to_file
-from recon.train import load_train_config, train
+from recon.evaluation.compare import compare_files
+from recon.simulation.simulate import simulate_to_file
+from recon.training.loop import load_train_config, train
 
 ROOT = Path(__file__).resolve().parents[1]
 PHANTOMS = ("ta", "tb", "tc", "td", "solid_disc")

@@ -44,10 +44,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from recon.compare import load_reference  # noqa: E402
-from recon.fbp import fbp  # noqa: E402
+from recon.evaluation.compare import load_reference  # noqa: E402
+from recon.analytic.filtered_backprojection import fbp  # noqa: E402
 from recon.io import read_scan  # noqa: E402
-from recon.limited_angle import (  # noqa: E402
+from recon.analytic.arcs import (  # noqa: E402
     DEFAULT_CUTOFFS,
     DEFAULT_TAPERS,
     ArcSample,
@@ -59,9 +59,9 @@ from recon.limited_angle import (  # noqa: E402
 )
 from recon.metrics import psnr, rmse, ssim  # noqa: E402
 from recon.models import save_model  # noqa: E402
-from recon.quality import segmentation_mcc  # noqa: E402
-from recon.simulate import parse_config, simulate_sample  # noqa: E402
-from recon.views import complete_arc  # noqa: E402
+from recon.evaluation.quality import segmentation_mcc  # noqa: E402
+from recon.simulation.simulate import parse_config, simulate_sample  # noqa: E402
+from recon.analytic.views import complete_arc  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HTC = Path(os.environ.get("HTC2022_DIR", "/work/shared/data/htc2022-training"))

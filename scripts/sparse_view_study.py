@@ -23,13 +23,13 @@ import json
 import time
 from pathlib import Path
 
-from recon.bundled_data import HTC_SCAN, bundled_file
-from recon.compare import compare_files
-from recon.demo import GRID_PIXEL, GRID_SIZE, demo_simulation_config, demo_training_config
+from recon.app.bundled import HTC_SCAN, bundled_file
+from recon.evaluation.compare import compare_files
+from recon.app.demo import GRID_PIXEL, GRID_SIZE, demo_simulation_config, demo_training_config
 from recon.io import read_htc_mat
-from recon.noise import estimate_i0
-from recon.simulate import simulate_to_file
-from recon.train import parse_train_config, train
+from recon.simulation.noise import estimate_i0
+from recon.simulation.simulate import simulate_to_file
+from recon.training.loop import parse_train_config, train
 
 PHANTOMS = ("ta", "tb", "tc", "td", "solid_disc")
 COLUMNS = (("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.3f}"), ("edge_rise_mm", "edge (mm)", "{:.3f}"),

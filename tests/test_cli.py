@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import recon
-from recon.cli import main
+from recon.app.cli import main
 
 
 def test_version_and_help(capsys):
@@ -22,7 +22,7 @@ def test_version_and_help(capsys):
 
 
 def test_console_script_is_installed():
-    result = subprocess.run([sys.executable, "-m", "recon.cli", "--version"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "recon", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == f"recon {recon.__version__}"
 
 

@@ -12,8 +12,8 @@ import torch
 
 import recon
 from recon import FBP, fbp
-from recon.fbp import detector_preweights
-from recon.weights import LimitedAngleWarning
+from recon.analytic.filtered_backprojection import detector_preweights
+from recon.analytic.weights import LimitedAngleWarning
 
 N, PX = 256, 0.8
 PHANTOM = recon.shepp_logan(radius=95.0)  # skull μ = 0.02/mm, brain 0.004/mm
@@ -135,7 +135,7 @@ def test_batched_float32_and_differentiable():
 
 def test_user_supplied_filter_array_equals_named_filter():
     geom = scans()["parallel-pi"]
-    from recon.filters import filter_response
+    from recon.analytic.filters import filter_response
     resp = filter_response(geom.n_det, geom.det_spacing, "hamming", 0.7)
     sino = recon.ray_transform(PHANTOM, geom)
     np.testing.assert_allclose(fbp(sino, geom, resp), fbp(sino, geom, "hamming", 0.7), rtol=1e-10, atol=1e-12)

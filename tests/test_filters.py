@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from recon.filters import (RampFilter, apply_filter, filter_frequencies, filter_response, padded_length,
+from recon.analytic.filters import (RampFilter, apply_filter, filter_frequencies, filter_response, padded_length,
                            ramp_response)
 
 

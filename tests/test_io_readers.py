@@ -18,9 +18,10 @@ import scipy.io
 import tifffile
 
 import recon
-from recon.bundled_data import HTC_SCAN, bundled_file
-from recon.cli import main
-from recon.io import (Scan, ScanFormatError, describe_scan, read_array, read_dxchange, read_htc_mat,
+from recon.app.bundled import HTC_SCAN, bundled_file
+from recon.app.cli import main
+from recon.app.info import describe_scan
+from recon.io import (Scan, ScanFormatError, read_array, read_dxchange, read_htc_mat,
                       read_htc_reference, read_nxtomo, read_scan, read_tiff)
 
 SHARED = Path(os.environ.get("RECON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -194,7 +195,7 @@ def test_select_angles_arcs_and_wrap_around():
     assert scan.select_angles(-math.radians(10), math.radians(10)).n_views == 41
     assert scan.select_angles(0.0, 4 * math.pi).n_views == 720
     short = scan.select_angles(math.radians(30), math.radians(30 + 200))
-    assert short.n_views == 401 and recon.weights.scan_coverage(short.geometry).kind == "short"
+    assert short.n_views == 401 and recon.analytic.weights.scan_coverage(short.geometry).kind == "short"
     with pytest.raises(ValueError, match="no view lies on the arc"):
         scan.select_angles(math.radians(0.1), math.radians(0.4))
     with pytest.raises(ValueError, match="start must be finite"):

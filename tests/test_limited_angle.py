@@ -13,7 +13,7 @@ from scipy import ndimage
 
 import recon
 from recon.io import read_htc_mat, read_scan
-from recon.limited_angle import (
+from recon.analytic.arcs import (
     ArcSample,
     LimitedAngleFBP,
     arc_offset,
@@ -26,8 +26,8 @@ from recon.limited_angle import (
     tune_limited_angle_fbp,
 )
 from recon.models import LearnedFBP, load_model, save_model
-from recon.views import complete_arc
-from recon.weights import parker_weights, scan_coverage
+from recon.analytic.views import complete_arc
+from recon.analytic.weights import parker_weights, scan_coverage
 
 STEP = math.radians(2.0)
 
@@ -39,7 +39,7 @@ def _fan(n_views: int = 180, start: float = 0.0, image_size: int = 48) -> recon.
 
 
 def _phantom(seed: int) -> list:
-    return recon.phantoms.disc_with_holes(np.random.default_rng(seed), radius=9.0, mu=0.04, n_holes=(2, 4),
+    return recon.simulation.phantoms.disc_with_holes(np.random.default_rng(seed), radius=9.0, mu=0.04, n_holes=(2, 4),
                                           size=(1.0, 3.0), gap=0.5, rim=0.5)
 
 
@@ -165,7 +165,7 @@ def test_training_on_a_tiny_arc_lowers_the_loss_and_saves_with_its_geometry(tmp_
     tuned = tune_limited_angle_fbp([s.sinogram for s in val], [s.target for s in val], [s.geometry for s in val],
                                    windows=("ram-lak", "hann"), cutoffs=(0.5, 1.0), tapers=(0.0, 0.1))
     model = tuned.model(g0, filter_basis=8, positivity=True, dtype=torch.float64)
-    from recon.limited_angle import arc_loss
+    from recon.analytic.arcs import arc_loss
 
     before = float(arc_loss(model, val))
     assert before == pytest.approx(tuned.mse, rel=0.2)  # positivity only helps
@@ -252,7 +252,7 @@ def test_reconstruct_moves_an_arc_model_to_the_scan_arc(tmp_path, start_deg, sto
     that wraps through 0°, whose views the full scan stores out of arc order) is reconstructed as the
     baseline reconstructs it at its own start; an arc of another length is refused with a clear message."""
     from recon.io.scan import Scan
-    from recon.reconstruct import reconstruct_learned
+    from recon.app.reconstruct import reconstruct_learned
 
     full = _fan(180, image_size=32)
     scan = Scan(recon.ray_transform(_phantom(3), full).astype(np.float32), full)

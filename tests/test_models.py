@@ -7,15 +7,15 @@ import pytest
 import torch
 
 import recon
-from recon.fbp import filter_spacing
-from recon.filters import filter_response
+from recon.analytic.filtered_backprojection import filter_spacing
+from recon.analytic.filters import filter_response
 from recon.models import (FanToParallel, LearnedFBP, ParallelToFan, fit_filter, load_model, mean_squared_error,
                           save_model)
 
 from .helpers import small_geometries
 
 # the small test geometries have random angles; the parallel one covers less than π
-pytestmark = pytest.mark.filterwarnings("ignore::recon.weights.LimitedAngleWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::recon.analytic.weights.LimitedAngleWarning")
 
 
 def _phantom(radius: float) -> list[recon.Ellipse]:
@@ -37,7 +37,7 @@ def test_untrained_short_scan_model_uses_parker_weights():
     g = recon.FanBeam([0.0], 64, 1.0, 32, 0.5, sod=30.0, sdd=60.0)
     half_fan = np.abs(g.fan_angles).max() + 0.01
     g = g.replace(angles=np.linspace(0, np.pi + 2 * half_fan, 80))
-    assert recon.weights.scan_coverage(g).kind == "short"
+    assert recon.analytic.weights.scan_coverage(g).kind == "short"
     sino = torch.tensor(recon.ray_transform(_phantom(7.0), g))
     model = LearnedFBP(g, "hann", learn="weights", dtype=torch.float64)
     torch.testing.assert_close(model(sino), recon.fbp(sino, g, "hann"), rtol=0, atol=0)
@@ -211,7 +211,7 @@ def test_untrained_parallel_to_fan_reproduces_the_fan_sinogram():
 def test_view_upsampled_conversion_is_view_interpolation_then_the_plain_conversion(tmp_path):
     """factor = U: untrained, the conversion reconstructs with view-interpolated FBP; it learns only its 2-D
     filter, and saves/loads with its factor."""
-    from recon.views import upsample_views
+    from recon.analytic.views import upsample_views
 
     fan = recon.FanBeam(np.linspace(0, 2 * np.pi, 90, endpoint=False), 160, 0.5, 64, 0.5, sod=60.0, sdd=120.0)
     par = recon.ParallelBeam(np.linspace(0, np.pi, 180, endpoint=False), 160, 0.25, 64, 0.5)

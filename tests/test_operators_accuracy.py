@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import recon
-from recon.analytic import ellipse_line_integrals
+from recon.simulation.shapes import ellipse_line_integrals
 
 N, PX = 512, 0.25  # 128 mm field of view
 

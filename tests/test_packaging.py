@@ -7,7 +7,7 @@ from pathlib import Path
 
 import scipy.io
 
-from recon.bundled_data import HTC_REFERENCE, HTC_SCAN, HTC_SEGMENTATION, bundled_file
+from recon.app.bundled import HTC_REFERENCE, HTC_SCAN, HTC_SEGMENTATION, bundled_file
 
 if sys.version_info >= (3, 11):
     import tomllib

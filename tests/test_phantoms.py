@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import recon
-from recon.analytic import Ellipse, Polygon, ray_transform, rasterize, rectangle
-from recon.noise import poisson_noise
-from recon.phantoms import PHANTOMS, disc_with_holes, make_phantom, random_ellipses, random_polygons
+from recon.simulation.shapes import Ellipse, Polygon, ray_transform, rasterize, rectangle
+from recon.simulation.noise import poisson_noise
+from recon.simulation.phantoms import PHANTOMS, disc_with_holes, make_phantom, random_ellipses, random_polygons
 
 
 def rel_l2(a: np.ndarray, b: np.ndarray) -> float:

@@ -8,7 +8,7 @@ import torch
 
 import recon
 from recon import fbp
-from recon.rebin import Rebinning, rebin, rebin_coverage
+from recon.analytic.rebinning import Rebinning, rebin, rebin_coverage
 
 N, PX = 256, 0.8
 PHANTOM = recon.shepp_logan(radius=95.0)

@@ -10,13 +10,13 @@ import tifffile
 from scipy import ndimage
 
 import recon
-from recon.bundled_data import HTC_REFERENCE, HTC_SCAN, HTC_SEGMENTATION, bundled_file
-from recon.cli import main
-from recon.compare import load_reference, resample_to_grid
+from recon.app.bundled import HTC_REFERENCE, HTC_SCAN, HTC_SEGMENTATION, bundled_file
+from recon.app.cli import main
+from recon.evaluation.compare import load_reference, resample_to_grid
 from recon.io import read_htc_mat
 from recon.metrics import psnr, rmse, ssim
 from recon.models import LearnedFBP, save_model
-from recon.quality import edge_rise_distance, flat_region_noise, otsu_threshold, segmentation_mcc
+from recon.evaluation.quality import edge_rise_distance, flat_region_noise, otsu_threshold, segmentation_mcc
 
 SCAN = str(bundled_file(HTC_SCAN))
 GRID = {"image_size": 128, "pixel_size": 0.5932892693321776}  # 4 × the organisers' pixel: fast tests

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 import recon
-import recon.simulate as simulate
-from recon.analytic import rasterize, ray_transform
-from recon.cli import main
-from recon.data import SimulatedDataset, split_indices
-from recon.phantoms import make_phantom
+import recon.simulation.simulate as simulate
+from recon.simulation.shapes import rasterize, ray_transform
+from recon.app.cli import main
+from recon.simulation.dataset import SimulatedDataset, split_indices
+from recon.simulation.phantoms import make_phantom
 
 TINY = """\
 # tiny test config
@@ -203,7 +203,7 @@ def test_missing_sections_and_truncation_warning(tmp_path):
 def test_shipped_configs_are_valid():
     """Every config in configs/ is valid (simulation configs without warnings: the phantoms fit the images and
     detectors) and described in configs/README.md."""
-    from recon.train import load_train_config
+    from recon.training.loop import load_train_config
 
     folder = Path(__file__).resolve().parents[1] / "configs"
     readme = (folder / "README.md").read_text(encoding="utf-8")

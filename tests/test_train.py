@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from recon.cli import main
+from recon.app.cli import main
 from recon.metrics import ssim
 from recon.models import LearnedFBP, load_model
-from recon.simulate import simulate_to_file
+from recon.simulation.simulate import simulate_to_file
 
 SIMULATION = """
 [simulation]
@@ -122,7 +122,7 @@ def test_distributed_training_with_two_cpu_processes(dataset, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-         "-m", "recon.cli", "train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "ddp")],
+         "-m", "recon", "train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "ddp")],
         capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
@@ -164,9 +164,9 @@ def test_view_upsampled_conversion_trains_and_compare_tunes_each_conversions_win
     its own parallel-FBP window, tuned on the network's training data."""
     import numpy as np
 
-    from recon.compare import compare_scan
+    from recon.evaluation.compare import compare_scan
     from recon.io.scan import Scan
-    from recon.train import load_training_data
+    from recon.training.loop import load_training_data
 
     text = """
 [model]
@@ -258,7 +258,7 @@ def test_mse_plus_ssim_loss_trains_and_improves_ssim(dataset, tmp_path):
     trained, untrained = load_model(tmp_path / "run"), load_model(tmp_path / "run")
     with torch.no_grad():
         untrained.filter.coefficients.zero_()
-    from recon.train import load_training_data
+    from recon.training.loop import load_training_data
 
     data = load_training_data(dataset, "images", views=24)
     with torch.no_grad():
@@ -293,7 +293,7 @@ def test_view_upsampled_fbp_trains_from_least_squares_against_full_view_fbp(data
     averaged down), least-squares start, Adam with MSE + SSIM; it beats its analytic start (view-interpolated
     FBP) on the validation samples."""
     from recon.models import ViewUpsampledFBP
-    from recon.train import load_training_data
+    from recon.training.loop import load_training_data
 
     config = _config(tmp_path, 2, UPSAMPLED)
     assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "run")]) == 0
@@ -338,9 +338,9 @@ def _compare_on_arc(dataset, model, start_deg: float, stop_deg: float):
 
     import numpy as np
 
-    from recon.compare import compare_scan
+    from recon.evaluation.compare import compare_scan
     from recon.io.scan import Scan
-    from recon.train import load_training_data
+    from recon.training.loop import load_training_data
 
     full = load_training_data(dataset, "images", max_samples=1)
     scan, phantom = Scan(full.inputs[0].numpy(), full.geometry), full.targets[0].numpy().astype(np.float64)
@@ -358,8 +358,8 @@ def test_limited_angle_training_starts_from_the_tuned_baseline_and_compare_repor
     same baseline."""
     import numpy as np
 
-    from recon.limited_angle import LimitedAngleFBP
-    from recon.train import load_training_data
+    from recon.analytic.arcs import LimitedAngleFBP
+    from recon.training.loop import load_training_data
 
     config = _config(tmp_path, 3, LIMITED)
     assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "run")]) == 0
@@ -386,7 +386,7 @@ def test_limited_angle_training_starts_from_the_tuned_baseline_and_compare_repor
 
 
 def test_evaluate_scores_an_arc_model_against_the_tuned_limited_angle_baseline(dataset, tmp_path):
-    from recon.evaluate import evaluate
+    from recon.evaluation.evaluate import evaluate
 
     config = _config(tmp_path, 1, LIMITED)
     assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "run")]) == 0
@@ -405,8 +405,8 @@ def test_view_completion_model_trains_through_the_cli_and_compare_shows_its_anal
     (oracle-tuned)."""
     import numpy as np
 
-    from recon.limited_angle import LimitedAngleFBP
-    from recon.train import load_training_data
+    from recon.analytic.arcs import LimitedAngleFBP
+    from recon.training.loop import load_training_data
 
     text = LIMITED.replace("positivity = true", "positivity = true\ncomplete_views = true")
     assert main(["train", "--config", str(_config(tmp_path, 2, text)), "--data", str(dataset), "--out",

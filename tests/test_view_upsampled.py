@@ -10,7 +10,7 @@ import torch
 import recon
 from recon.models import ViewUpsampledFBP, fit_filter, load_model, mean_squared_error, save_model
 from recon.models.view_upsampled import interpolation_response
-from recon.views import upsample_views, upsampled_geometry
+from recon.analytic.views import upsample_views, upsampled_geometry
 
 
 def full_scans(n_views: int = 24, n: int = 32) -> dict[str, recon.Geometry]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import recon
-from recon.weights import (LimitedAngleWarning, parker_weights, quadrature_weights, redundancy_weights,
+from recon.analytic.weights import (LimitedAngleWarning, parker_weights, quadrature_weights, redundancy_weights,
                            scan_coverage)
 
 

@@ -15,11 +15,11 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..fbp import FilterSpec, fbp_weights, filter_spacing
-from ..filters import filter_response, ramp_response
+from ..analytic.filtered_backprojection import FilterSpec, fbp_weights, filter_spacing
+from ..analytic.filters import filter_response, ramp_response
 from ..geometry import Geometry, geometry_differences, geometry_from_dict
 from ..operators.functional import check_input
-from ..weights import arc_positions, scan_coverage
+from ..analytic.weights import arc_positions, scan_coverage
 from .parameters import LearnableFilter, LearnableWeights
 
 __all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "normalise_learn", "initial_filter", "view_positions"]

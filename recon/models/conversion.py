@@ -27,7 +27,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..fbp import FilterSpec
+from ..analytic.filtered_backprojection import FilterSpec
 from ..geometry import FanBeam, Geometry, ParallelBeam
 from ..operators.functional import project, weighted_backproject
 from .base import KnownOperatorModel, normalise_learn

@@ -17,10 +17,10 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 import torch
 
-from ..fbp import FilterSpec
+from ..analytic.filtered_backprojection import FilterSpec
 from ..geometry import Geometry
 from ..operators.functional import weighted_backproject
-from ..views import complete_arc, completed_geometry
+from ..analytic.views import complete_arc, completed_geometry
 from .base import KnownOperatorModel
 
 __all__ = ["LearnedFBP"]

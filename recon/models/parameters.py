@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from ..filters import apply_filter, padded_length
+from ..analytic.filters import apply_filter, padded_length
 
 __all__ = ["hat_basis", "LearnableFilter", "LearnableWeights"]
 

@@ -8,7 +8,7 @@ from typing import Any, Optional, Union
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from ..io.atomic import atomic_output
 from .base import KnownOperatorModel
 from .conversion import FanToParallel, GeometryConversion, ParallelToFan

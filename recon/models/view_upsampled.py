@@ -31,11 +31,11 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from ..fbp import FilterSpec, fbp_weights, filter_spacing
-from ..filters import padded_length, ramp_response
+from ..analytic.filtered_backprojection import FilterSpec, fbp_weights, filter_spacing
+from ..analytic.filters import padded_length, ramp_response
 from ..geometry import Geometry
 from ..operators.functional import weighted_backproject
-from ..views import upsampled_geometry
+from ..analytic.views import upsampled_geometry
 from .base import KnownOperatorModel, initial_filter
 from .parameters import LearnableWeights
 

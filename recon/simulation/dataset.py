@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .geometry import Geometry, geometry_from_json
+from ..geometry import Geometry, geometry_from_json
 from .simulate import FORMAT
 
 __all__ = ["SimulatedDataset", "split_indices"]

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .analytic import Ellipse, Polygon, Shape, _polygon_contains_kernel, _segments_cross, rectangle
+from .shapes import Ellipse, Polygon, Shape, _polygon_contains_kernel, _segments_cross, rectangle
 
 __all__ = ["shepp_logan", "random_ellipses", "random_polygons", "disc_with_holes", "PHANTOMS", "make_phantom"]
 

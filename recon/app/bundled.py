@@ -22,7 +22,7 @@ def bundled_file(name: str) -> Path:
         candidates.append(Path(str(resources.files("recon.bundled") / name)))
     except ModuleNotFoundError:
         pass
-    candidates.append(Path(__file__).resolve().parent.parent / "data" / name)
+    candidates.append(Path(__file__).resolve().parents[2] / "data" / name)
     for path in candidates:
         if path.is_file():
             return path

@@ -41,12 +41,12 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .fbp import fbp_weights, filter_spacing
+from .filtered_backprojection import fbp_weights, filter_spacing
 from .filters import WINDOWS, apply_filter, filter_response
-from .geometry import Geometry, geometry_differences
-from .models import KnownOperatorModel, LearnedFBP
-from .models.lstsq import filter_normal_equations
-from .operators.functional import weighted_backproject
+from ..geometry import Geometry, geometry_differences
+from ..models import KnownOperatorModel, LearnedFBP
+from ..models.lstsq import filter_normal_equations
+from ..operators.functional import weighted_backproject
 from .views import complete_arc
 from .weights import arc_positions, scan_coverage
 
@@ -332,7 +332,7 @@ def arc_loss(model: LearnedFBP, samples: Sequence[ArcSample], ssim_weight: float
              grad: bool = False) -> torch.Tensor:
     """Mean over ``samples`` of MSE (+ ``ssim_weight`` · (1 − SSIM) · mean(t²), which keeps the SSIM term
     on the MSE's scale) of the retargeted model's output."""
-    from .metrics import ssim
+    from ..metrics import ssim
 
     total = 0.0
     with torch.set_grad_enabled(grad):

@@ -25,7 +25,7 @@ from typing import Iterable, Protocol, Sequence, runtime_checkable
 import numpy as np
 from numba import njit
 
-from .geometry import Geometry
+from ..geometry import Geometry
 
 __all__ = ["Shape", "Ellipse", "Polygon", "rectangle", "ellipse_line_integrals", "ray_transform", "rasterize"]
 

@@ -15,8 +15,8 @@ from typing import Optional
 
 import torch
 
-from .fbp import FBP
-from .geometry import Geometry
+from ..analytic.filtered_backprojection import FBP
+from ..geometry import Geometry
 
 __all__ = ["full_view_fbp"]
 

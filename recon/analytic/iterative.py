@@ -10,8 +10,8 @@ from typing import Optional
 
 import torch
 
-from .geometry import Geometry
-from .operators.functional import backproject, check_input, project
+from ..geometry import Geometry
+from ..operators.functional import backproject, check_input, project
 
 __all__ = ["sirt", "cgls"]
 

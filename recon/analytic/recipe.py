@@ -15,9 +15,9 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .fbp import FBP, fbp
+from .filtered_backprojection import FBP, fbp
 from .filters import WINDOWS
-from .geometry import Geometry
+from ..geometry import Geometry
 from .views import upsample_views
 
 __all__ = ["TunedFilter", "tune_fbp", "DEFAULT_CUTOFFS"]

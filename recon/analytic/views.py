@@ -21,7 +21,7 @@ import math
 import numpy as np
 import torch
 
-from .geometry import Geometry
+from ..geometry import Geometry
 
 __all__ = ["uniform_full_scan_step", "upsampled_geometry", "upsample_views", "completed_geometry", "complete_arc"]
 

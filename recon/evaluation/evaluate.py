@@ -29,17 +29,17 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
-from .baselines import tune_fbp
-from .fbp import FBP
-from .geometry import view_indices
-from .io.atomic import atomic_output, check_writable
-from .metrics import psnr, rmse, ssim
+from ..analytic.recipe import tune_fbp
+from ..analytic.filtered_backprojection import FBP
+from ..geometry import view_indices
+from ..io.atomic import atomic_output, check_writable
+from ..metrics import psnr, rmse, ssim
 from .quality import edge_rise_distance
-from .models import GeometryConversion, KnownOperatorModel, LearnedFBP, load_model, training_summary
-from .rebin import Rebinning
-from .train import load_training_data, read_dataset
-from .views import uniform_full_scan_step
-from .weights import scan_coverage
+from ..models import GeometryConversion, KnownOperatorModel, LearnedFBP, load_model, training_summary
+from ..analytic.rebinning import Rebinning
+from ..training.loop import load_training_data, read_dataset
+from ..analytic.views import uniform_full_scan_step
+from ..analytic.weights import scan_coverage
 
 __all__ = ["evaluate", "image_scores", "format_table", "convert_both"]
 
@@ -112,7 +112,7 @@ def _fbp_methods(model: KnownOperatorModel, x_tune, y_tune, x_test, y_test) -> t
         outputs[f"FBP tuned ({interp.describe()})"] = torch.cat(
             [interp.reconstruct(x_test[i:i + 8], g) for i in range(0, x_test.shape[0], 8)])
     if scan_coverage(g).kind != "full":  # arcs: window, cut-off, end taper and scale tuned (recon.limited_angle)
-        from .limited_angle import tune_start
+        from ..analytic.arcs import tune_start
 
         for complete in (False, True) if getattr(model, "complete_views", False) else (False,):
             limited = tune_start(LearnedFBP(g, warn=False, complete_views=complete), x_tune, y_tune)
@@ -187,7 +187,7 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
     if out_dir is not None:
         for name in ("evaluation.json", "evaluation.md", "evaluation.png"):
             check_writable(out_dir / name, force)
-    from .data import SimulatedDataset
+    from ..simulation.dataset import SimulatedDataset
 
     dataset = SimulatedDataset(data_path, keys=("sinograms",))
     views = view_indices(dataset.geometry, model.geometry)

@@ -24,8 +24,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .geometry import FanBeam, Geometry, ParallelBeam
-from .operators.functional import check_input
+from ..geometry import FanBeam, Geometry, ParallelBeam
+from ..operators.functional import check_input
 
 __all__ = ["Rebinning", "rebin", "rebin_coverage"]
 

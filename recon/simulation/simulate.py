@@ -49,9 +49,9 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
-from .analytic import rasterize, ray_transform
-from .geometry import FanBeam, Geometry
-from .io import atomic_output, check_writable, geometry_from_table, parse_toml
+from .shapes import rasterize, ray_transform
+from ..geometry import FanBeam, Geometry
+from ..io import atomic_output, check_writable, geometry_from_table, parse_toml
 from .noise import poisson_noise
 from .phantoms import PHANTOMS, make_phantom, phantom_parameters
 
@@ -318,7 +318,7 @@ def simulate_to_file(config: Union[PathLike, SimulationConfig], out: PathLike, n
     import h5py
     from tqdm import tqdm
 
-    from . import __version__
+    from .._version import __version__
 
     cfg = config if isinstance(config, SimulationConfig) else load_config(config)
     n = cfg.n if n is None else _int("n", n, 1)

@@ -8,9 +8,9 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from .filters import filter_frequencies, filter_response
-from .fbp import filter_spacing
-from .io.atomic import atomic_output
+from ..analytic.filters import filter_frequencies, filter_response
+from ..analytic.filtered_backprojection import filter_spacing
+from ..io.atomic import atomic_output
 
 __all__ = ["plot_loss", "plot_filter", "save_figure"]
 

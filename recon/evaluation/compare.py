@@ -38,20 +38,20 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .baselines import TunedFilter, tune_fbp
-from .fbp import fbp
-from .geometry import FanBeam, Geometry
-from .io.atomic import atomic_output, check_writable
-from .io.scan import Scan
-from .metrics import psnr, rmse, ssim
-from .models import GeometryConversion, KnownOperatorModel, load_model, training_summary
-from .operators import project
+from ..analytic.recipe import TunedFilter, tune_fbp
+from ..analytic.filtered_backprojection import fbp
+from ..geometry import FanBeam, Geometry
+from ..io.atomic import atomic_output, check_writable
+from ..io.scan import Scan
+from ..metrics import psnr, rmse, ssim
+from ..models import GeometryConversion, KnownOperatorModel, load_model, training_summary
+from ..operators import project
 from .quality import edge_rise_distance, flat_region_noise, otsu_threshold, segmentation_mcc
-from .reconstruct import (Reconstruction, apply_model, display_window, match_model_views, parallel_geometry_for,
+from ..app.reconstruct import (Reconstruction, apply_model, display_window, match_model_views, parallel_geometry_for,
                           reconstruct_learned)
-from .rebin import rebin
-from .views import uniform_full_scan_step
-from .weights import scan_coverage
+from ..analytic.rebinning import rebin
+from ..analytic.views import uniform_full_scan_step
+from ..analytic.weights import scan_coverage
 
 __all__ = ["resample_to_grid", "load_reference", "compare_scan", "compare_files", "score"]
 
@@ -84,8 +84,8 @@ def resample_to_grid(image: np.ndarray, pixel_size: float, geometry: Geometry, b
 def load_reference(path: PathLike, geometry: Geometry, pixel_size: Optional[float] = None) -> np.ndarray:
     """A reference image file (HTC ``.mat`` reference or segmentation, TIFF written by ``recon reconstruct``)
     on ``geometry``'s grid. ``pixel_size`` (mm) defaults to the file's (HTC: 0.148322 mm)."""
-    from .io import read_htc_reference
-    from .io.readers import HTC_EFFECTIVE_PIXEL_SIZE
+    from ..io import read_htc_reference
+    from ..io.readers import HTC_EFFECTIVE_PIXEL_SIZE
 
     path = Path(path)
     if path.suffix.lower() == ".mat":
@@ -135,9 +135,9 @@ def _tuned_on_training_data(model: KnownOperatorModel, upsample: Sequence[int] =
     data = summary.get("data")
     if model.output_kind != "image" or not data or not Path(data).is_file():
         return None
-    from .data import SimulatedDataset
-    from .geometry import view_indices
-    from .train import load_training_data
+    from ..simulation.dataset import SimulatedDataset
+    from ..geometry import view_indices
+    from ..training.loop import load_training_data
 
     try:
         views = view_indices(SimulatedDataset(data, keys=("sinograms",)).geometry, model.geometry)
@@ -155,7 +155,7 @@ def _conversion_windows(model: GeometryConversion, max_samples: int = 16) -> Opt
     if not data or not Path(data).is_file():
         return None
     from .evaluate import convert_both
-    from .train import load_training_data, read_dataset
+    from ..training.loop import load_training_data, read_dataset
 
     try:
         td = load_training_data(data, "target_sinograms", None, max_samples=max_samples)
@@ -186,7 +186,7 @@ def _limited_angle_baselines(models: Sequence[KnownOperatorModel], sino: np.ndar
     views completed for a model that completes them) that each model's training tuned (``init = "tuned"``),
     and the plain one tuned on the reference itself (oracle) unless a model stored it; each also clipped at
     0, the non-linearity the learned models' positivity adds."""
-    from .limited_angle import LimitedAngleFBP, tune_limited_angle_fbp
+    from ..analytic.arcs import LimitedAngleFBP, tune_limited_angle_fbp
 
     stored = [LimitedAngleFBP.from_dict(d) for d in
               (training_summary(m).get("limited_angle_baseline") for m in models) if d]
@@ -350,7 +350,7 @@ def compare_files(scan_path: PathLike, out: PathLike, model_paths: Sequence[Path
                   geometry: Optional[PathLike] = None, views: Optional[int] = None,
                   angles: Optional[tuple[float, float]] = None, force: bool = False) -> dict[str, Any]:
     """Run :func:`compare_scan` on a file and write the report folder ``out`` (see the module docstring)."""
-    from .io import read_scan
+    from ..io import read_scan
     from .report import plot_filter
 
     out = Path(out)

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ..weights import scan_coverage
-from .formats.common import GeometryArg, PathLike
-from .readers import read_scan
-from .scan import Scan
+from ..analytic.weights import scan_coverage
+from ..io.formats.common import GeometryArg, PathLike
+from ..io.readers import read_scan
+from ..io.scan import Scan
 
 __all__ = ["describe_scan", "format_scan"]
 

@@ -69,11 +69,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .geometry import Geometry, evenly_spaced_views
-from .io.atomic import atomic_output
-from .io.config import load_toml, parse_toml
-from .metrics import ssim
-from .models import (FanToParallel, KnownOperatorModel, LearnedFBP, ParallelToFan, ViewUpsampledFBP, fit_filter,
+from ..geometry import Geometry, evenly_spaced_views
+from ..io.atomic import atomic_output
+from ..io.config import load_toml, parse_toml
+from ..metrics import ssim
+from ..models import (FanToParallel, KnownOperatorModel, LearnedFBP, ParallelToFan, ViewUpsampledFBP, fit_filter,
                      mean_squared_error, save_model)
 
 __all__ = ["TrainConfig", "parse_train_config", "load_train_config", "build_model", "TrainingData",
@@ -203,8 +203,8 @@ def load_training_data(path: PathLike, target: str = "images", views: Union[None
     indices themselves (e.g. from :func:`recon.geometry.view_indices`); ``max_samples`` caps the count."""
     import h5py
 
-    from .data import SimulatedDataset
-    from .targets import full_view_fbp
+    from ..simulation.dataset import SimulatedDataset
+    from ..simulation.targets import full_view_fbp
 
     computed = target == "full_view_fbp"
     ds = SimulatedDataset(path, keys=("sinograms",) if computed else ("sinograms", target))
@@ -235,8 +235,8 @@ def _selected_views(data_table: dict[str, Any], path: PathLike) -> Union[None, i
     scan, in order along the arc."""
     if "angles" not in data_table:
         return data_table.get("views")
-    from .data import SimulatedDataset
-    from .limited_angle import arc_view_indices
+    from ..simulation.dataset import SimulatedDataset
+    from ..analytic.arcs import arc_view_indices
 
     start, stop = (math.radians(float(v)) for v in data_table["angles"])
     length = (stop - start) % (2 * math.pi) or 2 * math.pi
@@ -400,7 +400,7 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
 
     baseline = None
     if t_cfg["init"].startswith("tuned") and start_epoch == 0:  # every process tunes the same start
-        from .limited_angle import tune_start
+        from ..analytic.arcs import tune_start
 
         t_fit = time.perf_counter()
         j = train_idx[:int(t_cfg["lstsq_samples"])]
@@ -480,7 +480,7 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
             summary["gap_to_lstsq"] = summary["final_train_mse"] / lstsq["loss"] - 1.0
         save_model(model, out / "model.pt", force=True, extra={"config": cfg.text, "summary": summary})
         _write_metrics(out, history, summary)
-        from .report import plot_filter, plot_loss
+        from ..evaluation.report import plot_filter, plot_loss
 
         plot_loss(history, out / "loss.png", lstsq)
         plot_filter(model, out / "filter.png")

@@ -13,7 +13,7 @@ import math
 import sys
 from typing import Callable, Optional, Sequence
 
-from . import __version__
+from .._version import __version__
 
 
 # ---- demo ----------------------------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ def _add_simulate(sub) -> None:
 
 
 def _run_simulate(args: argparse.Namespace) -> None:
-    from .simulate import simulate_to_file
+    from ..simulation.simulate import simulate_to_file
 
     simulate_to_file(args.config, args.out, n=args.n, seed=args.seed, workers=args.workers, force=args.force)
 
@@ -61,7 +61,7 @@ def _add_info(sub) -> None:
 
 
 def _run_info(args: argparse.Namespace) -> None:
-    from .io import describe_scan
+    from .info import describe_scan
 
     print(describe_scan(args.file, geometry=args.geometry))
 
@@ -80,7 +80,7 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> None:
-    from .train import train
+    from ..training.loop import train
 
     summary = train(args.config, args.out, data=args.data, resume=args.resume, force=args.force,
                     epochs=args.epochs)
@@ -105,7 +105,7 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import evaluate
+    from ..evaluation.evaluate import evaluate
 
     report = evaluate(args.model, args.data, out=args.out, tune_fraction=args.tune_fraction,
                       max_samples=args.max_samples, force=args.force)
@@ -179,7 +179,7 @@ def _add_compare(sub) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> None:
-    from .compare import compare_files
+    from ..evaluation.compare import compare_files
 
     result = compare_files(args.scan, args.out, args.model, reference=args.reference,
                            segmentation=args.segmentation, geometry=args.geometry, views=args.views,

@@ -17,15 +17,15 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from . import __version__
-from .fbp import fbp
-from .geometry import FanBeam, Geometry, ParallelBeam, geometry_differences, view_indices
-from .io.atomic import atomic_output, check_writable
-from .io.scan import Scan
-from .models import GeometryConversion, KnownOperatorModel, load_model
-from .models.conversion import isocentre_pitch
-from .rebin import rebin
-from .weights import arc_positions, scan_coverage
+from .._version import __version__
+from ..analytic.filtered_backprojection import fbp
+from ..geometry import FanBeam, Geometry, ParallelBeam, geometry_differences, view_indices
+from ..io.atomic import atomic_output, check_writable
+from ..io.scan import Scan
+from ..models import GeometryConversion, KnownOperatorModel, load_model
+from ..models.conversion import isocentre_pitch
+from ..analytic.rebinning import rebin
+from ..analytic.weights import arc_positions, scan_coverage
 
 __all__ = ["METHODS", "Reconstruction", "parallel_geometry_for", "reconstruct_fbp", "reconstruct_rebin",
            "reconstruct_learned", "match_model_views", "reconstruct_scan", "write_tiff", "write_preview",
@@ -95,7 +95,7 @@ def match_model_views(scan: Scan, model: KnownOperatorModel) -> tuple[Scan, Know
             raise ValueError(f"the scan's views do not include the model's: {err}{hint}") from None
         scan = scan.select_views(indices=idx)
     elif scan_coverage(model.geometry).kind != "full" and geometry_differences(model.geometry, scan.geometry):
-        from .limited_angle import retarget
+        from ..analytic.arcs import retarget
 
         coverage = scan_coverage(scan.geometry)  # the scan's views in order along its arc, then the model moved
         scan = scan.select_views(indices=np.argsort(arc_positions(scan.geometry, coverage), kind="stable"))
@@ -178,7 +178,7 @@ def write_tiff(path: PathLike, rec: Reconstruction, source: str = "", force: boo
 
 def write_preview(path: PathLike, rec: Reconstruction, title: str = "", force: bool = False) -> Path:
     """PNG preview with a percentile window, a colour bar in 1/mm and a millimetre scale."""
-    from .report import _pyplot, save_figure
+    from ..evaluation.report import _pyplot, save_figure
 
     check_writable(path, force)
     plt = _pyplot()
@@ -208,7 +208,7 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     """
     from tqdm import tqdm
 
-    from .io import read_scan
+    from ..io import read_scan
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")

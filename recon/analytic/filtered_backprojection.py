@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from .filters import RampFilter
-from .geometry import FanBeam, Geometry
-from .operators.functional import check_input, weighted_backproject
+from ..geometry import FanBeam, Geometry
+from ..operators.functional import check_input, weighted_backproject
 from .weights import redundancy_weights
 
 __all__ = ["FBP", "fbp", "filter_spacing", "detector_preweights", "fbp_weights"]

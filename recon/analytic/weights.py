@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import FanBeam, Geometry
+from ..geometry import FanBeam, Geometry
 
 __all__ = ["ScanCoverage", "LimitedAngleWarning", "scan_coverage", "arc_positions", "quadrature_weights",
            "parker_weights", "redundancy_weights"]

@@ -1,0 +1,2 @@
+"""Scoring reconstructions: image quality on real scans, the comparison methods, ``recon evaluate`` and
+``recon compare``."""

@@ -1,0 +1,1 @@
+"""Training known-operator models on simulated datasets (``recon train``)."""
