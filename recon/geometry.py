@@ -27,36 +27,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json", "geometry_differences",
-           "view_indices", "evenly_spaced_views"]
+from ._checks import integer, real
 
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return int(value)
-
-
-def _finite_float(name: str, value: Any) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be finite, got {out}")
-    return out
-
-
-def _positive_float(name: str, value: Any, unit: str = "mm") -> float:
-    out = _finite_float(name, value)
-    if out <= 0:
-        raise ValueError(f"{name} must be > 0 {unit}, got {out}")
-    return out
+__all__ = ["Geometry", "ParallelBeam", "FanBeam", "check_geometry", "geometry_from_dict", "geometry_from_json",
+           "geometry_differences", "view_indices", "evenly_spaced_views"]
 
 
 def _angles(value: Any) -> np.ndarray:
@@ -92,12 +66,11 @@ class Geometry:
 
     def _init_common(self, angles, n_det, det_spacing, image_size, pixel_size, det_offset) -> None:
         object.__setattr__(self, "angles", _angles(angles))
-        object.__setattr__(self, "n_det", _positive_int("n_det", n_det))
-        object.__setattr__(self, "det_spacing", _positive_float("det_spacing", det_spacing))
-        object.__setattr__(self, "image_size", _positive_int("image_size", image_size))
-        object.__setattr__(self, "pixel_size", _positive_float("pixel_size", pixel_size))
-        object.__setattr__(self, "det_offset", _finite_float("det_offset", det_offset))
-        object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "n_det", integer("n_det", n_det, low=1, integral_float=True))
+        object.__setattr__(self, "det_spacing", real("det_spacing", det_spacing, low=0, strict=True, unit="mm"))
+        object.__setattr__(self, "image_size", integer("image_size", image_size, low=1, integral_float=True))
+        object.__setattr__(self, "pixel_size", real("pixel_size", pixel_size, low=0, strict=True, unit="mm"))
+        object.__setattr__(self, "det_offset", real("det_offset", det_offset))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable; use .replace({name}=...) for a modified copy")
@@ -291,8 +264,8 @@ class FanBeam(Geometry):
     def __init__(self, angles, n_det: int, det_spacing: float, image_size: int, pixel_size: float,
                  sod: float, sdd: float, detector: str = "flat", det_offset: float = 0.0) -> None:
         self._init_common(angles, n_det, det_spacing, image_size, pixel_size, det_offset)
-        sod = _positive_float("sod", sod)
-        sdd = _positive_float("sdd", sdd)
+        sod = real("sod", sod, low=0, strict=True, unit="mm")
+        sdd = real("sdd", sdd, low=0, strict=True, unit="mm")
         if sdd <= sod:
             raise ValueError(f"sdd (source-detector, {sdd} mm) must be larger than sod (source-origin, {sod} mm)")
         if detector not in ("flat", "arc"):
@@ -336,6 +309,13 @@ class FanBeam(Geometry):
         dy = c * cg + s * sg
         point = np.stack(np.broadcast_arrays(self.sod * s + 0 * g, -self.sod * c + 0 * g), axis=-1)
         return point, np.stack([dx, dy], axis=-1)
+
+
+def check_geometry(value: Any, name: str = "geometry") -> Geometry:
+    """``value`` if it is a geometry of this package, else ``TypeError`` naming ``name``."""
+    if not isinstance(value, Geometry):
+        raise TypeError(f"{name} must be a recon.ParallelBeam or recon.FanBeam, got {type(value).__name__}")
+    return value
 
 
 _KINDS: dict[str, type[Geometry]] = {"parallel": ParallelBeam, "fan": FanBeam}

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .filters import RampFilter
-from ..geometry import FanBeam, Geometry
+from ..geometry import FanBeam, Geometry, check_geometry
 from ..operators.functional import check_input, weighted_backproject
 from .weights import redundancy_weights
 
@@ -68,8 +68,7 @@ class FBP(torch.nn.Module):
                  learn_filter: bool = False, learn_weights: bool = False, dtype: torch.dtype = torch.float32,
                  backend: Optional[str] = None, warn: bool = True) -> None:
         super().__init__()
-        if not isinstance(geometry, Geometry):
-            raise TypeError(f"geometry must be a recon.ParallelBeam or recon.FanBeam, got {type(geometry).__name__}")
+        check_geometry(geometry)
         self.geometry = geometry
         self.backend = backend
         spacing, arc = filter_spacing(geometry)

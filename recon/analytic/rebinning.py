@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..geometry import FanBeam, Geometry, ParallelBeam
+from ..geometry import FanBeam, Geometry, ParallelBeam, check_geometry
 from ..operators.functional import check_input
 
 __all__ = ["Rebinning", "rebin", "rebin_coverage"]
@@ -138,9 +138,8 @@ class Rebinning(torch.nn.Module):
 
     def __init__(self, source: Geometry, target: Geometry, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        for name, g in (("source", source), ("target", target)):
-            if not isinstance(g, Geometry):
-                raise TypeError(f"{name} must be a recon.ParallelBeam or recon.FanBeam, got {type(g).__name__}")
+        check_geometry(source, "source")
+        check_geometry(target, "target")
         self.source, self.target = source, target
         idx, wts = _rebinning_taps(source, target)
         self.register_buffer("index", torch.from_numpy(idx.reshape(-1)))

@@ -15,7 +15,8 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ..geometry import Geometry, _finite_float, evenly_spaced_views
+from .._checks import integer, real
+from ..geometry import Geometry, check_geometry, evenly_spaced_views
 
 __all__ = ["Scan", "ScanFormatError"]
 
@@ -54,9 +55,7 @@ class Scan:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.geometry, Geometry):
-            raise TypeError(f"geometry must be a recon.ParallelBeam or recon.FanBeam, "
-                            f"got {type(self.geometry).__name__}")
+        check_geometry(self.geometry)
         sino = np.asarray(self.sinogram)
         if sino.ndim not in (2, 3):
             raise ValueError(f"sinogram must be [n_views, n_det] or [n_slices, n_views, n_det], got shape {sino.shape}")
@@ -127,10 +126,10 @@ class Scan:
             raise ValueError(f"select_views needs exactly one of step, count, indices; got {given or 'none'}")
         n = self.n_views
         if step is not None:
-            step = _int_arg("step", step, 1, n)
+            step = integer("step", step, 1, n)
             return self._take_views(np.arange(0, n, step), f"select_views(step={step})")
         if count is not None:
-            count = _int_arg("count", count, 1, n)
+            count = integer("count", count, 1, n)
             idx = evenly_spaced_views(n, count)
             return self._take_views(idx, f"select_views(count={count})")
         idx = np.asarray(indices)
@@ -158,8 +157,8 @@ class Scan:
         it wraps through 0 (``select_angles(radians(350), radians(10))`` is a 20° arc), and an arc of 2π or
         more keeps every view. View order is preserved.
         """
-        start = _finite_float("start", start)
-        stop = _finite_float("stop", stop)
+        start = real("start", start)
+        stop = real("stop", stop)
         two_pi = 2.0 * math.pi
         length = stop - start if stop >= start else math.fmod(stop - start, two_pi) + two_pi
         tol = 1e-9 * max(1.0, abs(start), abs(stop))
@@ -179,7 +178,7 @@ class Scan:
         so every binned element sits exactly at the centre of the elements it averages.
         """
         n = self.n_det
-        factor = _int_arg("factor", factor, 1, n)
+        factor = integer("factor", factor, 1, n)
         n_new, rest = divmod(n, factor)
         sino = self.sinogram[..., : n_new * factor]
         sino = sino.reshape(sino.shape[:-1] + (n_new, factor)).mean(axis=-1, dtype=np.float64)
@@ -195,7 +194,7 @@ class Scan:
         Equivalently the rotation axis moves by ``-offset_mm / det_spacing`` detector columns
         (see :attr:`rotation_center`). The sinogram values are unchanged.
         """
-        offset_mm = _finite_float("offset_mm", offset_mm)
+        offset_mm = real("offset_mm", offset_mm)
         g = self.geometry
         geometry = g.replace(det_offset=g.det_offset + offset_mm)
         return self._derive(self.sinogram, geometry, f"shift_center({offset_mm:.6g})")
@@ -205,7 +204,7 @@ class Scan:
         if self.sinogram.ndim != 3:
             raise ValueError("slice() needs a multi-slice scan [n_slices, n_views, n_det]; this one is 2-D")
         n = self.n_slices
-        i = _int_arg("slice index", i, -n, n - 1)
+        i = integer("slice index", i, -n, n - 1)
         i = i % n
         extra: dict[str, Any] = {}
         rows = self.info.get("rows")
@@ -213,11 +212,4 @@ class Scan:
             extra = {"rows": [rows[i]], "row": rows[i]}
         return self._derive(self.sinogram[i].copy(), self.geometry, f"slice({i})", **extra)
 
-
-def _int_arg(name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
-    return int(value)
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..analytic.filtered_backprojection import FilterSpec
-from ..geometry import FanBeam, Geometry, ParallelBeam
+from ..geometry import FanBeam, Geometry, ParallelBeam, check_geometry
 from ..operators.functional import project, weighted_backproject
 from .base import KnownOperatorModel, normalise_learn
 from .view_upsampled import DEFAULT_VIEW_KNOTS, init_view_circulant
@@ -83,9 +83,8 @@ class GeometryConversion(KnownOperatorModel):
                  view_knots: Sequence[float] = DEFAULT_VIEW_KNOTS, det_knots: int = 10, det_max: float = 0.8,
                  backend: Optional[str] = None, warn: bool = True, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        for name, g in (("source", source), ("target", target)):
-            if not isinstance(g, Geometry):
-                raise TypeError(f"{name} must be a recon.ParallelBeam or recon.FanBeam, got {type(g).__name__}")
+        check_geometry(source, "source")
+        check_geometry(target, "target")
         grid_pixel = float(grid_pixel) if grid_pixel is not None else isocentre_pitch(target)
         if grid_size is None:
             radius = min(field_of_view_radius(source), field_of_view_radius(target))

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import torch
 
 from ..analytic.filtered_backprojection import FilterSpec
-from ..geometry import Geometry
+from ..geometry import Geometry, check_geometry
 from ..operators.functional import weighted_backproject
 from ..analytic.views import complete_arc, completed_geometry
 from .base import KnownOperatorModel
@@ -63,8 +63,7 @@ class LearnedFBP(KnownOperatorModel):
                  backend: Optional[str] = None, warn: bool = True, complete_views: bool = False,
                  dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        if not isinstance(geometry, Geometry):
-            raise TypeError(f"geometry must be a recon.ParallelBeam or recon.FanBeam, got {type(geometry).__name__}")
+        check_geometry(geometry)
         self.geometry = self.output_geometry = geometry
         self.positivity = bool(positivity)
         self.complete_views = bool(complete_views)

@@ -33,7 +33,7 @@ import torch
 
 from ..analytic.filtered_backprojection import FilterSpec, fbp_weights, filter_spacing
 from ..analytic.filters import padded_length, ramp_response
-from ..geometry import Geometry
+from ..geometry import Geometry, check_geometry
 from ..operators.functional import weighted_backproject
 from ..analytic.views import upsampled_geometry
 from .base import KnownOperatorModel, initial_filter
@@ -220,8 +220,7 @@ class ViewUpsampledFBP(KnownOperatorModel):
                  positivity: bool = False, backend: Optional[str] = None, warn: bool = True,
                  dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        if not isinstance(geometry, Geometry):
-            raise TypeError(f"geometry must be a recon.ParallelBeam or recon.FanBeam, got {type(geometry).__name__}")
+        check_geometry(geometry)
         self.geometry = self.output_geometry = geometry
         self.positivity = bool(positivity)
         self.backend = backend

@@ -20,7 +20,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ..geometry import Geometry
+from ..geometry import Geometry, check_geometry
 from . import cpu, torch_impl
 from .rays import joseph_rays, opposite_views, pixel_driven_params
 
@@ -128,8 +128,7 @@ def check_input(name: str, kind: str, data, geometry: Geometry, check_finite: bo
     Returns ``(tensor, was_numpy)``; raises ``TypeError`` for non-float data or a non-geometry, and
     ``ValueError`` naming the expected shape, for empty input, or for NaN/Inf (if ``check_finite``).
     """
-    if not isinstance(geometry, Geometry):
-        raise TypeError(f"geometry must be a recon.ParallelBeam or recon.FanBeam, got {type(geometry).__name__}")
+    check_geometry(geometry)
     was_numpy = isinstance(data, np.ndarray)
     if was_numpy:
         if data.dtype.kind != "f":

@@ -6,7 +6,7 @@ from typing import Optional
 
 import torch
 
-from ..geometry import Geometry
+from ..geometry import Geometry, check_geometry
 from .functional import backproject, project, weighted_backproject
 
 __all__ = ["Projector", "Backprojector", "WeightedBackprojector"]
@@ -17,8 +17,7 @@ class _GeometryOperator(torch.nn.Module):
 
     def __init__(self, geometry: Geometry, backend: Optional[str] = None) -> None:
         super().__init__()
-        if not isinstance(geometry, Geometry):
-            raise TypeError(f"geometry must be a recon.ParallelBeam or recon.FanBeam, got {type(geometry).__name__}")
+        check_geometry(geometry)
         self.geometry = geometry
         self.backend = backend
 

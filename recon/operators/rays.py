@@ -11,13 +11,27 @@ integrals, and its transpose ``Aᵀ`` uses exactly the same coefficients, so the
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
 from ..geometry import FanBeam, Geometry
 
-__all__ = ["JosephRays", "joseph_rays", "PixelDrivenParams", "pixel_driven_params"]
+__all__ = ["JosephRays", "joseph_rays", "PixelDrivenParams", "pixel_driven_params", "cached"]
+
+# geometry -> {key: derived tables}; an entry lives as long as its geometry (geometries are immutable values)
+_TABLES: "weakref.WeakKeyDictionary[Geometry, dict[Any, Any]]" = weakref.WeakKeyDictionary()
+
+
+def cached(geometry: Geometry, key: Any, make: Callable[[], Any]) -> Any:
+    """The table ``key`` derived from ``geometry``, computed by ``make()`` on first use and kept while the
+    geometry lives (equal geometries share their tables)."""
+    tables = _TABLES.setdefault(geometry, {})
+    if key not in tables:
+        tables[key] = make()
+    return tables[key]
 
 
 @dataclass(frozen=True)
@@ -49,10 +63,11 @@ def _csr(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def joseph_rays(geometry: Geometry) -> JosephRays:
-    """Joseph coefficients of ``geometry`` (cached on the geometry object)."""
-    cached = geometry._cache.get("joseph")
-    if cached is not None:
-        return cached
+    """Joseph coefficients of ``geometry`` (computed once per geometry, see :func:`cached`)."""
+    return cached(geometry, "joseph", lambda: _joseph_rays(geometry))
+
+
+def _joseph_rays(geometry: Geometry) -> JosephRays:
     point, direction = geometry.rays()
     px = geometry.pixel_size
     half = (geometry.image_size - 1) / 2.0
@@ -73,10 +88,8 @@ def joseph_rays(geometry: Geometry) -> JosephRays:
     b = np.where(row_driven, b_row, b_col)
     row_ptr, row_ray = _csr(row_driven)
     col_ptr, col_ray = _csr(~row_driven)
-    rays = JosephRays(a=np.ascontiguousarray(a), b=np.ascontiguousarray(b), w=np.ascontiguousarray(w),
+    return JosephRays(a=np.ascontiguousarray(a), b=np.ascontiguousarray(b), w=np.ascontiguousarray(w),
                       row_driven=row_driven, row_ptr=row_ptr, row_ray=row_ray, col_ptr=col_ptr, col_ray=col_ray)
-    geometry._cache["joseph"] = rays
-    return rays
 
 
 # ---- pixel-driven (FBP) backprojector ---------------------------------------------------------------------

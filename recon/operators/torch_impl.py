@@ -14,7 +14,7 @@ import torch
 
 from ..geometry import Geometry
 from .cpu import ATAN_COEFFS, TAN_PI_8
-from .rays import JosephRays, PixelDrivenParams, joseph_rays, pixel_driven_params
+from .rays import JosephRays, PixelDrivenParams, cached, joseph_rays, pixel_driven_params
 
 __all__ = ["joseph_forward", "joseph_adjoint", "pixel_backproject", "pixel_backproject_adjoint"]
 
@@ -23,12 +23,7 @@ _CHUNK_ELEMENTS = 1 << 22
 
 
 def _device_tensors(geometry: Geometry, name: str, device: torch.device, dtype: torch.dtype, make) -> dict:
-    key = (name, str(device), dtype)
-    cached = geometry._cache.get(key)
-    if cached is None:
-        cached = make()
-        geometry._cache[key] = cached
-    return cached
+    return cached(geometry, (name, str(device), dtype), make)
 
 
 def _joseph_tensors(geometry: Geometry, device: torch.device, dtype: torch.dtype) -> dict:
