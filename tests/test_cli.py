@@ -35,10 +35,10 @@ def test_demo_runs_end_to_end_on_the_bundled_scan_and_refuses_to_overwrite(tmp_p
     report = out / "report"
     assert (report / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     scores = json.loads((report / "metrics.json").read_text())["scores"]
-    oracle = next(v for k, v in scores.items() if k.startswith("FBP oracle"))
+    oracle = scores["fbp_tuned_oracle"]
     assert oracle["segmentation_mcc"] > 0.95  # a well-filtered FBP finds the holes of the real disc from 30 views
-    learned = scores["learned LearnedFBP (filter)"]
-    assert learned["psnr"] > scores["FBP ram-lak"]["psnr"] + 1.0  # trained on simulations, better on the real scan
+    learned = scores["model_1"]
+    assert learned["psnr"] > scores["fbp_ram_lak"]["psnr"] + 1.0  # trained on simulations, better on the real scan
     stamp = (report / "report.md").stat().st_mtime_ns
     assert main(args) == 2
     assert "--force" in capsys.readouterr().err

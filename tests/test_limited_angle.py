@@ -13,18 +13,9 @@ from scipy import ndimage
 
 import recon
 from recon.io import read_htc_mat, read_scan
-from recon.analytic.arcs import (
-    ArcSample,
-    LimitedAngleFBP,
-    arc_offset,
-    arc_view_indices,
-    cut_arc,
-    end_taper,
-    fit_filter_on_arcs,
-    retarget,
-    train_on_arcs,
-    tune_limited_angle_fbp,
-)
+from recon.analytic.arcs import arc_offset, arc_view_indices, cut_arc, end_taper
+from recon.analytic.recipe import FBPRecipe, tune_recipe
+from research.arc_training import ArcSample, arc_loss, fit_filter_on_arcs, train_on_arcs
 from recon.models import LearnedFBP, load_model, save_model
 from recon.analytic.views import complete_arc
 from recon.analytic.weights import parker_weights, scan_coverage
@@ -81,14 +72,14 @@ def test_untrained_model_is_the_tuned_analytic_baseline_exactly():
     full = _fan(180)
     sino = torch.tensor(recon.ray_transform(_phantom(1), full))
     arc, g = cut_arc(sino, full, math.radians(90), math.radians(30))
-    baseline = LimitedAngleFBP("hamming", 0.7, math.radians(8), 1.37)
+    baseline = FBPRecipe("hamming", 0.7, taper=math.radians(8), scale=1.37)
     for basis in (None, (4, 6)):
-        model = baseline.model(g, weight_basis=basis, filter_basis=8, dtype=torch.float64)
+        model = LearnedFBP.from_recipe(g, baseline, learn="filter+weights", weight_basis=basis, filter_basis=8, dtype=torch.float64)
         torch.testing.assert_close(model(arc), baseline.reconstruct(arc, g), rtol=0, atol=0)
     # the default baseline is plain FBP: Parker weights on a short scan
     short, gs = cut_arc(sino, full, math.pi + 2 * float(np.abs(full.fan_angles).max()) + 2 * STEP, 0.0)
     assert scan_coverage(gs).kind == "short"
-    torch.testing.assert_close(LimitedAngleFBP().model(gs, dtype=torch.float64)(short), recon.fbp(short, gs),
+    torch.testing.assert_close(LearnedFBP.from_recipe(gs, FBPRecipe(), dtype=torch.float64)(short), recon.fbp(short, gs),
                                rtol=0, atol=0)
 
 
@@ -96,12 +87,13 @@ def test_tuning_finds_the_scale_and_the_known_window():
     full = _fan(180)
     g = cut_arc(np.zeros(full.sino_shape), full, math.radians(90))[1]
     sinos = torch.stack([torch.tensor(recon.ray_transform(_phantom(s), g)) for s in range(2)])
-    truth = LimitedAngleFBP("hann", 0.6, math.radians(10), 2.0)
+    truth = FBPRecipe("hann", 0.6, taper=math.radians(10), scale=2.0)
     targets = truth.reconstruct(sinos, g)  # data made by a member of the search grid
-    tuned = tune_limited_angle_fbp(sinos, targets, g, windows=("ram-lak", "hann"), cutoffs=(0.6, 1.0),
-                                   tapers=(0.0, math.radians(10)))
-    assert (tuned.filter, tuned.cutoff, tuned.taper) == ("hann", 0.6, pytest.approx(math.radians(10)))
-    assert tuned.scale == pytest.approx(2.0) and tuned.mse < 1e-20
+    tuned = tune_recipe(sinos, targets, g, windows=("ram-lak", "hann"), cutoffs=(0.6, 1.0),
+                        tapers=(0.0, math.radians(10)), fit_scale=True)
+    best = tuned.recipe
+    assert (best.filter, best.cutoff, best.taper) == ("hann", 0.6, pytest.approx(math.radians(10)))
+    assert best.scale == pytest.approx(2.0) and tuned.mse < 1e-20
     assert "hann, cut-off 0.6, taper 10°" in tuned.describe()
 
 
@@ -110,21 +102,21 @@ def test_retargeted_model_on_a_rotated_phantom_gives_the_rotated_image():
     arc at φ: the model applied at start φ must give the image at start 0 rotated by φ."""
     full = _fan(180, image_size=48)
     sino, g0 = cut_arc(torch.tensor(recon.ray_transform(_phantom(3), full)), full, math.radians(90))
-    model = LimitedAngleFBP("hann", 0.8, math.radians(6), 1.5).model(g0, filter_basis=8, weight_basis=(5, 7),
-                                                                     dtype=torch.float64)
+    model = LearnedFBP.from_recipe(g0, FBPRecipe("hann", 0.8, taper=math.radians(6), scale=1.5), "filter+weights", filter_basis=8,
+                                   weight_basis=(5, 7), dtype=torch.float64)
     torch.manual_seed(0)
     with torch.no_grad():  # a non-trivial, non-symmetric learned state
         model.weights.coefficients.copy_(0.3 * torch.randn_like(model.weights.coefficients))
         model.filter.coefficients.copy_(0.2 * torch.randn_like(model.filter.coefficients))
-    assert retarget(model, g0) is not model
-    torch.testing.assert_close(retarget(model, g0)(sino), model(sino), rtol=0, atol=0)
+    assert model.for_geometry(g0) is not model
+    torch.testing.assert_close(model.for_geometry(g0)(sino), model(sino), rtol=0, atol=0)
     img0 = model(sino).detach().numpy()
     # 90°: pixel centres map onto pixel centres, so the rotation is exact
-    m90 = retarget(model, g0.replace(angles=g0.angles + math.pi / 2))
+    m90 = model.for_geometry(g0.replace(angles=g0.angles + math.pi / 2))
     np.testing.assert_allclose(m90(sino).detach().numpy(), np.rot90(img0, 1), atol=1e-10 * np.abs(img0).max())
     # 37°, with the scan's angles given modulo 2π: compare after interpolated rotation, inside the disc
     phi = math.radians(37)
-    m37 = retarget(model, g0.replace(angles=np.mod(g0.angles + phi - 2 * math.pi, 2 * math.pi)))
+    m37 = model.for_geometry(g0.replace(angles=np.mod(g0.angles + phi - 2 * math.pi, 2 * math.pi)))
     assert arc_offset(model.geometry, m37.geometry) == pytest.approx(phi)
     img37 = m37(sino).detach().numpy()
     rotated = ndimage.rotate(img0, 37.0, reshape=False, order=1)
@@ -137,9 +129,9 @@ def test_retargeted_model_on_a_rotated_phantom_gives_the_rotated_image():
     m37(sino).sum().backward()
     assert model.weights.coefficients.grad is not None
     with pytest.raises(ValueError, match="rotated by a constant angle"):
-        retarget(model, g0.replace(angles=g0.angles * 1.01))
+        model.for_geometry(g0.replace(angles=g0.angles * 1.01))
     with pytest.raises(ValueError, match="views expected"):
-        retarget(model, cut_arc(np.zeros(full.sino_shape), full, math.radians(60))[1])
+        model.for_geometry(cut_arc(np.zeros(full.sino_shape), full, math.radians(60))[1])
 
 
 def test_training_on_a_tiny_arc_lowers_the_loss_and_saves_with_its_geometry(tmp_path):
@@ -162,11 +154,9 @@ def test_training_on_a_tiny_arc_lowers_the_loss_and_saves_with_its_geometry(tmp_
 
     val = draw(np.random.default_rng(99), 4)
     g0 = val[0].geometry.replace(angles=val[0].geometry.angles - val[0].geometry.angles[0])
-    tuned = tune_limited_angle_fbp([s.sinogram for s in val], [s.target for s in val], [s.geometry for s in val],
-                                   windows=("ram-lak", "hann"), cutoffs=(0.5, 1.0), tapers=(0.0, 0.1))
-    model = tuned.model(g0, filter_basis=8, positivity=True, dtype=torch.float64)
-    from recon.analytic.arcs import arc_loss
-
+    tuned = tune_recipe([s.sinogram for s in val], [s.target for s in val], [s.geometry for s in val],
+                        windows=("ram-lak", "hann"), cutoffs=(0.5, 1.0), tapers=(0.0, 0.1), fit_scale=True)
+    model = LearnedFBP.from_recipe(g0, tuned.recipe, "filter+weights", filter_basis=8, positivity=True, dtype=torch.float64)
     before = float(arc_loss(model, val))
     assert before == pytest.approx(tuned.mse, rel=0.2)  # positivity only helps
     fit = fit_filter_on_arcs(model, val)
@@ -178,7 +168,7 @@ def test_training_on_a_tiny_arc_lowers_the_loss_and_saves_with_its_geometry(tmp_
     loaded = load_model(path)
     assert loaded.geometry == model.geometry
     s = val[1]
-    torch.testing.assert_close(retarget(loaded, s.geometry)(s.sinogram), retarget(model, s.geometry)(s.sinogram))
+    torch.testing.assert_close(loaded.for_geometry(s.geometry)(s.sinogram), model.for_geometry(s.geometry)(s.sinogram))
 
 
 def test_limited_angle_htc_file_loads_and_reconstructs_at_its_start(tmp_path):
@@ -201,8 +191,8 @@ def test_limited_angle_htc_file_loads_and_reconstructs_at_its_start(tmp_path):
     assert cov.kind == "limited" and math.degrees(cov.start) == pytest.approx(36.0)
     # a model made for the arc at 0° reconstructs it (retargeted), as the baseline does
     g0 = scan.geometry.replace(angles=scan.geometry.angles - scan.geometry.angles[0])
-    baseline = LimitedAngleFBP("hann", 0.8, math.radians(5), 1.2)
-    model = retarget(baseline.model(g0, dtype=torch.float64), scan.geometry)
+    baseline = FBPRecipe("hann", 0.8, taper=math.radians(5), scale=1.2)
+    model = LearnedFBP.from_recipe(g0, baseline, "filter+weights", dtype=torch.float64).for_geometry(scan.geometry)
     x = torch.tensor(scan.sinogram, dtype=torch.float64)
     torch.testing.assert_close(model(x), baseline.reconstruct(x, scan.geometry), rtol=1e-6, atol=1e-9)
 
@@ -224,24 +214,24 @@ def test_view_completion_fills_the_circle_with_the_mean_view_and_retargets(tmp_p
     d_arc, d_g = cut_arc(disc, full, math.radians(60), 0.0)
     torch.testing.assert_close(complete_arc(d_arc, d_g)[0], disc, rtol=1e-9, atol=1e-9)
     # untrained = the analytic completion FBP; retargeted to another start = that start's reconstruction
-    baseline = LimitedAngleFBP("cosine", 0.9, 0.0, 1.1, complete_views=True)
+    baseline = FBPRecipe("cosine", 0.9, taper=0.0, scale=1.1, complete_views=True)
     g0 = g.replace(angles=g.angles - g.angles[0])
-    model = baseline.model(g0, dtype=torch.float64)
+    model = LearnedFBP.from_recipe(g0, baseline, "filter+weights", dtype=torch.float64)
     assert model.complete_views and model.operator_geometry.n_views == 180 and model.geometry.n_views == 31
-    moved = retarget(model, g)
-    expected = LimitedAngleFBP("cosine", 0.9, 0.0, 1.1).reconstruct(done, gc)
+    moved = model.for_geometry(g)
+    expected = FBPRecipe("cosine", 0.9, taper=0.0, scale=1.1).reconstruct(done, gc)
     torch.testing.assert_close(moved(arc), expected, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(baseline.reconstruct(arc, g), expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(model.geometry.angles, g0.angles, atol=1e-12)  # the original keeps its arc
     moved(arc).sum().backward()
     assert model.weights.coefficients.grad is not None  # parameters are shared
     with pytest.raises(ValueError, match="complete_views"):
-        LimitedAngleFBP().initialise(model)
+        model.start_from(FBPRecipe())
     # saved and loaded with its completion (the model takes the arc; weights cover the circle)
     save_model(model, tmp_path / "m.pt")
     loaded = load_model(tmp_path / "m.pt")
     assert loaded.complete_views and loaded.weights.initial.shape == (180, 64)
-    torch.testing.assert_close(retarget(loaded, g)(arc), moved(arc).detach())
+    torch.testing.assert_close(loaded.for_geometry(g)(arc), moved(arc).detach())
     with pytest.raises(ValueError, match="evenly spaced"):
         LearnedFBP(g0.replace(angles=g0.angles ** 1.1), complete_views=True)
 
@@ -256,9 +246,9 @@ def test_reconstruct_moves_an_arc_model_to_the_scan_arc(tmp_path, start_deg, sto
 
     full = _fan(180, image_size=32)
     scan = Scan(recon.ray_transform(_phantom(3), full).astype(np.float32), full)
-    baseline = LimitedAngleFBP("hann", 0.8, math.radians(5), 1.2)
+    baseline = FBPRecipe("hann", 0.8, taper=math.radians(5), scale=1.2)
     g0 = cut_arc(scan.sinogram, full, math.radians(60), 0.0)[1]
-    model = baseline.model(g0, dtype=torch.float64)
+    model = LearnedFBP.from_recipe(g0, baseline, "filter+weights", dtype=torch.float64)
     arc = scan.select_angles(math.radians(start_deg), math.radians(stop_deg))
     rec = reconstruct_learned(arc, model)
     expected_sino, expected_geom = cut_arc(scan.sinogram.astype(np.float64), full, math.radians(60),
@@ -266,5 +256,5 @@ def test_reconstruct_moves_an_arc_model_to_the_scan_arc(tmp_path, start_deg, sto
     np.testing.assert_allclose(rec.image, baseline.reconstruct(expected_sino, expected_geom), rtol=1e-5,
                                atol=1e-6 * np.abs(rec.image).max())
     np.testing.assert_allclose(model.geometry.angles, g0.angles)  # the model itself stays on its arc
-    with pytest.raises(ValueError, match="--angles"):
+    with pytest.raises(ValueError, match="cut the scan.s arc"):
         reconstruct_learned(scan.select_angles(math.radians(10), math.radians(100)), model)

@@ -12,7 +12,7 @@ from scipy import ndimage
 import recon
 from recon.app.bundled import HTC_REFERENCE, HTC_SCAN, HTC_SEGMENTATION, bundled_file
 from recon.app.cli import main
-from recon.evaluation.compare import load_reference, resample_to_grid
+from recon.io.references import load_reference, resample_to_grid
 from recon.io import read_htc_mat
 from recon.metrics import psnr, rmse, ssim
 from recon.models import LearnedFBP, save_model
@@ -108,13 +108,14 @@ def test_compare_reports_every_method_against_the_reference(tmp_path, untrained_
     result = json.loads((out / "metrics.json").read_text())
     scores = result["scores"]
     assert result["n_views_used"] == 60 and result["n_views_full"] == 720
-    ram_lak, learned = scores["FBP ram-lak"], scores["learned LearnedFBP (filter)"]
+    assert result["methods"]["model_1"]["label"] == "learned LearnedFBP (filter)"
+    ram_lak, learned = scores["fbp_ram_lak"], scores["model_1"]
     for key in ("psnr", "ssim", "rmse", "edge_rise_mm", "noise_std", "data_consistency", "segmentation_mcc"):
         assert learned[key] == pytest.approx(ram_lak[key], rel=1e-4)  # untrained model = Ram-Lak FBP
-    oracle = next(v for k, v in scores.items() if k.startswith("FBP oracle"))
+    oracle = scores["fbp_tuned_oracle"]
     assert oracle["psnr"] >= ram_lak["psnr"] and oracle["noise_std"] < ram_lak["noise_std"]
     assert 0.2 < ram_lak["edge_rise_mm"] < 2.0 and oracle["segmentation_mcc"] > 0.95
-    assert any(k.startswith("rebin + FBP") for k in scores)
+    assert "rebin_fbp_oracle" in scores and result["methods"]["rebin_fbp_oracle"]["label"].startswith("rebin + FBP")
     for name in ("comparison.png", "profile.png", "filter_1.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert "| FBP ram-lak |" in (out / "report.md").read_text()

@@ -203,7 +203,7 @@ def test_missing_sections_and_truncation_warning(tmp_path):
 def test_shipped_configs_are_valid():
     """Every config in configs/ is valid (simulation configs without warnings: the phantoms fit the images and
     detectors) and described in configs/README.md."""
-    from recon.training.loop import load_train_config
+    from recon.training.config import load_train_config
 
     folder = Path(__file__).resolve().parents[1] / "configs"
     readme = (folder / "README.md").read_text(encoding="utf-8")

@@ -155,7 +155,7 @@ lstsq_check = true
     rebinning = next(v for k, v in rows.items() if k.startswith("rebinning + FBP"))
     network = next(v for k, v in rows.items() if k.startswith("network (filter) + FBP"))
     for row in (rebinning, network):  # sinogram error, image metrics and edge sharpness per method
-        assert len([c for c in row.split("|")[2:-1] if c.strip()]) == 5
+        assert len([c for c in row.split("|")[2:-2] if c.strip()]) == 5
 
 
 def test_view_upsampled_conversion_trains_and_compare_tunes_each_conversions_window(dataset, tmp_path):
@@ -166,7 +166,7 @@ def test_view_upsampled_conversion_trains_and_compare_tunes_each_conversions_win
 
     from recon.evaluation.compare import compare_scan
     from recon.io.scan import Scan
-    from recon.training.loop import load_training_data
+    from recon.simulation.dataset import load_samples
 
     text = """
 [model]
@@ -185,21 +185,21 @@ lr = 1e-2
     model = load_model(tmp_path / "up")
     assert model.factor == 2 and model.learned_parts() == "×2 views, 2-D filter"
     history = json.loads((tmp_path / "up" / "metrics.json").read_text())["history"]
-    data = load_training_data(dataset, "target_sinograms")
+    data = load_samples(dataset, "target_sinograms")
     analytic = type(model).from_config(model.config())
     with torch.no_grad():
         err_start = float(torch.mean((analytic(data.inputs) - data.targets) ** 2))
     assert history[-1]["val_loss"] < history[0]["val_loss"] and history[-1]["train_loss"] < 0.9 * err_start
-    full = load_training_data(dataset, "images", max_samples=1)
+    full = load_samples(dataset, "images", max_samples=1)
     scan, phantom = Scan(full.inputs[0].numpy(), full.geometry), full.targets[0].numpy().astype(np.float64)
     r = (np.arange(32) - 15.5) * 0.5
     disc = (np.hypot(*np.meshgrid(r, r)) < 7.0).astype(np.uint8)
-    scores, recs, _ = compare_scan(scan, [model], phantom, disc)
-    rebinned = next(k for k in scores if k.startswith("rebin + FBP ("))
-    learned = next(k for k in scores if k.startswith("learned FanToParallel (×2 views, 2-D filter) + FBP ("))
+    c = compare_scan(scan, [model], phantom, disc)
+    rebinned, learned = c.methods["rebin_fbp"]["label"], c.methods["model_1"]["label"]
+    assert rebinned.startswith("rebin + FBP (") and learned.startswith("learned FanToParallel (×2 views, 2-D filter) + FBP (")
     assert rebinned.endswith(", tuned on training data)") and learned.endswith(", tuned on training data)")
-    assert recs[rebinned].geometry.n_views == model.output_geometry.n_views == 36
-    assert scores[learned]["rmse"] < 1.1 * scores[rebinned]["rmse"]  # a 32² toy: only a sanity bound here
+    assert c.recs["rebin_fbp"].geometry.n_views == model.output_geometry.n_views == 36
+    assert c.scores["model_1"]["rmse"] < 1.1 * c.scores["rebin_fbp"]["rmse"]  # a 32² toy: only a sanity bound here
 
 def test_evaluate_compares_with_ram_lak_and_a_tuned_window(dataset, tmp_path, capsys):
     run = tmp_path / "run"
@@ -208,12 +208,13 @@ def test_evaluate_compares_with_ram_lak_and_a_tuned_window(dataset, tmp_path, ca
     assert main(["evaluate", "--model", str(run / "model.pt"), "--data", str(dataset), "--out",
                  str(tmp_path / "eval")]) == 0
     out = capsys.readouterr().out
-    assert "FBP ram-lak" in out and "FBP tuned" in out and "learned (filter)" in out
+    assert "FBP ram-lak" in out and "FBP tuned" in out and "learned LearnedFBP (filter)" in out
     assert "views interpolated ×4" in out  # 24 views over 360°: view-interpolated FBP is a baseline too
     report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     results = report["results"]
-    ram_lak = results["FBP ram-lak"]
-    learned = next(v for k, v in results.items() if k.startswith("learned"))
+    assert set(results) == {"fbp_ram_lak", "fbp_tuned", "fbp_view_interpolated", "model_1"} == set(report["methods"])
+    assert report["methods"]["fbp_view_interpolated"]["params"]["recipe"]["upsample"] == 4
+    ram_lak, learned = results["fbp_ram_lak"], results["model_1"]
     assert learned["psnr"] > ram_lak["psnr"]
     assert 0.1 < ram_lak["edge_rise_mm"] < 3.0  # 0.5 mm pixels
     assert (tmp_path / "eval" / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
@@ -258,9 +259,9 @@ def test_mse_plus_ssim_loss_trains_and_improves_ssim(dataset, tmp_path):
     trained, untrained = load_model(tmp_path / "run"), load_model(tmp_path / "run")
     with torch.no_grad():
         untrained.filter.coefficients.zero_()
-    from recon.training.loop import load_training_data
+    from recon.simulation.dataset import load_samples
 
-    data = load_training_data(dataset, "images", views=24)
+    data = load_samples(dataset, "images", views=24)
     with torch.no_grad():
         assert ssim(trained(data.inputs), data.targets).mean() > ssim(untrained(data.inputs), data.targets).mean()
 
@@ -293,7 +294,7 @@ def test_view_upsampled_fbp_trains_from_least_squares_against_full_view_fbp(data
     averaged down), least-squares start, Adam with MSE + SSIM; it beats its analytic start (view-interpolated
     FBP) on the validation samples."""
     from recon.models import ViewUpsampledFBP
-    from recon.training.loop import load_training_data
+    from recon.simulation.dataset import load_samples
 
     config = _config(tmp_path, 2, UPSAMPLED)
     assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "run")]) == 0
@@ -303,7 +304,7 @@ def test_view_upsampled_fbp_trains_from_least_squares_against_full_view_fbp(data
     trained = load_model(tmp_path / "run")
     assert isinstance(trained, ViewUpsampledFBP) and trained.factor == 3 and trained.geometry.n_views == 24
     analytic = ViewUpsampledFBP(trained.geometry, factor=3, filter="hamming", cutoff=0.8, det_knots=6)
-    data = load_training_data(dataset, "full_view_fbp", views=24)
+    data = load_samples(dataset, "full_view_fbp", views=24)
     with torch.no_grad():
         err = [float(torch.mean((m(data.inputs) - data.targets) ** 2)) for m in (trained, analytic)]
     assert err[0] < 0.9 * err[1]
@@ -340,15 +341,14 @@ def _compare_on_arc(dataset, model, start_deg: float, stop_deg: float):
 
     from recon.evaluation.compare import compare_scan
     from recon.io.scan import Scan
-    from recon.training.loop import load_training_data
+    from recon.simulation.dataset import load_samples
 
-    full = load_training_data(dataset, "images", max_samples=1)
+    full = load_samples(dataset, "images", max_samples=1)
     scan, phantom = Scan(full.inputs[0].numpy(), full.geometry), full.targets[0].numpy().astype(np.float64)
     r = (np.arange(32) - 15.5) * 0.5
     disc = (np.hypot(*np.meshgrid(r, r)) < 7.0).astype(np.uint8)
-    scores, _, context = compare_scan(scan, [model], phantom, disc,
-                                      angles=(math.radians(start_deg), math.radians(stop_deg)))
-    return scores, context
+    c = compare_scan(scan, [model], phantom, disc, angles=(math.radians(start_deg), math.radians(stop_deg)))
+    return c
 
 
 def test_limited_angle_training_starts_from_the_tuned_baseline_and_compare_reports_it(dataset, tmp_path, capsys):
@@ -358,8 +358,8 @@ def test_limited_angle_training_starts_from_the_tuned_baseline_and_compare_repor
     same baseline."""
     import numpy as np
 
-    from recon.analytic.arcs import LimitedAngleFBP
-    from recon.training.loop import load_training_data
+    from recon.analytic.recipe import FBPRecipe
+    from recon.simulation.dataset import load_samples
 
     config = _config(tmp_path, 3, LIMITED)
     assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "run")]) == 0
@@ -367,22 +367,22 @@ def test_limited_angle_training_starts_from_the_tuned_baseline_and_compare_repor
     assert "tuned limited-angle FBP start on 8 samples" in out and "least-squares start" in out
     summary = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert summary["angles"] == [0.0, 90.0]
-    baseline = LimitedAngleFBP.from_dict(summary["limited_angle_baseline"])
+    baseline = FBPRecipe.from_dict(summary["limited_angle_baseline"])
     model = load_model(tmp_path / "run")
     assert model.geometry.n_views == 19 and np.degrees(model.geometry.angles[-1]) == pytest.approx(90.0)
-    data = load_training_data(dataset, "full_view_fbp", views=np.arange(19))
+    data = load_samples(dataset, "full_view_fbp", views=np.arange(19))
     with torch.no_grad():
         err_model = float(torch.mean((model(data.inputs) - data.targets) ** 2))
     err_baseline = float(torch.mean((baseline.reconstruct(data.inputs.double(), data.geometry) - data.targets) ** 2))
     assert err_model < 0.8 * err_baseline
     # a real-scan comparison on the arc from 180° to 270°: the model moves there, next to the stored baseline
-    scores, context = _compare_on_arc(dataset, model, 180.0, 270.0)
-    assert context["n_views_used"] == 19
-    names = list(scores)
-    tuned = next(k for k in names if k.startswith("limited-angle FBP tuned on training data ("))
-    assert baseline.describe() in tuned and "limited-angle FBP tuned on training data, clipped at 0" in names
-    learned = next(k for k in names if k.startswith("learned"))
-    assert scores[learned]["rmse"] < scores[tuned]["rmse"]
+    c = _compare_on_arc(dataset, model, 180.0, 270.0)
+    assert c.context["n_views_used"] == 19
+    label = c.methods["limited_angle_fbp"]["label"]
+    assert label.startswith("limited-angle FBP tuned on training data (") and baseline.describe() in label
+    assert c.methods["limited_angle_fbp_clipped"]["label"] == "limited-angle FBP tuned on training data, clipped at 0"
+    assert "limited_angle_fbp_oracle" not in c.scores  # the stored baseline stands in for it
+    assert c.scores["model_1"]["rmse"] < c.scores["limited_angle_fbp"]["rmse"]
 
 
 def test_evaluate_scores_an_arc_model_against_the_tuned_limited_angle_baseline(dataset, tmp_path):
@@ -393,10 +393,11 @@ def test_evaluate_scores_an_arc_model_against_the_tuned_limited_angle_baseline(d
     report = evaluate(tmp_path / "run", dataset, tmp_path / "eval")
     assert report["target"] == "full_view_fbp"
     results = report["results"]
-    tuned = next(k for k in results if k.startswith("limited-angle FBP tuned ("))
-    clipped = results["limited-angle FBP tuned, clipped at 0"]
-    assert clipped["rmse"] <= results[tuned]["rmse"] < results["FBP ram-lak"]["rmse"]
-    assert results["learned (filter+weights)"]["rmse"] < results[tuned]["rmse"]
+    assert report["methods"]["limited_angle_fbp"]["label"].startswith("limited-angle FBP tuned (")
+    assert report["methods"]["model_1"]["label"] == "learned LearnedFBP (filter+weights)"
+    tuned, clipped = results["limited_angle_fbp"], results["limited_angle_fbp_clipped"]
+    assert clipped["rmse"] <= tuned["rmse"] < results["fbp_ram_lak"]["rmse"]
+    assert results["model_1"]["rmse"] < tuned["rmse"]
 
 
 def test_view_completion_model_trains_through_the_cli_and_compare_shows_its_analytic_start(dataset, tmp_path):
@@ -405,23 +406,23 @@ def test_view_completion_model_trains_through_the_cli_and_compare_shows_its_anal
     (oracle-tuned)."""
     import numpy as np
 
-    from recon.analytic.arcs import LimitedAngleFBP
-    from recon.training.loop import load_training_data
+    from recon.analytic.recipe import FBPRecipe
+    from recon.simulation.dataset import load_samples
 
     text = LIMITED.replace("positivity = true", "positivity = true\ncomplete_views = true")
     assert main(["train", "--config", str(_config(tmp_path, 2, text)), "--data", str(dataset), "--out",
                  str(tmp_path / "run")]) == 0
     summary = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    start = LimitedAngleFBP.from_dict(summary["limited_angle_baseline"])
+    start = FBPRecipe.from_dict(summary["limited_angle_baseline"])
     assert start.complete_views
     model = load_model(tmp_path / "run")
     assert model.complete_views and model.geometry.n_views == 19 and model.weights.initial.shape[0] == 72
-    data = load_training_data(dataset, "full_view_fbp", views=np.arange(19))
+    data = load_samples(dataset, "full_view_fbp", views=np.arange(19))
     with torch.no_grad():
         err_model = float(torch.mean((model(data.inputs) - data.targets) ** 2))
     err_start = float(torch.mean((start.reconstruct(data.inputs.double(), data.geometry) - data.targets) ** 2))
     assert err_model < err_start
-    scores, _ = _compare_on_arc(dataset, model, 315.0, 45.0)  # an arc through 0°
-    names = " | ".join(scores)
-    assert "view completion + limited-angle FBP tuned on training data (" in names
-    assert "limited-angle FBP oracle (" in names
+    c = _compare_on_arc(dataset, model, 315.0, 45.0)  # an arc through 0°
+    assert c.methods["view_completion_fbp"]["label"].startswith("view completion + limited-angle FBP tuned on "
+                                                                "training data (")
+    assert c.methods["limited_angle_fbp_oracle"]["label"].startswith("limited-angle FBP oracle (")

@@ -20,12 +20,12 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from .filters import RampFilter
+from .filters import RampFilter, apply_filter
 from ..geometry import FanBeam, Geometry, check_geometry
 from ..operators.functional import check_input, weighted_backproject
 from .weights import redundancy_weights
 
-__all__ = ["FBP", "fbp", "filter_spacing", "detector_preweights", "fbp_weights"]
+__all__ = ["FBP", "filter_backproject", "filter_spacing", "detector_preweights", "fbp_weights"]
 
 FilterSpec = Union[str, np.ndarray, torch.Tensor]
 
@@ -57,6 +57,14 @@ def fbp_weights(geometry: Geometry, warn: bool = True) -> np.ndarray:
     return redundancy_weights(geometry, warn=warn) * detector_preweights(geometry)[None, :]
 
 
+def filter_backproject(weighted: torch.Tensor, response: torch.Tensor, geometry: Geometry,
+                       backend: Optional[str] = None) -> torch.Tensor:
+    """The filter-and-backproject step every FBP in the package shares: ``B_w F⁻¹ diag(k) F`` applied to
+    weighted sinograms ``[..., n_views, n_det]`` (already validated) with the frequency response ``k``
+    (``[padded_length(n_det) // 2 + 1]``, or one per view): image ``[..., N, N]``."""
+    return weighted_backproject(apply_filter(weighted, response), geometry, backend=backend, check_finite=False)
+
+
 class FBP(torch.nn.Module):
     """Filtered backprojection as a layer: sinogram ``[..., n_views, n_det]`` → image ``[..., N, N]``.
 
@@ -81,38 +89,7 @@ class FBP(torch.nn.Module):
 
     def forward(self, sinogram: torch.Tensor) -> torch.Tensor:
         x, _ = check_input("FBP", "sinogram", sinogram, self.geometry)
-        filtered = self.filter(x * self.weights.to(x.dtype))
-        return weighted_backproject(filtered, self.geometry, backend=self.backend, check_finite=False)
+        return filter_backproject(x * self.weights.to(x.dtype), self.filter.response, self.geometry, self.backend)
 
     def extra_repr(self) -> str:
         return repr(self.geometry)
-
-
-def fbp(sinogram, geometry: Geometry, filter: FilterSpec = "ram-lak", cutoff: float = 1.0, *,
-        backend: Optional[str] = None, warn: bool = True):
-    """Analytic filtered backprojection.
-
-    Parameters
-    ----------
-    sinogram : torch.Tensor or numpy.ndarray, ``[..., n_views, n_det]``, float32/float64
-        Line integrals (dimensionless). Leading dimensions are batch/channel.
-    geometry : ParallelBeam or FanBeam
-        Any angle set: full scans (π or 2π), fan short scans (π + fan angle, Parker weights chosen
-        automatically), non-uniform spacing (weights from the actual gaps). Detector offsets are honoured.
-    filter : {"ram-lak", "shepp-logan", "cosine", "hamming", "hann"} or array
-        Window of the ramp, or a user frequency response over ``padded_length(n_det) // 2 + 1`` rfft bins
-        (see :mod:`recon.filters`; frequencies from :func:`recon.filters.filter_frequencies` with the
-        spacing of :func:`filter_spacing`).
-    cutoff : float
-        Fraction of the Nyquist frequency above which the filter is zero.
-    warn : bool
-        Warn (:class:`recon.weights.LimitedAngleWarning`) when the views cover less than a (short) scan.
-
-    Returns
-    -------
-    Image ``[..., N, N]`` of attenuation μ (1/mm); numpy in → numpy out. Differentiable in the sinogram.
-    """
-    x, was_numpy = check_input("fbp", "sinogram", sinogram, geometry)
-    layer = FBP(geometry, filter, cutoff, dtype=x.dtype, backend=backend, warn=warn).to(x.device)
-    out = layer(x)
-    return out.detach().numpy() if was_numpy else out

@@ -24,7 +24,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-__all__ = ["WINDOWS", "padded_length", "filter_frequencies", "ramp_response", "filter_response", "RampFilter",
+__all__ = ["WINDOWS", "canonical_window", "padded_length", "filter_frequencies", "ramp_response", "filter_response", "RampFilter",
            "apply_filter"]
 
 WINDOWS = ("ram-lak", "shepp-logan", "cosine", "hamming", "hann")
@@ -66,6 +66,21 @@ def ramp_response(n_det: int, spacing: float, arc: bool = False) -> np.ndarray:
     return spacing * np.fft.rfft(h).real
 
 
+_ALIASES = {"ramlak": "ram-lak", "ramp": "ram-lak", "shepplogan": "shepp-logan", "hanning": "hann"}
+
+
+def canonical_window(name: str) -> str:
+    """The name of a window of :data:`WINDOWS` (case, ``_`` for ``-`` and the aliases ``ramp``, ``ramlak``,
+    ``shepplogan``, ``hanning`` accepted); ``TypeError`` / ``ValueError`` otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"filter must be a window name (one of {WINDOWS}), got {type(name).__name__}")
+    key = name.lower().replace("_", "-")
+    key = _ALIASES.get(key, key)
+    if key not in WINDOWS:
+        raise ValueError(f"unknown filter {name!r}; choose one of {WINDOWS} or pass a frequency response array")
+    return key
+
+
 def _window(name: str, ratio: np.ndarray) -> np.ndarray:
     """Window value at ``ratio = f / f_c`` (≤ 1)."""
     if name == "ram-lak":
@@ -90,8 +105,7 @@ def filter_response(n_det: int, spacing: float, filter: str = "ram-lak", cutoff:
     """
     if not (0.0 < cutoff <= 1.0):
         raise ValueError(f"cutoff must be in (0, 1] (fraction of Nyquist), got {cutoff}")
-    name = filter.lower().replace("_", "-")
-    name = {"ramlak": "ram-lak", "ramp": "ram-lak", "shepplogan": "shepp-logan", "hanning": "hann"}.get(name, name)
+    name = canonical_window(filter)
     freqs = filter_frequencies(n_det, spacing)
     ratio = freqs / (cutoff * 0.5 / spacing)
     window = np.where(ratio <= 1.0, _window(name, np.minimum(ratio, 1.0)), 0.0)

@@ -19,6 +19,7 @@ are compared with.
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -27,7 +28,7 @@ import torch
 from ..geometry import FanBeam, Geometry, ParallelBeam, check_geometry
 from ..operators.functional import check_input
 
-__all__ = ["Rebinning", "rebin", "rebin_coverage"]
+__all__ = ["Rebinning", "rebin", "rebin_coverage", "parallel_geometry_for", "isocentre_pitch", "field_of_view_radius"]
 
 
 def _lines(geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
@@ -169,3 +170,27 @@ def rebin(sinogram, source: Geometry, target: Geometry, *, dtype: Optional[torch
     layer = Rebinning(source, target, dtype=dtype or x.dtype).to(x.device)
     out = layer(x)
     return out.detach().numpy() if was_numpy else out
+
+
+def field_of_view_radius(geometry: Geometry) -> float:
+    """Radius (mm) of the disc every view's detector covers: ``max |u|`` (parallel),
+    ``sod · sin(max |γ|)`` (fan)."""
+    if isinstance(geometry, FanBeam):
+        return geometry.sod * math.sin(float(abs(geometry.fan_angles).max()))
+    return float(abs(geometry.det_coords).max())
+
+
+def isocentre_pitch(geometry: Geometry) -> float:
+    """Detector pitch projected to the rotation axis (mm): ``det_spacing`` (parallel),
+    ``det_spacing · sod / sdd`` (fan)."""
+    if isinstance(geometry, FanBeam):
+        return geometry.det_spacing * geometry.sod / geometry.sdd
+    return geometry.det_spacing
+
+
+def parallel_geometry_for(fan: FanBeam, n_views: Optional[int] = None) -> ParallelBeam:
+    """The parallel geometry a fan scan is rebinned to: views over π (as many as the fan scan unless
+    ``n_views``), the same number of detectors at the fan detector's isocentre pitch, same image grid."""
+    n = n_views or fan.n_views
+    return ParallelBeam(np.arange(n) * (math.pi / n), fan.n_det, isocentre_pitch(fan), fan.image_size, fan.pixel_size,
+                        det_offset=fan.det_offset * fan.sod / fan.sdd)

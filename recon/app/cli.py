@@ -1,7 +1,7 @@
 """The ``recon`` command line.
 
 Each subcommand has a ``_add_<name>`` function that declares its arguments and a ``_run_<name>`` function
-that imports its implementation lazily (so ``recon --help`` stays fast) and calls it. Expected failures
+that calls its implementation. Expected failures
 (bad input, missing files, refusing to overwrite) print one ``recon <command>: error: ...`` line and
 return exit status 2; nothing is written in that case.
 """
@@ -14,6 +14,13 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from .._version import __version__
+from ..evaluation.evaluate import evaluate
+from ..simulation.simulate import simulate_to_file
+from ..training.loop import train
+from .compare import compare_files
+from .demo import run_demo
+from .info import describe_scan
+from .reconstruct import reconstruct_files
 
 
 # ---- demo ----------------------------------------------------------------------------------------------------
@@ -29,8 +36,6 @@ def _add_demo(sub) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> None:
-    from .demo import run_demo
-
     run_demo(out=args.out, views=args.views, n_train=args.n_train, epochs=args.epochs, force=args.force)
 
 
@@ -47,8 +52,6 @@ def _add_simulate(sub) -> None:
 
 
 def _run_simulate(args: argparse.Namespace) -> None:
-    from ..simulation.simulate import simulate_to_file
-
     simulate_to_file(args.config, args.out, n=args.n, seed=args.seed, workers=args.workers, force=args.force)
 
 
@@ -61,8 +64,6 @@ def _add_info(sub) -> None:
 
 
 def _run_info(args: argparse.Namespace) -> None:
-    from .info import describe_scan
-
     print(describe_scan(args.file, geometry=args.geometry))
 
 
@@ -80,8 +81,6 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> None:
-    from ..training.loop import train
-
     summary = train(args.config, args.out, data=args.data, resume=args.resume, force=args.force,
                     epochs=args.epochs)
     if summary.get("lstsq") and "gap_to_lstsq" in summary:
@@ -105,8 +104,6 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:
-    from ..evaluation.evaluate import evaluate
-
     report = evaluate(args.model, args.data, out=args.out, tune_fraction=args.tune_fraction,
                       max_samples=args.max_samples, force=args.force)
     print(f"{report['n_tune']} samples tuned the analytic filters; {report['n_test']} scored "
@@ -152,8 +149,8 @@ def _add_reconstruct(sub) -> None:
 
 
 def _run_reconstruct(args: argparse.Namespace) -> None:
-    from .reconstruct import reconstruct_files
-
+    if args.method == "learned" and args.model is None:
+        raise ValueError("--method learned needs --model RUN_DIR (or model.pt)")
     written = reconstruct_files(args.scans, args.out, method=args.method, model_path=args.model,
                                 geometry=args.geometry, filter=args.filter, cutoff=args.cutoff, views=args.views,
                                 angles=args.angles, image_size=args.image_size, pixel_size=args.pixel_size,
@@ -166,12 +163,15 @@ def _run_reconstruct(args: argparse.Namespace) -> None:
 
 def _add_compare(sub) -> None:
     p = sub.add_parser("compare", help="learned models vs analytic FBP (Ram-Lak, tuned window) and rebinning on "
-                                       "one scan: figures, metrics.json and report.md")
-    p.add_argument("scan", help="scan file (as for recon reconstruct)")
+                                       "scans: figures, metrics.json and report.md per scan, a summary over many")
+    p.add_argument("scans", nargs="+", metavar="SCAN",
+                   help="scan file(s) or folder(s) (as for recon reconstruct); several get one report each and a summary")
     p.add_argument("--model", action="append", default=[], help="trained model (RUN_DIR or model.pt); repeatable")
-    p.add_argument("--reference", default=None, help="reference image (HTC *_recon_fbp.mat or TIFF); default: FBP "
-                                                     "of all views of the scan")
-    p.add_argument("--segmentation", default=None, help="ground-truth segmentation (HTC *_seg.mat or TIFF)")
+    p.add_argument("--reference", action="append", default=None,
+                   help="reference image (HTC *_recon_fbp.mat or TIFF); default: FBP of all views of the scan. With "
+                        "several scans: repeat once per scan, or one template with {stem}, e.g. DIR/{stem}_recon_fbp.mat")
+    p.add_argument("--segmentation", action="append", default=None,
+                   help="ground-truth segmentation (HTC *_seg.mat or TIFF); per scan like --reference")
     p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files without geometry")
     _add_view_selection(p)
     p.add_argument("--out", required=True, help="report folder")
@@ -179,13 +179,11 @@ def _add_compare(sub) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> None:
-    from ..evaluation.compare import compare_files
-
-    result = compare_files(args.scan, args.out, args.model, reference=args.reference,
+    result = compare_files(args.scans, args.out, args.model, reference=args.reference,
                            segmentation=args.segmentation, geometry=args.geometry, views=args.views,
                            angles=args.angles, force=args.force)
     print(result["report"].split("\n![")[0])
-    print(f"\nwrote {args.out}/report.md")
+    print(f"\nwrote {args.out}/{'summary.md' if 'summary' in result else 'report.md'}")
 
 
 # ---- entry point ---------------------------------------------------------------------------------------------
@@ -198,6 +196,13 @@ _COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], None]]] = {
     "evaluate": (_add_evaluate, _run_evaluate),
     "reconstruct": (_add_reconstruct, _run_reconstruct),
     "compare": (_add_compare, _run_compare),
+}
+
+
+# what to type: the library's messages name arguments, not this command line's flags
+_HINTS: dict[tuple[Optional[str], type], str] = {
+    ("train", FileExistsError): " (pass --resume to continue its training or --force to start over)",
+    (None, FileExistsError): " (pass --force to overwrite)",
 }
 
 
@@ -222,7 +227,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _COMMANDS[args.command][1](args)
     except (OSError, ValueError, TypeError, KeyError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"recon {args.command}: error: {message}", file=sys.stderr)
+        hint = _HINTS.get((args.command, type(err)), _HINTS.get((None, type(err)), ""))
+        print(f"recon {args.command}: error: {message}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"recon {args.command}: interrupted", file=sys.stderr)

@@ -19,8 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .bundled import HTC_REFERENCE, HTC_SCAN, HTC_SEGMENTATION, bundled_file
+from ..io import read_htc_mat
 from ..io.atomic import atomic_output, check_writable
+from ..simulation.noise import estimate_i0
+from ..simulation.simulate import simulate_to_file
+from ..training.config import parse_train_config
+from ..training.loop import train
+from .bundled import HTC_REFERENCE, HTC_SCAN, HTC_SEGMENTATION, bundled_file
+from .compare import compare_files
 
 __all__ = ["run_demo", "demo_simulation_config", "demo_training_config"]
 
@@ -90,12 +96,6 @@ def run_demo(out: str = "recon-demo", views: int = 60, n_train: int = 120, epoch
              force: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run the demo into the folder ``out`` (refusing to overwrite without ``force``); returns the
     comparison result (scores per method) and prints where the report is."""
-    from ..evaluation.compare import compare_files
-    from ..io import read_htc_mat
-    from ..simulation.noise import estimate_i0
-    from ..simulation.simulate import simulate_to_file
-    from ..training.loop import parse_train_config, train
-
     t0 = time.perf_counter()
     out_dir = Path(out)
     report_dir = out_dir / "report"

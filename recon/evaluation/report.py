@@ -1,87 +1,167 @@
-"""Figures of training runs and comparisons (matplotlib, written atomically as PNG)."""
+"""Reports of ``recon evaluate`` and ``recon compare``: markdown tables and figures (PNG, written atomically).
+
+Tables list each method by its label with its stable id (the key of the JSON files) in the last column.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+import textwrap
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Sequence, Union
 
 import numpy as np
+import torch
 
-from ..analytic.filters import filter_frequencies, filter_response
-from ..analytic.filtered_backprojection import filter_spacing
-from ..io.atomic import atomic_output
+from ..io.outputs import Reconstruction, display_window, pyplot, save_figure
+from ..metrics import psnr
 
-__all__ = ["plot_loss", "plot_filter", "save_figure"]
+__all__ = ["format_table", "format_report", "format_summary", "evaluation_figure", "comparison_figures",
+           "summarise_scans"]
 
 PathLike = Union[str, os.PathLike]
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+_EVALUATION_COLUMNS = {"sinogram_rel_l2": "{:.4f}", "rmse": "{:.3e}", "psnr": "{:.2f}", "ssim": "{:.4f}",
+                       "edge_rise_mm": "{:.3f}"}
+_SCAN_COLUMNS = [("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"), ("rmse", "RMSE (1/mm)", "{:.2e}"),
+                 ("edge_rise_mm", "edge 10–90 % (mm)", "{:.3f}"), ("noise_std", "noise std (1/mm)", "{:.2e}"),
+                 ("data_consistency", "‖Ax−p‖/‖p‖", "{:.4f}"), ("segmentation_mcc", "seg. MCC (Otsu)", "{:.4f}")]
 
 
-def save_figure(fig, path: PathLike, dpi: int = 110) -> Path:
-    """Write a matplotlib figure to ``path`` (PNG) atomically and close it."""
-    plt = _pyplot()
-    with atomic_output(path, force=True) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return Path(path)
+def format_table(results: dict[str, dict[str, Any]], labels: dict[str, str]) -> str:
+    """Markdown table of ``{id: {metric: value}}`` (``value ± std`` where ``<metric>_std`` is given)."""
+    cols = [c for c in _EVALUATION_COLUMNS if any(c in r for r in results.values())]
+    lines = ["| method | " + " | ".join(cols) + " | id |", "|---|" + "---|" * len(cols) + "---|"]
+    for method_id, r in results.items():
+        cells = []
+        for c in cols:
+            fmt = _EVALUATION_COLUMNS[c]
+            if c not in r:
+                cells.append("")
+            elif f"{c}_std" in r:
+                cells.append((fmt + " ± " + fmt).format(r[c], r[f"{c}_std"]))
+            else:
+                cells.append(fmt.format(r[c]))
+        lines.append(f"| {labels[method_id]} | " + " | ".join(cells) + f" | `{method_id}` |")
+    return "\n".join(lines)
 
 
-def plot_loss(history: list[dict[str, Any]], path: PathLike, lstsq: Optional[dict[str, float]] = None) -> Path:
-    """Training and validation loss per epoch (log scale), with the least-squares optimum if known."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    epochs = [h["epoch"] for h in history]
-    ax.semilogy(epochs, [h["train_loss"] for h in history], "o-", label="training")
-    ax.semilogy(epochs, [h["val_loss"] for h in history], "s-", label="validation")
-    if lstsq:
-        ax.axhline(lstsq["loss"], color="k", ls="--", lw=1, label="least-squares optimum (training)")
-        ax.axhline(lstsq["loss_analytic"], color="gray", ls=":", lw=1, label="analytic start (training)")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+def _scan_table(scores: dict[str, dict[str, float]], labels: dict[str, str]) -> list[str]:
+    cols = [c for c in _SCAN_COLUMNS if any(c[0] in s for s in scores.values())]
+    lines = ["| method | " + " | ".join(c[1] for c in cols) + " | id |", "|---|" + "---|" * len(cols) + "---|"]
+    for method_id, s in scores.items():
+        lines.append(f"| {labels[method_id]} | " + " | ".join(c[2].format(s[c[0]]) if c[0] in s else "" for c in cols)
+                     + f" | `{method_id}` |")
+    return lines
+
+
+def format_report(scores: dict[str, dict[str, float]], labels: dict[str, str], context: dict[str, Any],
+                  title: str) -> str:
+    """The ``report.md`` of one compared scan: what was used, the table, the figures."""
+    lines = [f"# {title}", "", f"Views used: {context['n_views_used']} of {context['n_views_full']}. "
+             f"Reference: {context.get('reference', 'given file')}. "
+             f"Segmentation: {context.get('segmentation', 'given file')}. PSNR data range: max − min of the "
+             "reference.", "", *_scan_table(scores, labels)]
+    lines += ["", "![comparison](comparison.png)", "", "![profile](profile.png)", ""]
+    return "\n".join(lines)
+
+
+def summarise_scans(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Over the compared scans: per method the mean of every score, the per-scan values, and in how many
+    scans it has the best PSNR and the best SSIM among all methods."""
+    names = [r["scan"] for r in results]
+    methods: dict[str, Any] = {}
+    for r in results:
+        for method_id, s in r["scores"].items():
+            entry = methods.setdefault(method_id, {"label": r["methods"][method_id]["label"], "per_scan": {}})
+            entry["per_scan"][r["scan"]] = s
+    for method_id, entry in methods.items():
+        per = entry["per_scan"].values()
+        keys = sorted({k for s in per for k in s})
+        entry["mean"] = {k: float(np.mean([s[k] for s in per if k in s and math.isfinite(s[k])] or [math.nan]))
+                         for k in keys}
+        entry["n_scans"] = len(entry["per_scan"])
+    for metric in ("psnr", "ssim"):
+        for r in results:
+            best = max(r["scores"], key=lambda m: r["scores"][m].get(metric, -math.inf))
+            methods[best].setdefault(f"best_{metric}", 0)
+            methods[best][f"best_{metric}"] += 1
+    return {"scans": names, "methods": methods}
+
+
+def format_summary(summary: dict[str, Any], title: str) -> str:
+    """``summary.md``: the mean scores per method over the scans and how often each is best."""
+    means = {m: e["mean"] for m, e in summary["methods"].items()}
+    labels = {m: e["label"] for m, e in summary["methods"].items()}
+    lines = [f"# {title}", "", f"{len(summary['scans'])} scans: " + ", ".join(Path(s).name for s in summary["scans"]),
+             "", "Mean over the scans:", "", *_scan_table(means, labels), "", "| method | best PSNR | best SSIM | id |",
+             "|---|---|---|---|"]
+    for m, e in summary["methods"].items():
+        lines.append(f"| {e['label']} | {e.get('best_psnr', 0)} of {e['n_scans']} | {e.get('best_ssim', 0)} of "
+                     f"{e['n_scans']} | `{m}` |")
+    return "\n".join(lines + [""])
+
+
+def evaluation_figure(outputs: dict[str, torch.Tensor], labels: dict[str, str], truth: torch.Tensor,
+                      path: PathLike) -> Path:
+    """The first test image of every method beside the ground truth, with difference images."""
+    plt = pyplot()
+    names = list(outputs)
+    truth = truth.detach().cpu().numpy()
+    images = {k: v.detach().cpu().numpy() for k, v in outputs.items()}
+    fig, axes = plt.subplots(2, len(names) + 1, figsize=(3.2 * (len(names) + 1), 6.4))
+    vmin, vmax = float(truth[0].min()), float(truth[0].max())
+    span = 0.1 * (vmax - vmin) or 1.0
+    axes[0, 0].imshow(truth[0], cmap="gray", vmin=vmin, vmax=vmax)
+    axes[0, 0].set_title("ground truth", fontsize=9)
+    axes[1, 0].axis("off")
+    for k, name in enumerate(names, start=1):
+        img = images[name][0]
+        axes[0, k].imshow(img, cmap="gray", vmin=vmin, vmax=vmax)
+        axes[0, k].set_title(f"{textwrap.fill(labels[name], 34)}\nPSNR {psnr(img, truth[0]):.2f} dB", fontsize=8)
+        axes[1, k].imshow(img - truth[0], cmap="coolwarm", vmin=-span, vmax=span)
+        axes[1, k].set_title("difference", fontsize=8)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
     return save_figure(fig, path)
 
 
-def plot_filter(model, path: PathLike) -> Path:
-    """The learned frequency response(s) against Ram-Lak and Hann for the model's geometry."""
-    plt = _pyplot()
-    geometry = model.geometry
-    spacing, arc = filter_spacing(geometry)
-    freqs = filter_frequencies(geometry.n_det, spacing)
-    unit = "cycles/rad" if arc else "cycles/mm"
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, style in (("ram-lak", "k--"), ("hann", "k:")):
-        ax.plot(freqs, filter_response(geometry.n_det, spacing, name, 1.0, arc), style, lw=1, label=name)
-    response = model.filter.response().detach().cpu().double().numpy()
-    factor = getattr(model, "factor", None)
-    if factor is not None:  # 2-D view-circulant filter: detector responses at a few angular frequencies m
-        initial = model.filter.initial.detach().cpu().double().numpy()
-        v = geometry.n_views
-        for k, m in enumerate(sorted({0, v // 4, v // 2, v, 2 * v, factor * v // 2} - {factor * v // 2 + 1})):
-            if m < response.shape[0]:
-                ax.plot(freqs, response[m], f"C{k}", lw=1.5, label=f"learned, m = {m}")
-                ax.plot(freqs, initial[m], f"C{k}:", lw=1)
-        ax.set_title(f"{type(model).__name__}: filter k(m, f) (dotted: view interpolation × window)")
-    elif response.ndim == 1:
-        ax.plot(freqs, response, "C0", lw=1.5, label="learned")
-    else:
-        lo, mid, hi = np.percentile(response, [5, 50, 95], axis=0)
-        ax.fill_between(freqs, lo, hi, color="C0", alpha=0.3, label="learned, per view (5–95 %)")
-        ax.plot(freqs, mid, "C0", lw=1.5, label="learned, per-view median")
-    ax.set_xlabel(f"frequency ({unit})")
-    ax.set_ylabel("response")
-    if factor is None:
-        ax.set_title(f"{type(model).__name__}: filter")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    return save_figure(fig, path)
+def comparison_figures(out: Path, recs: dict[str, Reconstruction], reference: np.ndarray,
+                       segmentation: np.ndarray, scores: dict[str, dict[str, float]]) -> None:
+    """``comparison.png`` (every method in one grey window with its difference from the reference) and
+    ``profile.png`` (the image row crossing the most edges of the segmentation)."""
+    plt = pyplot()
+    names = list(recs)
+    vmin, vmax = display_window(reference)
+    span = 0.25 * (vmax - vmin)
+    fig, axes = plt.subplots(2, len(names) + 1, figsize=(3.0 * (len(names) + 1), 6.4))
+    axes[0, 0].imshow(reference, cmap="gray", vmin=vmin, vmax=vmax)
+    axes[0, 0].set_title("reference", fontsize=8)
+    axes[1, 0].imshow(segmentation, cmap="gray")
+    axes[1, 0].set_title("segmentation", fontsize=8)
+    for k, name in enumerate(names, start=1):
+        img = recs[name].image
+        axes[0, k].imshow(img, cmap="gray", vmin=vmin, vmax=vmax)
+        axes[0, k].set_title(textwrap.fill(recs[name].method, 34) + f"\nPSNR {scores[name]['psnr']:.2f} dB, "
+                             f"SSIM {scores[name]['ssim']:.3f}", fontsize=7)
+        axes[1, k].imshow(img - reference, cmap="coolwarm", vmin=-span, vmax=span)
+        axes[1, k].set_title("− reference", fontsize=7)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    save_figure(fig, out / "comparison.png")
+    row = int(np.argmax(np.abs(np.diff(segmentation.astype(int), axis=1)).sum(axis=1)))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = next(iter(recs.values())).geometry.pixel_coords
+    ax.plot(x, reference[row], "k", lw=2, label="reference")
+    for name in names:
+        ax.plot(x, recs[name].image[row], lw=1, label=recs[name].method)
+    ax.set_xlabel("x (mm)")
+    ax.set_ylabel("μ (1/mm)")
+    ax.set_title(f"profile along image row {row} (y = {x[::-1][row]:.1f} mm)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save_figure(fig, out / "profile.png")

@@ -17,7 +17,7 @@ def check_writable(path: PathLike, force: bool = False) -> Path:
     """Raise ``FileExistsError`` if ``path`` exists and ``force`` is false; return it as a ``Path``."""
     path = Path(path)
     if path.exists() and not force:
-        raise FileExistsError(f"{path} already exists; pass --force (force=True) to overwrite it")
+        raise FileExistsError(f"{path} already exists; overwrite it only with force")
     return path
 
 

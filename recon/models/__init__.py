@@ -6,17 +6,21 @@
 * :class:`FanToParallel`, :class:`ParallelToFan` — geometry conversion ``p_t = A_t · B_w,s · K · (W ⊙ p_s)``.
 * :func:`fit_filter` — the least-squares optimal shared filter (fit mode, and the check that training
   converged).
-* :func:`save_model` / :func:`load_model` — models stored with their geometry.
+* :data:`MODELS` / :func:`build_model` — the registry of model types; :func:`save_model` / :func:`load_model` —
+  models stored with their geometry; :func:`apply_model` — a model applied to a measured scan.
 """
 
+from .apply import apply_model, match_model_views
 from .base import LEARNABLE_PARTS, KnownOperatorModel
 from .conversion import FanToParallel, GeometryConversion, ParallelToFan
-from .learned_fbp import LearnedFBP
+from .learned_fbp import LearnedFBP, tune_start
 from .lstsq import FilterFit, fit_filter, mean_squared_error
 from .parameters import LearnableFilter, LearnableWeights, hat_basis
+from .registry import MODELS, build_model, model_class
+from .serialization import load_model, save_model, training_summary
 from .view_upsampled import ViewCirculantFilter, ViewUpsampledFBP
-from .serialization import MODEL_CLASSES, load_model, save_model, training_summary
 
-__all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "LearnedFBP", "ViewUpsampledFBP", "ViewCirculantFilter",
-           "GeometryConversion", "FanToParallel", "ParallelToFan", "FilterFit", "fit_filter", "mean_squared_error", "LearnableFilter", "LearnableWeights",
-           "hat_basis", "MODEL_CLASSES", "save_model", "load_model", "training_summary"]
+__all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "LearnedFBP", "tune_start", "ViewUpsampledFBP",
+           "ViewCirculantFilter", "GeometryConversion", "FanToParallel", "ParallelToFan", "FilterFit", "fit_filter",
+           "mean_squared_error", "LearnableFilter", "LearnableWeights", "hat_basis", "MODELS", "model_class",
+           "build_model", "save_model", "load_model", "training_summary", "apply_model", "match_model_views"]

@@ -15,14 +15,16 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..analytic.filtered_backprojection import FilterSpec, fbp_weights, filter_spacing
-from ..analytic.filters import filter_response, ramp_response
+from ..analytic.filtered_backprojection import FilterSpec, filter_spacing
+from ..analytic.filters import ramp_response
+from ..analytic.recipe import FBPRecipe
+from ..analytic.weights import arc_positions, scan_coverage
 from ..geometry import Geometry, geometry_differences, geometry_from_dict
 from ..operators.functional import check_input
-from ..analytic.weights import arc_positions, scan_coverage
 from .parameters import LearnableFilter, LearnableWeights
 
-__all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "normalise_learn", "initial_filter", "view_positions"]
+__all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "normalise_learn", "initial_filter", "view_positions",
+           "analytic_parts"]
 
 LEARNABLE_PARTS = ("filter", "view_filters", "weights")
 
@@ -41,11 +43,10 @@ def normalise_learn(learn: Union[str, Iterable[str]]) -> tuple[str, ...]:
 
 
 def initial_filter(geometry: Geometry, filter: FilterSpec, cutoff: float) -> np.ndarray:
-    """Analytic frequency response of :func:`recon.fbp` for ``geometry`` (a window name, or an array
-    used as given), ``[padded_length(n_det) // 2 + 1]``."""
+    """Analytic frequency response of :func:`recon.fbp` for ``geometry`` (the response of the recipe of a
+    window name, or an array used as given), ``[padded_length(n_det) // 2 + 1]``."""
     if isinstance(filter, str):
-        spacing, arc = filter_spacing(geometry)
-        return filter_response(geometry.n_det, spacing, filter, cutoff, arc)
+        return FBPRecipe(filter, cutoff).response(geometry)
     return np.asarray(filter.detach().cpu() if isinstance(filter, torch.Tensor) else filter, dtype=np.float64)
 
 
@@ -57,6 +58,23 @@ def view_positions(geometry: Geometry) -> np.ndarray:
     if coverage.kind == "full":
         return np.mod(geometry.angles - geometry.angles[0], coverage.period) / coverage.period
     return arc_positions(geometry, coverage) / max(coverage.span, 1e-12)
+
+
+def analytic_parts(geometry: Geometry, filter: FilterSpec, cutoff: float, learn: tuple[str, ...],
+                   filter_basis: Optional[int], weight_basis: Optional[Sequence[int]], warn: bool,
+                   dtype: torch.dtype) -> tuple[LearnableFilter, LearnableWeights]:
+    """The learnable filter and weights of a model whose analytic start is FBP of ``geometry`` (the recipe of
+    ``filter``/``cutoff``, or a custom response), with the parts named in ``learn`` (normalised) learnable."""
+    spacing, arc = filter_spacing(geometry)
+    weights = FBPRecipe().weights(geometry, warn=warn)
+    k = LearnableFilter(initial_filter(geometry, filter, cutoff), geometry.n_det, basis=filter_basis,
+                        n_views=geometry.n_views if "view_filters" in learn else None,
+                        scale=ramp_response(geometry.n_det, spacing, arc), dtype=dtype)
+    w = LearnableWeights(weights, basis=tuple(weight_basis) if weight_basis is not None else None,
+                         view_positions=view_positions(geometry) if weight_basis else None, dtype=dtype)
+    k.coefficients.requires_grad_("filter" in learn or "view_filters" in learn)
+    w.coefficients.requires_grad_("weights" in learn)
+    return k, w
 
 
 class KnownOperatorModel(torch.nn.Module):
@@ -75,30 +93,19 @@ class KnownOperatorModel(torch.nn.Module):
     filter: LearnableFilter
     weights: LearnableWeights
 
-    def _init_parameters(self, geometry: Geometry, filter: FilterSpec, cutoff: float,
-                         learn: Union[str, Iterable[str]], filter_basis: Optional[int],
-                         weight_basis: Optional[Sequence[int]], backend: Optional[str], warn: bool,
-                         dtype: torch.dtype) -> None:
-        """Set up the filter and weights of analytic FBP for ``geometry`` (the learnable start) and record
-        the hyper-parameters that :meth:`config` writes back."""
+    def _record_settings(self, filter: FilterSpec, cutoff: float, learn: tuple[str, ...],
+                         filter_basis: Optional[int], weight_basis: Optional[Sequence[int]],
+                         backend: Optional[str]) -> None:
+        """Remember the hyper-parameters that :meth:`config` writes back."""
         self.filter_name = filter if isinstance(filter, str) else "custom"
         self.cutoff = float(cutoff)
+        self.learn = learn
         self.filter_basis_size = filter_basis
         self.weight_basis_size = tuple(weight_basis) if weight_basis is not None else None
         self.backend = backend
-        self.learn = learn = normalise_learn(learn)
-        spacing, arc = filter_spacing(geometry)
-        self.filter = LearnableFilter(initial_filter(geometry, filter, cutoff), geometry.n_det, basis=filter_basis,
-                                      n_views=geometry.n_views if "view_filters" in learn else None,
-                                      scale=ramp_response(geometry.n_det, spacing, arc), dtype=dtype)
-        self.weights = LearnableWeights(fbp_weights(geometry, warn=warn), basis=self.weight_basis_size,
-                                        view_positions=view_positions(geometry) if weight_basis else None,
-                                        dtype=dtype)
-        self.filter.coefficients.requires_grad_("filter" in learn or "view_filters" in learn)
-        self.weights.coefficients.requires_grad_("weights" in learn)
 
     def _parameter_config(self) -> dict[str, Any]:
-        """The hyper-parameters of :meth:`_init_parameters`, for :meth:`config`."""
+        """The hyper-parameters of :meth:`_record_settings`, for :meth:`config`."""
         return {"filter": self.filter_name, "cutoff": self.cutoff, "learn": list(self.learn),
                 "filter_basis": self.filter_basis_size,
                 "weight_basis": list(self.weight_basis_size) if self.weight_basis_size else None, "warn": False}
@@ -138,11 +145,9 @@ class KnownOperatorModel(torch.nn.Module):
 
     # ---- bookkeeping ---------------------------------------------------------------------------------------
     def learned_parts(self) -> str:
-        """What the model learns, for tables: ``"filter+weights"``, ``"×6 views, 2-D filter"``, with
-        ``", views completed"`` for view completion."""
-        factor = getattr(self, "factor", None)
-        detail = f"×{factor} views, 2-D filter" if factor is not None else "+".join(self.learn)
-        return detail + (", views completed" if getattr(self, "complete_views", False) else "")
+        """What the model learns, for tables: ``"filter+weights"`` (subclasses add their structure, e.g.
+        ``"×6 views, 2-D filter"``)."""
+        return "+".join(self.learn)
 
     def learnable_parameters(self) -> list[torch.nn.Parameter]:
         """The parameters that training updates (``requires_grad``)."""
@@ -160,6 +165,11 @@ class KnownOperatorModel(torch.nn.Module):
         if kwargs.get("filter") == "custom":
             kwargs["filter"] = "ram-lak"
         return cls(**kwargs)
+
+    def for_geometry(self, geometry: Geometry, share: bool = True) -> "KnownOperatorModel":
+        """This model for scans in another ``geometry``; only arc models (:class:`LearnedFBP`) move, so the
+        base class refuses with ``TypeError``."""
+        raise TypeError(f"a {type(self).__name__} applies to the geometry it was built for only")
 
     def check_geometry(self, geometry: Geometry, what: str = "sinogram") -> None:
         """Raise ``ValueError`` saying what differs if the acquisition of ``geometry`` (angles, detector,

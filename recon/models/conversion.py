@@ -28,28 +28,13 @@ import numpy as np
 import torch
 
 from ..analytic.filtered_backprojection import FilterSpec
+from ..analytic.rebinning import field_of_view_radius, isocentre_pitch
 from ..geometry import FanBeam, Geometry, ParallelBeam, check_geometry
 from ..operators.functional import project, weighted_backproject
-from .base import KnownOperatorModel, normalise_learn
-from .view_upsampled import DEFAULT_VIEW_KNOTS, init_view_circulant
+from .base import KnownOperatorModel, analytic_parts, normalise_learn
+from .view_upsampled import DEFAULT_VIEW_KNOTS, view_upsampled_parts
 
-__all__ = ["GeometryConversion", "FanToParallel", "ParallelToFan", "field_of_view_radius", "isocentre_pitch"]
-
-
-def field_of_view_radius(geometry: Geometry) -> float:
-    """Radius (mm) of the disc every view's detector covers: ``max |u|`` (parallel),
-    ``sod · sin(max |γ|)`` (fan)."""
-    if isinstance(geometry, FanBeam):
-        return geometry.sod * math.sin(float(abs(geometry.fan_angles).max()))
-    return float(abs(geometry.det_coords).max())
-
-
-def isocentre_pitch(geometry: Geometry) -> float:
-    """Detector pitch projected to the rotation axis (mm): ``det_spacing`` (parallel),
-    ``det_spacing · sod / sdd`` (fan)."""
-    if isinstance(geometry, FanBeam):
-        return geometry.det_spacing * geometry.sod / geometry.sdd
-    return geometry.det_spacing
+__all__ = ["GeometryConversion", "FanToParallel", "ParallelToFan"]
 
 
 class GeometryConversion(KnownOperatorModel):
@@ -97,23 +82,27 @@ class GeometryConversion(KnownOperatorModel):
         xy = self.geometry.pixel_coords
         support = np.hypot(xy[None, :], xy[::-1, None]) < self.support_radius
         self.register_buffer("support", torch.as_tensor(support, dtype=dtype))
+        learn = normalise_learn(learn)
         if factor is None:
-            self.factor = None
-            self._init_parameters(self.geometry, filter, cutoff, learn, filter_basis, weight_basis, backend, warn,
-                                  dtype)
+            self.filter, self.weights = analytic_parts(self.geometry, filter, cutoff, learn, filter_basis,
+                                                       weight_basis, warn, dtype)
             self.upsampled_geometry = self.geometry
         else:
-            if normalise_learn(learn) != ("filter",) or filter_basis is not None or weight_basis is not None:
+            if learn != ("filter",) or filter_basis is not None or weight_basis is not None:
                 raise ValueError("with factor (view-upsampled reconstruction) the conversion learns its 2-D filter "
                                  "only: learn = 'filter', no filter_basis or weight_basis")
-            self.backend = backend
-            init_view_circulant(self, self.geometry, factor, filter, cutoff, view_knots, det_knots, det_max, warn,
-                                dtype)
+            self.filter, self.weights, self.upsampled_geometry = view_upsampled_parts(
+                self.geometry, factor, filter, cutoff, view_knots, det_knots, det_max, warn, dtype)
+        self.factor = None if factor is None else int(factor)
+        self._record_settings(filter, cutoff, learn, filter_basis, weight_basis, backend)
 
     def after_filter(self, filtered: torch.Tensor) -> torch.Tensor:
         image = weighted_backproject(filtered, self.upsampled_geometry, backend=self.backend, check_finite=False)
         image = image * self.support.to(image.dtype)
         return project(image, self.target_grid, backend=self.backend, check_finite=False)
+
+    def learned_parts(self) -> str:
+        return f"×{self.factor} views, 2-D filter" if self.factor is not None else super().learned_parts()
 
     def config(self) -> dict[str, Any]:
         out = {"source": self.geometry.to_dict(), "target": self.output_geometry.to_dict(),

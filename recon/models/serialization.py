@@ -11,16 +11,11 @@ import torch
 from .._version import __version__
 from ..io.atomic import atomic_output
 from .base import KnownOperatorModel
-from .conversion import FanToParallel, GeometryConversion, ParallelToFan
-from .learned_fbp import LearnedFBP
-from .view_upsampled import ViewUpsampledFBP
+from .registry import MODELS, model_class
 
-__all__ = ["MODEL_CLASSES", "save_model", "load_model", "training_summary"]
+__all__ = ["save_model", "load_model", "training_summary"]
 
 FORMAT = "recon-model-v1"
-MODEL_CLASSES: dict[str, type[KnownOperatorModel]] = {
-    cls.__name__: cls for cls in (LearnedFBP, ViewUpsampledFBP, GeometryConversion, FanToParallel,
-                                  ParallelToFan)}
 
 
 def save_model(model: KnownOperatorModel, path: Union[str, os.PathLike], force: bool = False,
@@ -29,8 +24,8 @@ def save_model(model: KnownOperatorModel, path: Union[str, os.PathLike], force: 
     atomically; refuses to overwrite an existing file unless ``force``. ``extra`` (JSON-like) is stored
     alongside, e.g. training metadata."""
     name = type(model).__name__
-    if name not in MODEL_CLASSES:
-        raise TypeError(f"cannot save a {name}; known models: {sorted(MODEL_CLASSES)}")
+    if type(model) not in MODELS.values():
+        raise TypeError(f"cannot save a {name}; known models: {sorted(c.__name__ for c in MODELS.values())}")
     payload = {"format": FORMAT, "recon_version": __version__, "class": name, "config": model.config(),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "extra": extra or {}}
@@ -41,8 +36,9 @@ def save_model(model: KnownOperatorModel, path: Union[str, os.PathLike], force: 
 
 def load_model(path: Union[str, os.PathLike], map_location: Union[str, torch.device] = "cpu"
                ) -> KnownOperatorModel:
-    """Load a model written by :func:`save_model` (or a training run's ``model.pt``). The stored extra
-    metadata is available as ``model.metadata``."""
+    """Load a model written by :func:`save_model` (or a training run's ``model.pt``; a run folder stands for
+    its ``model.pt``). The stored extra metadata is available as ``model.metadata``, the file as
+    ``model.path``."""
     path = Path(path)
     if path.is_dir():
         path = path / "model.pt"
@@ -54,14 +50,16 @@ def load_model(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
         raise ValueError(f"{path}: not a readable recon model ({type(err).__name__}: {err})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path}: not a recon model file (expected format {FORMAT!r})")
-    cls = MODEL_CLASSES.get(payload.get("class"))
-    if cls is None:
-        raise ValueError(f"{path}: unknown model class {payload.get('class')!r}")
+    try:
+        cls = model_class(str(payload.get("class")))
+    except ValueError:
+        raise ValueError(f"{path}: unknown model class {payload.get('class')!r}") from None
     model = cls.from_config(payload["config"])
     state = payload["state_dict"]
     model.to(next(iter(state.values())).dtype if state else torch.float32)
     model.load_state_dict(state)
     model.metadata = payload.get("extra", {})
+    model.path = path
     return model
 
 

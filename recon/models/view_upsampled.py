@@ -31,8 +31,9 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from ..analytic.filtered_backprojection import FilterSpec, fbp_weights, filter_spacing
+from ..analytic.filtered_backprojection import FilterSpec, filter_spacing
 from ..analytic.filters import padded_length, ramp_response
+from ..analytic.recipe import FBPRecipe
 from ..geometry import Geometry, check_geometry
 from ..operators.functional import weighted_backproject
 from ..analytic.views import upsampled_geometry
@@ -40,7 +41,7 @@ from .base import KnownOperatorModel, initial_filter
 from .parameters import LearnableWeights
 
 __all__ = ["ViewCirculantFilter", "ViewUpsampledFBP", "DEFAULT_VIEW_KNOTS", "interpolation_response",
-           "init_view_circulant"]
+           "view_upsampled_parts"]
 
 # knots of the angular-frequency hats in units of V/2 (the Nyquist frequency of the measured views); knots
 # above the upsampling factor U are dropped and U itself (the Nyquist frequency of the U·V views) is the last
@@ -171,26 +172,19 @@ class ViewCirculantFilter(torch.nn.Module):
                 f"(angular × detector, up to {self.det_max:g} Nyquist)")
 
 
-def init_view_circulant(model: KnownOperatorModel, geometry: Geometry, factor: int, filter: FilterSpec,
-                        cutoff: float, view_knots: Sequence[float], det_knots: int, det_max: float, warn: bool,
-                        dtype: torch.dtype) -> None:
-    """Give ``model`` the learnable stage of view-upsampled FBP for sinograms in ``geometry`` (a uniform full
-    scan): a :class:`ViewCirculantFilter` starting from ``filter``/``cutoff`` × linear view interpolation,
-    fixed analytic weights, and ``model.upsampled_geometry`` (the ``factor``·V views to backproject)."""
-    model.upsampled_geometry = upsampled_geometry(geometry, factor)
-    model.factor = int(factor)
-    model.filter_name = filter if isinstance(filter, str) else "custom"
-    model.cutoff = float(cutoff)
-    model.learn = ("filter",)
-    model.filter_basis_size = None
-    model.weight_basis_size = None
+def view_upsampled_parts(geometry: Geometry, factor: int, filter: FilterSpec, cutoff: float,
+                         view_knots: Sequence[float], det_knots: int, det_max: float, warn: bool,
+                         dtype: torch.dtype) -> tuple[ViewCirculantFilter, LearnableWeights, Geometry]:
+    """The parts of view-upsampled FBP for sinograms in ``geometry`` (a uniform full scan): a learnable
+    :class:`ViewCirculantFilter` starting from ``filter``/``cutoff`` × linear view interpolation, the fixed
+    analytic weights, and the geometry of the ``factor``·V views to backproject."""
+    upsampled = upsampled_geometry(geometry, factor)  # checks the scan and the factor
     spacing, arc = filter_spacing(geometry)
-    model.filter = ViewCirculantFilter(geometry.n_views, geometry.n_det, model.factor,
-                                       initial_filter(geometry, filter, cutoff),
-                                       ramp_response(geometry.n_det, spacing, arc), view_knots, det_knots,
-                                       det_max, dtype=dtype)
-    model.weights = LearnableWeights(fbp_weights(geometry, warn=warn), dtype=dtype)
-    model.weights.coefficients.requires_grad_(False)
+    k = ViewCirculantFilter(geometry.n_views, geometry.n_det, int(factor), initial_filter(geometry, filter, cutoff),
+                            ramp_response(geometry.n_det, spacing, arc), view_knots, det_knots, det_max, dtype=dtype)
+    w = LearnableWeights(FBPRecipe().weights(geometry, warn=warn), dtype=dtype)
+    w.coefficients.requires_grad_(False)
+    return k, w, upsampled
 
 
 class ViewUpsampledFBP(KnownOperatorModel):
@@ -223,14 +217,19 @@ class ViewUpsampledFBP(KnownOperatorModel):
         check_geometry(geometry)
         self.geometry = self.output_geometry = geometry
         self.positivity = bool(positivity)
-        self.backend = backend
-        init_view_circulant(self, geometry, factor, filter, cutoff, view_knots, det_knots, det_max, warn, dtype)
+        self.filter, self.weights, self.upsampled_geometry = view_upsampled_parts(
+            geometry, factor, filter, cutoff, view_knots, det_knots, det_max, warn, dtype)
+        self.factor = int(factor)
+        self._record_settings(filter, cutoff, ("filter",), None, None, backend)
 
     def after_filter(self, filtered: torch.Tensor) -> torch.Tensor:
         return weighted_backproject(filtered, self.upsampled_geometry, backend=self.backend, check_finite=False)
 
     def output_activation(self, out: torch.Tensor) -> torch.Tensor:
         return torch.relu(out) if self.positivity else out
+
+    def learned_parts(self) -> str:
+        return f"×{self.factor} views, 2-D filter"
 
     def config(self) -> dict[str, Any]:
         return {"geometry": self.geometry.to_dict(), "factor": self.factor, "filter": self.filter_name,

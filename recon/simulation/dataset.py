@@ -1,21 +1,26 @@
-"""Training data: simulated HDF5 datasets (written by :func:`recon.simulate.simulate_to_file`) as torch datasets."""
+"""The one reader of simulated HDF5 datasets (written by :func:`recon.simulation.simulate.simulate_to_file`,
+layout in :mod:`recon.simulation.layout`): training, evaluation and comparison read them through it.
+
+* :class:`SimulatedDataset` — a file as a lazily opened :class:`torch.utils.data.Dataset`;
+* :func:`load_samples` — inputs and targets in memory (a view subset, an arc, the full-view FBP target);
+* :func:`read_dataset` — one dataset of the file as a tensor.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
-from ..geometry import Geometry, geometry_from_json
-from .simulate import FORMAT
+from ..geometry import Geometry, evenly_spaced_views, geometry_from_json
+from .layout import ATTRIBUTES, FORMAT, dataset_shapes
+from .targets import full_view_fbp
 
-__all__ = ["SimulatedDataset", "split_indices"]
-
-_ATTRS = ("format", "recon_version", "geometry", "config", "seed", "n_samples")
-_DATASETS = ("images", "sinograms", "sinograms_clean")
+__all__ = ["SimulatedDataset", "Samples", "load_samples", "read_dataset", "split_indices"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -73,7 +78,7 @@ class SimulatedDataset(torch.utils.data.Dataset):
         self._pid: Optional[int] = None
 
     def _read_header(self, f: Any) -> None:
-        missing = [a for a in _ATTRS if a not in f.attrs]
+        missing = [a for a in ATTRIBUTES if a not in f.attrs]
         if missing:
             raise ValueError(f"{self.path}: not a simulated dataset: missing attribute(s) {missing}")
         fmt = _text(f.attrs["format"])
@@ -88,10 +93,7 @@ class SimulatedDataset(torch.utils.data.Dataset):
         self._config = _text(f.attrs["config"])
         self.n_samples = int(f.attrs["n_samples"])
         self.seed = int(f.attrs["seed"])
-        expected = {"images": self._geometry.image_shape, "sinograms": self._geometry.sino_shape,
-                    "sinograms_clean": self._geometry.sino_shape}
-        if self._target is not None:
-            expected["target_sinograms"] = self._target.sino_shape
+        expected = dataset_shapes(self._geometry, self._target)
         missing = [d for d in expected if d not in f]
         if missing:
             raise ValueError(f"{self.path}: missing dataset(s) {missing}")
@@ -175,3 +177,56 @@ def split_indices(n: int, val_fraction: float, seed: int = 0) -> tuple[np.ndarra
         n_val = min(max(n_val, 1), n - 1)
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[n_val:]).astype(np.int64), np.sort(perm[:n_val]).astype(np.int64)
+
+
+@dataclass
+class Samples:
+    """Samples in memory: inputs ``[n, n_views, n_det]`` float32 (line integrals in ``geometry``) and targets
+    (images ``[n, N, N]`` μ in 1/mm, or sinograms in ``target_geometry``), read from ``path``."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    geometry: Geometry
+    target_geometry: Optional[Geometry]
+    path: Path
+
+
+def load_samples(path: PathLike, target: str = "images", views: Union[None, int, np.ndarray] = None,
+                 max_samples: Optional[int] = None) -> Samples:
+    """The noisy sinograms of a simulated file as inputs and ``target`` as targets: ``images``,
+    ``target_sinograms``, or ``full_view_fbp`` (computed here from every view of the noisy sinograms, see
+    :func:`recon.simulation.targets.full_view_fbp`). ``views``: a number of evenly spaced views to keep, or the
+    view indices themselves (e.g. from :func:`recon.geometry.view_indices`); ``max_samples`` caps the count."""
+    import h5py
+
+    computed = target == "full_view_fbp"
+    ds = SimulatedDataset(path, keys=("sinograms",) if computed else ("sinograms", target))
+    n = len(ds) if max_samples is None else min(len(ds), max_samples)
+    full_geometry = ds.geometry
+    if views is None:
+        idx = np.arange(full_geometry.n_views)
+    elif np.ndim(views) == 0:
+        idx = evenly_spaced_views(full_geometry.n_views, int(views))
+    else:
+        idx = np.asarray(views, dtype=np.int64)
+    geometry = full_geometry.replace(angles=full_geometry.angles[idx])
+    targets = torch.empty((n,) + geometry.image_shape) if computed else None
+    with h5py.File(path, "r") as f:
+        inputs = np.empty((n, idx.size, geometry.n_det), dtype=np.float32)
+        for i in range(0, n, 64):  # chunk by chunk: the file holds every view, memory only the selected
+            chunk = f["sinograms"][i:min(n, i + 64)]
+            inputs[i:i + 64] = chunk[:, idx, :]
+            if computed:
+                targets[i:i + 64] = full_view_fbp(torch.from_numpy(np.ascontiguousarray(chunk)), full_geometry)
+    if not computed:
+        targets = read_dataset(path, target, n)
+    return Samples(torch.from_numpy(inputs), targets, geometry, ds.target_geometry, Path(path))
+
+
+def read_dataset(path: PathLike, key: str, n: Optional[int] = None) -> torch.Tensor:
+    """The first ``n`` (default all) samples of dataset ``key`` of a simulated file (validated first), float32."""
+    import h5py
+
+    SimulatedDataset(path, keys=(key,))
+    with h5py.File(path, "r") as f:
+        return torch.from_numpy(np.asarray(f[key][:n], dtype=np.float32))

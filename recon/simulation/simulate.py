@@ -31,7 +31,7 @@ and written by :func:`simulate_to_file` as HDF5 (``format = "recon-simulated-v1"
 * root attributes ``format``, ``recon_version``, ``geometry`` (JSON), ``target_geometry`` (JSON, if given),
   ``config`` (the TOML text as read), ``seed``, ``n_samples``.
 
-:class:`recon.data.SimulatedDataset` reads such files for training.
+:class:`recon.simulation.dataset.SimulatedDataset` reads such files (layout: :mod:`recon.simulation.layout`).
 """
 
 from __future__ import annotations
@@ -50,15 +50,16 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from .shapes import rasterize, ray_transform
+from .._version import __version__
 from ..geometry import FanBeam, Geometry
 from ..io import atomic_output, check_writable, geometry_from_table, parse_toml
+from .layout import FORMAT, dataset_shapes
 from .noise import poisson_noise
 from .phantoms import PHANTOMS, make_phantom, phantom_parameters
 
-__all__ = ["FORMAT", "IMAGE_SUPERSAMPLE", "SimulationConfig", "load_config", "parse_config", "simulate_sample",
-           "dataset_shapes", "simulate_to_file"]
+__all__ = ["IMAGE_SUPERSAMPLE", "SimulationConfig", "load_config", "parse_config", "simulate_sample",
+           "simulate_to_file"]
 
-FORMAT = "recon-simulated-v1"
 IMAGE_SUPERSAMPLE = 4  # point samples per pixel side of the ground-truth images
 GZIP_LEVEL = 1  # deflate level of the stored chunks (noisy float32 sinograms barely gain from more)
 
@@ -234,15 +235,6 @@ def simulate_sample(config: SimulationConfig, index: int, seed: Optional[int] = 
     return out
 
 
-def dataset_shapes(config: SimulationConfig) -> dict[str, tuple[int, ...]]:
-    """Per-sample shape of every dataset a simulation writes."""
-    shapes = {"images": config.geometry.image_shape, "sinograms": config.geometry.sino_shape,
-              "sinograms_clean": config.geometry.sino_shape}
-    if config.target_geometry is not None:
-        shapes["target_sinograms"] = config.target_geometry.sino_shape
-    return shapes
-
-
 # ---- many samples, in order, from a process pool ------------------------------------------------------------
 
 def _encode(sample: dict[str, np.ndarray]) -> dict[str, bytes]:
@@ -318,8 +310,6 @@ def simulate_to_file(config: Union[PathLike, SimulationConfig], out: PathLike, n
     import h5py
     from tqdm import tqdm
 
-    from .._version import __version__
-
     cfg = config if isinstance(config, SimulationConfig) else load_config(config)
     n = cfg.n if n is None else _int("n", n, 1)
     seed = cfg.seed if seed is None else _int("seed", seed, 0)
@@ -330,7 +320,7 @@ def simulate_to_file(config: Union[PathLike, SimulationConfig], out: PathLike, n
     with atomic_output(out, force=force) as tmp, h5py.File(tmp, "w") as f:
         datasets = {name: f.create_dataset(name, shape=(n, *shape), dtype=np.float32, chunks=(1, *shape),
                                            compression="gzip", compression_opts=GZIP_LEVEL, track_times=False)
-                    for name, shape in dataset_shapes(cfg).items()}
+                    for name, shape in dataset_shapes(cfg.geometry, cfg.target_geometry).items()}
         f.attrs["format"] = FORMAT
         f.attrs["recon_version"] = __version__
         f.attrs["geometry"] = cfg.geometry.to_json()

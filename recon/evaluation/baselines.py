@@ -1,0 +1,144 @@
+"""Tuned baselines of a trained model, computed once per run: a tuned baseline depends on the model and its
+training data, not on the scan it is compared on.
+
+* :func:`training_baselines` — FBP and view-interpolated FBP tuned on (a part of) the run's simulated
+  training data against the target the model was trained for, and the limited-angle recipes its training
+  tuned (``init = "tuned"``);
+* :func:`conversion_windows` — the parallel-FBP windows after interpolation rebinning and after a conversion
+  network, tuned on the network's training data.
+
+Both are cached beside the run (``tuned_baselines.json`` next to ``model.pt``), keyed by the model file's
+checksum, the training file (path, size, modification time) and what was searched, so ``recon compare`` on
+many scans tunes once; a stale or unreadable cache is recomputed, an unwritable folder just not cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+
+from .._version import __version__
+from ..analytic.filters import WINDOWS
+from ..analytic.rebinning import Rebinning
+from ..analytic.recipe import CUTOFFS, FBPRecipe, TunedRecipe, tune_recipe
+from ..geometry import view_indices
+from ..io.atomic import atomic_output
+from ..models import GeometryConversion, KnownOperatorModel, training_summary
+from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
+from .methods import tune_baselines
+
+__all__ = ["training_baselines", "conversion_windows", "stored_arc_recipes", "convert_both", "CACHE_NAME"]
+
+CACHE_NAME = "tuned_baselines.json"
+TUNING_SAMPLES = 16  # training samples the baselines are tuned on
+
+
+def convert_both(model: GeometryConversion, sinograms: torch.Tensor, batch: int = 16) -> dict[str, torch.Tensor]:
+    """Source sinograms ``[n, V_s, D_s]`` (in ``model.geometry``) converted to the model's output geometry by
+    interpolation rebinning (``"rebin_fbp"``) and by the network (``"model"``), ``[n, V_t, D_t]`` each."""
+    model.eval()
+    rebinning = Rebinning(model.geometry, model.output_geometry)
+    x = sinograms.to(next(model.buffers()).dtype)
+    with torch.no_grad():
+        return {"rebin_fbp": torch.cat([rebinning(sinograms[i:i + batch]) for i in range(0, len(sinograms), batch)]),
+                "model": torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])}
+
+
+def stored_arc_recipes(models: Sequence[KnownOperatorModel]) -> list[TunedRecipe]:
+    """The limited-angle recipes the models' training tuned (``init = "tuned"``), without repeats."""
+    found: dict[FBPRecipe, TunedRecipe] = {}
+    for d in (training_summary(m).get("limited_angle_baseline") for m in models):
+        if d:
+            tuned = _tuned_from_dict(d)
+            found.setdefault(tuned.recipe, tuned)
+    return list(found.values())
+
+
+def _training_file(model: KnownOperatorModel) -> Optional[Path]:
+    data = training_summary(model).get("data")
+    return Path(data) if data and Path(data).is_file() else None
+
+
+def _cached(model: KnownOperatorModel, what: dict[str, Any], compute: Callable[[], dict[str, TunedRecipe]]
+            ) -> dict[str, TunedRecipe]:
+    """``compute()``, or its result stored beside the model's run for the same model file, data and search."""
+    path = getattr(model, "path", None)
+    data = _training_file(model)
+    if path is None or data is None:
+        return compute()
+    stat = data.stat()
+    key = {**what, "model_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(), "data": str(data.resolve()),
+           "data_size": stat.st_size, "data_mtime_ns": stat.st_mtime_ns, "windows": list(WINDOWS),
+           "cutoffs": list(CUTOFFS), "samples": TUNING_SAMPLES, "recon_version": __version__}
+    cache = Path(path).parent / CACHE_NAME
+    entries: dict[str, Any] = {}
+    try:
+        entries = json.loads(cache.read_text())
+        for entry in entries.get("entries", []):
+            if entry.get("key") == key:
+                return {i: _tuned_from_dict(d) for i, d in entry["baselines"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        entries = {}
+    tuned = compute()
+    kept = [e for e in entries.get("entries", []) if isinstance(e, dict) and e.get("key") != key][-7:]
+    try:
+        with atomic_output(cache, force=True) as tmp:
+            tmp.write_text(json.dumps({"entries": kept + [{"key": key, "baselines": {i: t.to_dict() for i, t in
+                                                                                      tuned.items()}}]}, indent=1))
+    except OSError:
+        pass
+    return tuned
+
+
+def _tuned_from_dict(d: dict[str, Any]) -> TunedRecipe:
+    return TunedRecipe(FBPRecipe.from_dict(d), float(d.get("mse", float("nan"))))
+
+
+def training_baselines(model: KnownOperatorModel, ids: Sequence[str], models: Sequence[KnownOperatorModel] = ()
+                       ) -> Optional[dict[str, TunedRecipe]]:
+    """The baselines of ``ids`` among ``fbp_tuned`` and ``fbp_view_interpolated`` tuned on up to
+    :data:`TUNING_SAMPLES` samples of an image model's simulated training data (against the target it was
+    trained on; view-interpolation factors from ``models``), if the run recorded a file that is still readable;
+    ``None`` otherwise (and for conversion networks)."""
+    ids = [i for i in ids if i in ("fbp_tuned", "fbp_view_interpolated")]
+    data = _training_file(model)
+    if model.output_kind != "image" or data is None or not ids:
+        return None
+    models = list(models) or [model]
+    factors = sorted({int(m.factor) for m in models if getattr(m, "factor", None) is not None})
+
+    def compute() -> dict[str, TunedRecipe]:
+        views = view_indices(SimulatedDataset(data, keys=("sinograms",)).geometry, model.geometry)
+        samples = load_samples(data, training_summary(model).get("target", "images"), views,
+                               max_samples=TUNING_SAMPLES)
+        return tune_baselines(ids, samples.inputs, samples.targets, model.geometry, models)
+
+    try:
+        return _cached(model, {"what": "image baselines", "ids": ids, "factors": factors}, compute)
+    except (ValueError, OSError):
+        return None
+
+
+def conversion_windows(model: GeometryConversion) -> Optional[dict[str, TunedRecipe]]:
+    """Windows of the parallel FBP after interpolation rebinning (``"rebin_fbp"``) and after the conversion
+    network (``"model"``), each tuned on up to :data:`TUNING_SAMPLES` samples of the network's simulated
+    training data against their phantoms, if the run recorded a file that is still readable; else ``None``."""
+    data = _training_file(model)
+    if data is None:
+        return None
+
+    def compute() -> dict[str, TunedRecipe]:
+        samples = load_samples(data, "target_sinograms", None, max_samples=TUNING_SAMPLES)
+        truth = read_dataset(data, "images", samples.inputs.shape[0])
+        grid = model.output_geometry.replace(image_size=samples.geometry.image_size,
+                                             pixel_size=samples.geometry.pixel_size)
+        return {name: tune_recipe(p, truth, grid) for name, p in convert_both(model, samples.inputs).items()}
+
+    try:
+        return _cached(model, {"what": "conversion windows"}, compute)
+    except (ValueError, OSError, KeyError):
+        return None

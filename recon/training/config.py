@@ -1,0 +1,203 @@
+"""The training config of ``recon train``: one schema and one validation path (``TypeError`` for a value of
+the wrong type, ``ValueError`` for a wrong value; messages name the file, the section and the key).
+
+Config (TOML)::
+
+    [data]
+    file = "htc_train.h5"     # written by `recon simulate` (relative to the config; the data argument overrides)
+    views = 60                # optional: use this many evenly spaced views of the dataset's scan
+    angles = [0.0, 90.0]      # optional (instead of views): the views on this arc, degrees (limited angle,
+                              # short scan); a model trained on it applies to any start of its arc length
+    target = "images"         # image models: "images" (the phantoms) or "full_view_fbp" (Ram-Lak FBP of
+                              # every simulated view on a 2× finer grid, averaged down: how a real
+                              # full-data reference is made; see recon.targets)
+    val_fraction = 0.1        # held-out part for validation
+    max_samples = 1000        # optional cap
+
+    [model]
+    type = "learned_fbp"      # learned_fbp | view_upsampled_fbp | fan_to_parallel | parallel_to_fan
+    filter = "ram-lak"        # analytic start (any window of recon.fbp)
+    cutoff = 1.0
+    learn = "filter"          # filter | view_filters | weights, joined with "+"
+    filter_basis = 64         # optional: hat functions of the filter correction (default: every bin)
+    weight_basis = [8, 16]    # optional: smooth weights (default: every element)
+    positivity = false        # learned_fbp only
+    complete_views = false    # learned_fbp on an arc: complete it to the circle with the mean measured view
+    grid_pixel = 0.15         # conversion only, mm (default: target isocentre pitch)
+    factor = 6                # view_upsampled_fbp, and conversions from a uniform full scan: angular
+                              # upsampling U with a learnable 2-D filter (also view_knots, det_knots,
+                              # det_max: its basis, see recon.models.view_upsampled)
+
+    [training]
+    epochs = 20
+    batch_size = 8
+    lr = 1e-3
+    loss = "mse"              # or "mse+ssim" (normalised MSE + ssim_weight · (1 − SSIM)), images only
+    ssim_weight = 0.5
+    seed = 0
+    lstsq_check = true        # also compute the least-squares optimum of the shared filter
+    init = "analytic"         # "lstsq": start from the least-squares filter fitted on lstsq_samples
+    lstsq_samples = 32        #   training samples (relative ridge: ridge), then refine with Adam;
+    ridge = 1e-6              # "tuned" (learned_fbp): start from the limited-angle FBP (window, cut-off,
+                              #   end taper, scale) tuned on lstsq_samples samples; "tuned+lstsq": both
+
+Targets: image models are trained against the dataset's ``images`` or its ``full_view_fbp``; conversion
+networks against its ``target_sinograms`` (sinogram-domain MSE; the dataset must have been simulated with a
+``[target_geometry]``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from ..analytic.arcs import arc_view_indices
+from ..io.config import load_toml, parse_toml
+from ..models.registry import MODELS
+from ..simulation.dataset import SimulatedDataset
+from .losses import LOSSES
+
+__all__ = ["TrainConfig", "parse_train_config", "load_train_config", "IMAGE_TARGETS", "INITS"]
+
+PathLike = Union[str, os.PathLike]
+
+IMAGE_TARGETS = ("images", "full_view_fbp")
+INITS = ("analytic", "lstsq", "tuned", "tuned+lstsq")
+
+_SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
+    "data": {"file": (str,), "views": (int,), "angles": (list,), "val_fraction": (float, int), "max_samples": (int,),
+             "target": (str,)},
+    "model": {"type": (str,), "filter": (str,), "cutoff": (float, int), "learn": (str, list),
+              "filter_basis": (int,), "weight_basis": (list,), "positivity": (bool,), "grid_pixel": (float, int),
+              "grid_size": (int,), "factor": (int,), "view_knots": (list,), "det_knots": (int,),
+              "det_max": (float, int), "complete_views": (bool,)},
+    "training": {"epochs": (int,), "batch_size": (int,), "lr": (float, int), "loss": (str,),
+                 "ssim_weight": (float, int), "seed": (int,), "lstsq_check": (bool,), "device": (str,),
+                 "init": (str,), "lstsq_samples": (int,), "ridge": (float, int)},
+}
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "data": {"val_fraction": 0.1},
+    "model": {"type": "learned_fbp", "filter": "ram-lak", "cutoff": 1.0, "learn": "filter"},
+    "training": {"epochs": 10, "batch_size": 8, "lr": 1e-3, "loss": "mse", "ssim_weight": 0.5, "seed": 0,
+                 "lstsq_check": False, "device": "cpu", "init": "analytic", "lstsq_samples": 32, "ridge": 1e-6},
+}
+
+
+@dataclass
+class TrainConfig:
+    """A validated training config: the three tables with defaults filled in, the text it came from and the
+    folder relative paths are resolved against."""
+
+    data: dict[str, Any]
+    model: dict[str, Any]
+    training: dict[str, Any]
+    text: str
+    base: Path = field(default_factory=Path.cwd)
+
+    @property
+    def image_model(self) -> bool:
+        """Whether the model reconstructs images (else it converts sinograms)."""
+        return MODELS[self.model["type"]].output_kind == "image"
+
+    @property
+    def target(self) -> str:
+        """The dataset the model learns: ``[data] target`` (images, full_view_fbp) or ``target_sinograms``."""
+        return self.data.get("target", "images") if self.image_model else "target_sinograms"
+
+    def data_path(self, data: Optional[PathLike] = None) -> Path:
+        """The training file: ``data`` if given, else ``[data] file`` relative to the config."""
+        if data is not None:
+            return Path(data)
+        if "file" not in self.data:
+            raise ValueError("no training data: give a data file (HDF5) or [data] file in the config")
+        return self.base / self.data["file"]
+
+    def views(self, path: PathLike) -> Union[None, int, np.ndarray]:
+        """``[data] views`` (a count), or the indices of the views on ``[data] angles`` (degrees) in the scan
+        of the file at ``path``, in order along the arc."""
+        if "angles" not in self.data:
+            return self.data.get("views")
+        start, stop = (math.radians(float(v)) for v in self.data["angles"])
+        length = (stop - start) % (2 * math.pi) or 2 * math.pi
+        return arc_view_indices(SimulatedDataset(path, keys=("sinograms",)).geometry, length, start)
+
+
+def _tables(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    """The three tables with the defaults filled in; unknown sections/keys and values of the wrong type refused."""
+    unknown = sorted(set(raw) - set(_SCHEMA))
+    if unknown:
+        raise ValueError(f"{source}: unknown section(s) {unknown}; expected {sorted(_SCHEMA)}")
+    tables = {}
+    for section, schema in _SCHEMA.items():
+        table = raw.get(section, {})
+        if not isinstance(table, dict):
+            raise TypeError(f"{source}: [{section}] must be a table")
+        for key, value in table.items():
+            if key not in schema:
+                raise ValueError(f"{source}: [{section}] unknown key {key!r}; allowed: {sorted(schema)}")
+            if isinstance(value, bool) and bool not in schema[key] or not isinstance(value, schema[key]):
+                names = " or ".join(t.__name__ for t in schema[key])
+                raise TypeError(f"{source}: [{section}] {key} must be {names}, got {value!r}")
+        tables[section] = {**_DEFAULTS[section], **table}
+    return tables
+
+
+def _check_training(t: dict[str, Any], m: dict[str, Any], source: str) -> None:
+    for key, low in (("epochs", 1), ("batch_size", 1), ("lstsq_samples", 1)):
+        if t[key] < low:
+            raise ValueError(f"{source}: [training] {key} must be >= {low}, got {t[key]}")
+    if not t["lr"] > 0 or t["ridge"] < 0:
+        raise ValueError(f"{source}: [training] needs lr > 0 and ridge >= 0, got {t['lr']} and {t['ridge']}")
+    if t["loss"] not in LOSSES:
+        raise ValueError(f"{source}: [training] loss must be one of {LOSSES}, got {t['loss']!r}")
+    if t["init"] not in INITS:
+        raise ValueError(f"{source}: [training] init must be one of {INITS}, got {t['init']!r}")
+    if t["init"].startswith("tuned") and m["type"] != "learned_fbp":
+        raise ValueError(f"{source}: [training] init {t['init']!r} applies to learned_fbp models")
+    learn = m["learn"] if isinstance(m["learn"], str) else "+".join(map(str, m["learn"]))
+    if t["init"].endswith("lstsq") and "view_filters" in learn:
+        raise ValueError(f"{source}: [training] init {t['init']!r} fits a shared filter; this model learns "
+                         "view_filters")
+
+
+def _check_data(d: dict[str, Any], image_model: bool, loss: str, kind: str, source: str) -> None:
+    if "angles" in d:
+        if "views" in d:
+            raise ValueError(f"{source}: [data] give views or angles, not both")
+        a = d["angles"]
+        if len(a) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                                  for v in a):
+            raise ValueError(f"{source}: [data] angles must be [start, stop] in degrees, got {a!r}")
+    if "target" in d:
+        if not image_model:
+            raise ValueError(f"{source}: [data] target applies to image models; a {kind} model learns "
+                             "target_sinograms")
+        if d["target"] not in IMAGE_TARGETS:
+            raise ValueError(f"{source}: [data] target must be one of {IMAGE_TARGETS}, got {d['target']!r}")
+    if loss != "mse" and not image_model:
+        raise ValueError(f"{source}: [training] loss {loss!r} needs image targets (learned_fbp, view_upsampled_fbp)")
+    if not 0.0 < d["val_fraction"] < 1.0:
+        raise ValueError(f"{source}: [data] val_fraction must be in (0, 1), got {d['val_fraction']}")
+
+
+def parse_train_config(text: str, source: str = "<config>", base: Optional[PathLike] = None) -> TrainConfig:
+    """Validate a training config given as TOML text; relative data paths resolve against ``base``."""
+    tables = _tables(parse_toml(text, source), source)
+    t, d, m = tables["training"], tables["data"], tables["model"]
+    if m["type"] not in MODELS:
+        raise ValueError(f"{source}: [model] type must be one of {sorted(MODELS)}, got {m['type']!r}")
+    _check_training(t, m, source)
+    _check_data(d, MODELS[m["type"]].output_kind == "image", t["loss"], m["type"], source)
+    return TrainConfig(d, m, t, text, Path(base) if base is not None else Path.cwd())
+
+
+def load_train_config(path: PathLike) -> TrainConfig:
+    """Read and validate a training config (errors name the file, section and key)."""
+    path = Path(path)
+    load_toml(path)  # existence and syntax, with the file's name in the message
+    return parse_train_config(path.read_text(encoding="utf-8"), str(path), path.resolve().parent)
