@@ -23,9 +23,14 @@ import json
 import time
 from pathlib import Path
 
-from recon.evaluation.evaluate import evaluate, format_table
+from recon.app.compare import compare_files
+from recon.evaluation.evaluate import evaluate
+from recon.evaluation.report import format_table
+from recon.models import build_model, save_model
+from recon.simulation.dataset import SimulatedDataset
 from recon.simulation.simulate import load_config, simulate_to_file
-from recon.training.loop import build_model, parse_train_config, train
+from recon.training.config import parse_train_config
+from recon.training.loop import train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,7 +124,8 @@ def scored(run_dir: Path, test: Path) -> dict:
     """``recon evaluate`` of ``run_dir/model.pt`` on ``test``, written to ``run_dir`` (reused if there)."""
     if (run_dir / "evaluation.json").exists():
         report = json.loads((run_dir / "evaluation.json").read_text())
-        return {**report, "table": format_table(report["results"])}
+        labels = {i: m["label"] for i, m in report["methods"].items()}
+        return {**report, "table": format_table(report["results"], labels)}
     return evaluate(run_dir / "model.pt", test, out=run_dir)
 
 
@@ -189,12 +195,9 @@ def fbp_targets(out: Path, args: argparse.Namespace) -> list[str]:
 def conversion_ablation(out: Path, args: argparse.Namespace) -> list[str]:
     """Fan → parallel: each network of CONVERSION_ABLATION and interpolation rebinning, each followed by a
     parallel FBP whose window is tuned on the first quarter of the test file; one table."""
-    from recon.simulation.dataset import SimulatedDataset
-    from recon.models import save_model
-
     train_c = dataset("fan_htc_to_parallel.toml", out, args.n_train, seed=0)
     test_c = dataset("fan_htc_to_parallel.toml", out, args.n_test, seed=1)
-    rows, seconds, table_rows = {}, {}, []
+    rows, labels, seconds = {}, {}, {}
     for name, model_lines, epochs, batch, lr in CONVERSION_ABLATION:
         run_dir = out / run_name("f2p_", name)
         text = CONVERSION_RUN.format(model=model_lines, epochs=max(epochs, 1), batch=batch, lr=lr)
@@ -207,16 +210,18 @@ def conversion_ablation(out: Path, args: argparse.Namespace) -> list[str]:
         else:
             seconds[name] = run(text, train_c, run_dir)["train_seconds"]
         report = scored(run_dir, test_c)
-        for method, scores in report["results"].items():
-            rows.setdefault(f"rebinning + FBP ({method.split('FBP (')[1]}" if method.startswith("rebinning")
-                            else f"{name} + FBP ({method.split('FBP (')[1]}", scores)
+        for method_id, scores in report["results"].items():
+            window = report["methods"][method_id]["label"].split("FBP (")[1]
+            key = "rebin_fbp" if method_id == "rebin_fbp" else run_name("", name)
+            labels[key] = f"rebinning + FBP ({window}" if method_id == "rebin_fbp" else f"{name} + FBP ({window}"
+            rows.setdefault(key, scores)
         print(report["table"], flush=True)
     real = real_conversion(out, args) if args.htc.is_dir() else []
     lines = ["## Fan → parallel conversion (180 fan views → 360 parallel views) vs interpolation rebinning", "",
              f"Trained on {args.n_train} simulated samples, scored on {args.n_test} others (a quarter of them tune "
              "each method's parallel-FBP window). Sinogram error: relative L2 to the exact parallel sinogram. "
              "Training times: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()) + ".", "",
-             format_table(rows), ""] + real
+             format_table(rows, labels), ""] + real
     print("\n".join(lines), flush=True)
     return lines
 
@@ -225,8 +230,6 @@ def real_conversion(out: Path, args: argparse.Namespace) -> list[str]:
     """The REAL_MODELS of the ablation trained again at the real scans' photon count, then ``recon compare`` at
     180 of the 720 views of each real HTC2022 phantom (each network's and rebinning's parallel-FBP window tuned
     on that training data); per-phantom and mean table."""
-    from recon.evaluation.compare import compare_files
-
     train_r = dataset("fan_htc_to_parallel_real.toml", out, args.n_train, seed=0)
     models = []
     for name, model_lines, epochs, batch, lr in CONVERSION_ABLATION:
@@ -235,13 +238,12 @@ def real_conversion(out: Path, args: argparse.Namespace) -> list[str]:
             run(CONVERSION_RUN.format(model=model_lines, epochs=epochs, batch=batch, lr=lr), train_r, run_dir)
             models.append(run_dir / "model.pt")
     per_phantom: dict[str, dict[str, dict]] = {}
-    for name in PHANTOMS:
-        stem = args.htc / f"htc2022_{name}_full"
-        result = compare_files(f"{stem}.mat", out / f"f2p_compare_{name}", models, reference=f"{stem}_recon_fbp.mat",
-                               segmentation=f"{stem}_recon_fbp_seg.mat", views=180, force=True)
-        per_phantom[name] = {(k.split(" + FBP (")[0] if k.startswith("learned") else k.split(" (")[0]): v
-                             for k, v in result["scores"].items()}
-        print(f"compared on {name}", flush=True)
+    scans = [args.htc / f"htc2022_{name}_full.mat" for name in PHANTOMS]
+    result = compare_files(scans, out / "f2p_compare", models, reference=str(args.htc / "{stem}_recon_fbp.mat"),
+                           segmentation=str(args.htc / "{stem}_recon_fbp_seg.mat"), views=180, force=True)
+    for name, r in zip(PHANTOMS, result["scans"]):
+        per_phantom[name] = {r["methods"][i]["label"].split(" + FBP (" if i.startswith("model_") else " (")[0]: v
+                             for i, v in r["scores"].items()}
     cols = (("psnr", "{:.2f}"), ("ssim", "{:.4f}"), ("edge_rise_mm", "{:.3f}"), ("data_consistency", "{:.4f}"))
     lines = ["### Real HTC2022 phantoms (180 of 720 views; reference: the organisers' full-data FBP)", "",
              f"Networks trained on {args.n_train} simulations at the real photon count (I0 = 6e4).", "",

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from recon.evaluation.compare import compare_files
+from recon.app.compare import compare_files
 from recon.simulation.simulate import simulate_to_file
-from recon.training.loop import load_train_config, train
+from recon.training.config import load_train_config
+from recon.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 PHANTOMS = ("ta", "tb", "tc", "td", "solid_disc")
@@ -37,11 +38,11 @@ METRICS = (("rmse", "RMSE (1/mm)", "{:.3e}"), ("psnr", "PSNR (dB)", "{:.2f}"), (
 VARIANTS = {"": "learned: weights + per-view filters", "_completion": "learned: view completion + weights"}
 
 
-def method_kind(name: str) -> str:
+def method_kind(method_id: str, label: str) -> str:
     """Method labels without the per-scan details in brackets, so that rows line up across scans."""
-    if name.startswith("learned"):
-        return VARIANTS["_completion" if "views completed" in name else ""]
-    return name.split(" (")[0]
+    if method_id.startswith("model_"):
+        return VARIANTS["_completion" if "views completed" in label else ""]
+    return label.split(" (")[0]
 
 
 def main() -> None:
@@ -61,7 +62,7 @@ def main() -> None:
         simulate_to_file(ROOT / "configs" / "fan_htc_real.toml", data)
     print(f"simulation ready ({time.perf_counter() - t0:.0f} s)", flush=True)
     results: dict = {}
-    lines = ["# Limited-angle configs on the real HTC2022 phantoms (scripts/limited_angle_configs.py)", "",
+    lines = ["# Limited-angle configs on the real HTC2022 phantoms (research/limited_angle_configs.py)", "",
              "Trained only on `configs/fan_htc_real.toml` simulations with `configs/train_limited_<L>.toml`; "
              f"arcs cut from the real full scans at starts {', '.join(f'{s:g}°' for s in args.starts)}; "
              "reference = the organisers' full-data FBP, segmentation = theirs. Mean over 5 phantoms × "
@@ -83,7 +84,7 @@ def main() -> None:
                 result = compare_files(f"{stem}.mat", out / f"compare_{arc}" / f"{name}_{start:g}", runs,
                                        reference=f"{stem}_recon_fbp.mat", segmentation=f"{stem}_recon_fbp_seg.mat",
                                        angles=(np.radians(start), np.radians(start + arc)), force=True)
-                rows.append({method_kind(k): v for k, v in result["scores"].items()})
+                rows.append({method_kind(i, result["methods"][i]["label"]): v for i, v in result["scores"].items()})
             print(f"{arc}°: compared on {name} ({time.perf_counter() - t0:.0f} s)", flush=True)
         mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k, _, _ in METRICS} for m in rows[0]}
         best = VARIANTS["_completion"]

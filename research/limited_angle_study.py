@@ -12,10 +12,10 @@ Steps, per arc length L (default 90°, 70°, 50°):
    equivalent of the organisers' reference — Ram-Lak FBP of all 720 noisy views on 512² × 0.148 mm,
    block-averaged 2×2 to the 256² × 0.297 mm grid;
 2. training samples are arcs of length L cut from those full scans at random start angles (multiples of the
-   0.5° view step); each is backprojected with its own angles (:func:`recon.limited_angle.retarget`);
-3. the baseline: :func:`recon.limited_angle.tune_limited_angle_fbp` (window × cut-off × end taper × least-
+   0.5° view step); each is backprojected with its own angles (:meth:`recon.LearnedFBP.for_geometry`);
+3. the baseline: :func:`recon.analytic.recipe.tune_recipe` (window × cut-off × end taper × least-
    squares global scale) on training arcs;
-4. the learned model starts from that baseline (:meth:`LimitedAngleFBP.model`): least-squares filter
+4. the learned model starts from that baseline (:meth:`recon.LearnedFBP.from_recipe`): least-squares filter
    (hat basis), then Adam on per-element weights + filter (MSE + small SSIM term, ReLU output), then the
    least-squares filter again for the final weights; a smooth-basis variant (8×16 weights) as the
    "independent quick experiment" comparison;
@@ -44,26 +44,19 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from recon.evaluation.compare import load_reference  # noqa: E402
-from recon.analytic.filtered_backprojection import fbp  # noqa: E402
-from recon.io import read_scan  # noqa: E402
-from recon.analytic.arcs import (  # noqa: E402
-    DEFAULT_CUTOFFS,
-    DEFAULT_TAPERS,
-    ArcSample,
-    cut_arc,
-    fit_filter_on_arcs,
-    retarget,
-    train_on_arcs,
-    tune_limited_angle_fbp,
-)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # research/ is not installed: its helpers come from the checkout
+
+from recon import LearnedFBP, fbp, read_scan  # noqa: E402
+from recon.analytic.arcs import cut_arc  # noqa: E402
+from recon.analytic.recipe import ARC_CUTOFFS, TAPERS, tune_recipe  # noqa: E402
+from recon.analytic.views import complete_arc  # noqa: E402
+from recon.evaluation.quality import segmentation_mcc  # noqa: E402
+from recon.io.references import load_reference  # noqa: E402
 from recon.metrics import psnr, rmse, ssim  # noqa: E402
 from recon.models import save_model  # noqa: E402
-from recon.evaluation.quality import segmentation_mcc  # noqa: E402
 from recon.simulation.simulate import parse_config, simulate_sample  # noqa: E402
-from recon.analytic.views import complete_arc  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+from research.arc_training import ArcSample, fit_filter_on_arcs, train_on_arcs  # noqa: E402
 HTC = Path(os.environ.get("HTC2022_DIR", "/work/shared/data/htc2022-training"))
 PHANTOMS = ("ta", "tb", "tc", "td", "solid_disc")
 STEP = math.radians(0.5)
@@ -155,7 +148,8 @@ def train_variant(baseline, g0, draw, variant, steps, lr, batch, seed, log):
     target)."""
     basis, learn, filter_basis, completion, fraction = variant
     steps = max(1, int(round(steps * fraction)))
-    model = baseline.model(g0, learn=learn, weight_basis=basis, filter_basis=filter_basis, positivity=True)
+    model = LearnedFBP.from_recipe(g0, baseline, learn=learn, weight_basis=basis, filter_basis=filter_basis,
+                                   positivity=True)
     t = time.perf_counter()
     fit = None
     if "view_filters" not in learn and not completion:  # (for completion models it gains < 1 %: skipped)
@@ -190,7 +184,7 @@ def methods_for(baseline, models, completion=None):
     for name, model in models.items():
         def run(s, model=model):
             with torch.no_grad():
-                return retarget(model, s.geometry)(s.sinogram).double().numpy()
+                return model.for_geometry(s.geometry)(s.sinogram).double().numpy()
         out[name] = run
     return out
 
@@ -313,7 +307,7 @@ def main(argv=None):
     if args.quick:
         cutoffs, tapers = (0.1, 0.3, 0.6, 1.0), np.deg2rad([0.0, 5.0, 15.0])
     else:
-        cutoffs, tapers = DEFAULT_CUTOFFS, DEFAULT_TAPERS
+        cutoffs, tapers = ARC_CUTOFFS, TAPERS
     results = {"args": {k: str(v) for k, v in vars(args).items()}, "arcs": {}}
     report = []
     for length_deg in args.arcs:
@@ -322,16 +316,18 @@ def main(argv=None):
         draw = drawer(sinos, targets, grid, train_pool, length)
         tune_set = draw(np.random.default_rng(args.seed + 100), args.tune_samples)
         t = time.perf_counter()
-        baseline = tune_limited_angle_fbp([s.sinogram for s in tune_set], [s.target for s in tune_set],
-                                          [s.geometry for s in tune_set], cutoffs=cutoffs, tapers=tapers)
+        tuned = tune_recipe([s.sinogram.double() for s in tune_set], [s.target.double() for s in tune_set],
+                            [s.geometry for s in tune_set], cutoffs=cutoffs, tapers=tapers, fit_scale=True)
+        baseline = tuned.recipe
         t_tune = time.perf_counter() - t
-        log(f"  tuned baseline: {baseline.describe()} (MSE {baseline.mse:.3e}; {len(baseline.scores)} candidates, "
+        log(f"  tuned baseline: {baseline.describe()} (MSE {tuned.mse:.3e}; {len(tuned.scores)} candidates, "
             f"{t_tune:.0f} s)")
         t = time.perf_counter()
         completed = [complete_arc(s.sinogram, s.geometry) for s in tune_set[:12]]
         completion = dataclasses.replace(
-            tune_limited_angle_fbp([c[0] for c in completed], [s.target for s in tune_set[:12]],
-                                   [c[1] for c in completed], cutoffs=cutoffs, tapers=(0.0,)), complete_views=True)
+            tune_recipe([c[0].double() for c in completed], [s.target.double() for s in tune_set[:12]],
+                        [c[1] for c in completed], cutoffs=cutoffs, tapers=(0.0,), fit_scale=True).recipe,
+            complete_views=True)
         log(f"  tuned completion FBP: {completion.describe()} ({time.perf_counter() - t:.0f} s)")
         g0 = cut_arc(sinos[0], grid, length, 0.0)[1]
         models, train_info = {}, {}
@@ -367,7 +363,7 @@ def main(argv=None):
         tag = f"{length_deg:g}"
         figure_images(args.out / f"images_{tag}.png", length_deg, real_images, real["ta"][2], "ta", args.starts[1 % len(args.starts)], methods)
         figure_weights(args.out / f"weights_{tag}.png", models, length_deg)
-        results["arcs"][tag] = {"baseline": baseline.describe(), "completion": completion.describe(), "baseline_mse": baseline.mse, "tune_seconds": t_tune,
+        results["arcs"][tag] = {"baseline": baseline.describe(), "completion": completion.describe(), "baseline_mse": tuned.mse, "tune_seconds": t_tune,
                                 "train": {k: {"seconds": v["seconds"], "lstsq": v["lstsq"]} for k, v in train_info.items()},
                                 "simulated": {k[0]: v for k, v in sim_sum.items()},
                                 "real": {k[0]: v for k, v in real_sum.items()},
@@ -375,7 +371,7 @@ def main(argv=None):
                                 "real_wins_vs_baseline": wins, "real_rows": real_rows}
         report += [f"## {length_deg:g}° arc ({n_arc_views(length)} views of 0.5°)", "",
                    f"Tuned baseline: {baseline.describe()} (tuned on {args.tune_samples} simulated training arcs, "
-                   f"{len(baseline.scores)} candidates). View-completion FBP: {completion.describe()}.", "",
+                   f"{len(tuned.scores)} candidates). View-completion FBP: {completion.describe()}.", "",
                    f"### Held-out simulated phantoms ({len(sim_cases)} phantoms, one random start each)", "",
                    *table(sim_sum, methods), "",
                    f"### Real HTC2022 phantoms ({len(real)} phantoms × starts {', '.join(f'{s:g}°' for s in args.starts)}"

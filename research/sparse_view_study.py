@@ -24,22 +24,22 @@ import time
 from pathlib import Path
 
 from recon.app.bundled import HTC_SCAN, bundled_file
-from recon.evaluation.compare import compare_files
+from recon.app.compare import compare_files
 from recon.app.demo import GRID_PIXEL, GRID_SIZE, demo_simulation_config, demo_training_config
 from recon.io import read_htc_mat
 from recon.simulation.noise import estimate_i0
 from recon.simulation.simulate import simulate_to_file
-from recon.training.loop import parse_train_config, train
+from recon.training.config import parse_train_config
+from recon.training.loop import train
 
 PHANTOMS = ("ta", "tb", "tc", "td", "solid_disc")
 COLUMNS = (("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.3f}"), ("edge_rise_mm", "edge (mm)", "{:.3f}"),
            ("segmentation_mcc", "MCC", "{:.3f}"))
 
 
-def short_name(method: str) -> str:
-    """Method labels of ``recon compare`` without the per-scan details in brackets (oracle windows differ
-    per phantom), so that rows line up across phantoms."""
-    return method.split(" (")[0] if not method.startswith("learned") else method
+def short_name(method_id: str, label: str) -> str:
+    """A method's label without the per-scan details in brackets (oracle windows differ per phantom)."""
+    return label if method_id.startswith("model_") else label.split(" (")[0]
 
 
 def main() -> None:
@@ -76,13 +76,13 @@ def main() -> None:
                 train(cfg, run, data=data, force=True, progress=False)
             runs.append(run / "model.pt")
             print(f"{views} views: trained {model} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        for name in PHANTOMS:
-            stem = args.data / f"htc2022_{name}_full"
-            result = compare_files(f"{stem}.mat", out / f"compare_{name}_{views}", runs,
-                                   reference=f"{stem}_recon_fbp.mat", segmentation=f"{stem}_recon_fbp_seg.mat",
-                                   views=views, force=True)
-            results.setdefault(views, {})[name] = {short_name(k): v for k, v in result["scores"].items()}
-            print(f"{views} views: compared on {name} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        scans = [args.data / f"htc2022_{name}_full.mat" for name in PHANTOMS]
+        result = compare_files(scans, out / f"compare_{views}", runs, reference=str(args.data / "{stem}_recon_fbp.mat"),
+                               segmentation=str(args.data / "{stem}_recon_fbp_seg.mat"), views=views, force=True)
+        for name, r in zip(PHANTOMS, result["scans"]):
+            results.setdefault(views, {})[name] = {short_name(i, r["methods"][i]["label"]): v
+                                                   for i, v in r["scores"].items()}
+        print(f"{views} views: compared on {len(scans)} phantoms ({time.perf_counter() - t0:.0f} s)", flush=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     lines = ["# Sparse-view study on the real HTC2022 phantoms", "",
              f"Training: {args.n_train} simulated discs with holes (720 views, I0 = {i0:.3g}), target = FBP of all "

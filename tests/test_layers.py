@@ -24,6 +24,7 @@ import ast
 import sys
 from pathlib import Path
 
+
 PACKAGE = Path(__file__).resolve().parents[1] / "recon"
 LAYERS = {"geometry": 0, "metrics": 0, "_checks": 0, "_version": 0, "io": 1, "operators": 2, "analytic": 3,
           "models": 4, "simulation": 5, "training": 6, "evaluation": 7, "app": 8, "__init__": 9, "__main__": 9}
@@ -107,7 +108,6 @@ def test_layers_import_only_downward_and_modules_stay_small():
 
 def main() -> int:
     found, graph = problems()
-    names = {v: k for k, v in LAYERS.items()}
     by_layer: dict[int, set[str]] = {}
     for module, _ in modules():
         by_layer.setdefault(_layer(module), set()).add(module)

@@ -5,7 +5,7 @@ source geometry and interpolates it bilinearly (view angle × detector coordinat
 sinogram. Lines are unoriented, so a line can be found twice in the source — in a 2π fan scan every line
 is; in a short scan some are — and the rebinner averages every representation that was measured.
 A π parallel scan is completed to 2π by its mirror views (θ + π, −u). Relations (this package's
-convention, see :mod:`recon.weights`): fan ray (β, γ) is the line ``θ = β − γ``, ``s = sod · sin γ``;
+convention, see :mod:`recon.analytic.weights`): fan ray (β, γ) is the line ``θ = β − γ``, ``s = sod · sin γ``;
 flat detector ``u = sdd · tan γ``, arc detector ``u = sdd · γ``.
 
 Interpolation is never done across a gap in the views wider than 3× their mean spacing (or 10°): lines

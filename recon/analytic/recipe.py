@@ -48,7 +48,7 @@ from .weights import scan_coverage
 __all__ = ["fbp", "FBPRecipe", "TunedRecipe", "tune_recipe", "arc_grid", "CUTOFFS", "ARC_CUTOFFS", "TAPERS"]
 
 # cut-offs (fractions of Nyquist) searched by default; arcs need far lower ones: the MSE optimum of
-# limited-angle FBP is a strong low-pass (HTC discs: 0.03 of Nyquist at 90° and 70°, 0.003 at 50°)
+# limited-angle FBP is a strong low-pass (docs/limited_angle.md)
 CUTOFFS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 ARC_CUTOFFS = (0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 TAPERS = tuple(float(t) for t in np.deg2rad([0.0, 2.5, 5.0, 10.0, 20.0]))  # end tapers searched on arcs (rad)

@@ -5,7 +5,7 @@ and the weights ``W`` start from analytic FBP (:func:`recon.fbp`) and are learna
 model reproduces ``recon.fbp(p, geometry, filter, cutoff)`` exactly.
 
 With ``complete_views=True`` (arcs: limited angle, short scan) the arc is first completed to the full circle
-by the mean measured view (:func:`recon.views.complete_arc`, fixed and linear), and weights, filter and
+by the mean measured view (:func:`recon.analytic.views.complete_arc`, fixed and linear), and weights, filter and
 backprojection act on the full circle: ``x = B_w,circle · F⁻¹ diag(k) F · (W ⊙ C p)`` — the weights decide how
 much measured and filled-in rays count.
 

@@ -5,7 +5,7 @@ analytic operator exactly and the output stays affine in the filter coefficients
 least-squares optimum of :mod:`recon.models.lstsq` computable):
 
 * :class:`LearnableFilter` — frequency response ``k = k₀ + Σ_r c_r s_r φ_r`` over the
-  ``padded_length(n_det)//2+1`` rfft bins of :mod:`recon.filters`. A real frequency response is a symmetric
+  ``padded_length(n_det)//2+1`` rfft bins of :mod:`recon.analytic.filters`. A real frequency response is a symmetric
   spatial kernel. ``φ_r`` are either the bins themselves (``basis=None``: every bin free) or ``basis``
   piecewise-linear hat functions with knots evenly spread from 0 to the Nyquist frequency (a smooth filter
   with few parameters). ``s_r`` is the Ram-Lak ramp at the knot (floored at 1/R of its Nyquist value), so
@@ -46,7 +46,7 @@ class LearnableFilter(torch.nn.Module):
     ----------
     initial : array ``[bins]``
         Analytic frequency response ``k₀`` (``bins = padded_length(n_det) // 2 + 1``), e.g. from
-        :func:`recon.filters.filter_response`.
+        :func:`recon.analytic.filters.filter_response`.
     n_det : int
         Detector elements of the sinograms it filters.
     basis : int or None
@@ -118,7 +118,7 @@ class LearnableWeights(torch.nn.Module):
     Parameters
     ----------
     initial : array ``[n_views, n_det]``
-        Analytic weights ``W₀`` (e.g. :func:`recon.fbp.fbp_weights`).
+        Analytic weights ``W₀`` (e.g. :func:`recon.analytic.filtered_backprojection.fbp_weights`).
     basis : (int, int) or None
         Knots of the smooth tensor-product hat basis over (arc position, detector position); ``None``
         makes every element a parameter.

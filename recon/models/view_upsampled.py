@@ -9,7 +9,7 @@ backprojection over ``U·V`` views is a 2-D filter, circulant over the views as 
 * ``W`` — the analytic FBP weights (cosine × quadrature × ½), fixed;
 * ``Z_U`` — zero-stuffing by ``U`` along the views (fixed): view ``v`` goes to position ``U·v``;
 * ``F₂`` — 2-D FFT: circular over the ``U·V`` views, zero-padded rfft along the detector (as in
-  :mod:`recon.filters`);
+  :mod:`recon.analytic.filters`);
 * ``k(m, f) = k₀(m, f) + Σ_ij c_ij a_i(|m|) b_j(f) s_j`` — the learnable 2-D frequency response: ``k₀`` is
   the analytic window times the response of linear view interpolation (periodic triangle of half-width
   ``U`` over ``U``), ``a_i`` hats over the angular frequency ``|m|`` (even in ``m``, so the filter is real),
@@ -17,11 +17,11 @@ backprojection over ``U·V`` views is a 2-D filter, circulant over the views as 
   ramp at the knot (floored at 1/64 of its maximum) so that the ``c_ij`` are relative corrections;
 * ``B_w^(U·V)`` — the distance-weighted backprojector over the upsampled views (fixed).
 
-An untrained model is exactly view-interpolated FBP (:func:`recon.views.upsample_views` followed by
-:func:`recon.fbp` with the same window) — an analytic method that already beats a tuned FBP by ~3 dB at
-60 views on the real HTC2022 scans. The output is affine in ``c`` (120 coefficients by default), so the
-least-squares optimum (:func:`recon.models.fit_filter`) gives the fit directly; gradient training with an
-SSIM term refines it. Research notes: ``docs/research_sparse_view.md``.
+An untrained model is exactly view-interpolated FBP (:func:`recon.analytic.views.upsample_views` followed by
+:func:`recon.fbp` with the same window), itself an analytic baseline. The output is affine in ``c`` (120
+coefficients by default), so the least-squares optimum (:func:`recon.models.fit_filter`) gives the fit
+directly; gradient training with an SSIM term refines it. Measured results and the recipe:
+``docs/research_sparse_view.md``.
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ class ViewUpsampledFBP(KnownOperatorModel):
     geometry : ParallelBeam or FanBeam
         A uniform scan over the full circle (``ValueError`` otherwise), and the output image grid.
     factor : int
-        Angular upsampling ``U`` (6 was best at 60–90 views; 1 gives a 2-D filter without upsampling).
+        Angular upsampling ``U`` (1 gives a 2-D filter without upsampling; the choice: ``docs/research_sparse_view.md``).
     filter, cutoff :
         Analytic detector window of the start, as for :func:`recon.fbp`.
     view_knots, det_knots, det_max :

@@ -196,6 +196,26 @@ def project(image, geometry: Geometry, *, backend: Optional[str] = None, check_f
     Joseph's method: every ray is sampled once per image row (or column, for rays closer to horizontal)
     with linear interpolation, times the path length per row. Differentiable; its gradient is
     :func:`backproject`.
+
+    Examples
+    --------
+    A disc of μ = 0.02/mm and radius 50 mm has the line integral 2.0 through its centre:
+
+    >>> import numpy as np, recon
+    >>> g = recon.ParallelBeam(np.linspace(0, np.pi, 90, endpoint=False), n_det=255, det_spacing=1.0,
+    ...                        image_size=128, pixel_size=1.0)
+    >>> disc = recon.rasterize([recon.Ellipse(0.02, (0.0, 0.0), (50.0, 50.0))], g)
+    >>> sino = recon.project(disc, g)
+    >>> sino.shape, round(float(sino[:, 127].mean()), 2)
+    ((90, 255), 2.0)
+    >>> y = np.random.default_rng(0).random(g.sino_shape)  # the adjoint is exact
+    >>> bool(np.isclose((sino * y).sum(), (disc * recon.backproject(y, g)).sum(), rtol=1e-12))
+    True
+
+    References
+    ----------
+    P. M. Joseph, "An improved algorithm for reprojecting rays through pixel images", *IEEE Trans. Med.
+    Imaging* 1(3), 192–196 (1982).
     """
     return _apply("project", image, geometry, backend, check_finite)
 

@@ -1,6 +1,6 @@
 """Analytic phantoms in physical units (attenuation in 1/mm, lengths in mm).
 
-Every phantom is a list of shapes (:class:`recon.analytic.Ellipse`, :class:`recon.analytic.Polygon`) whose
+Every phantom is a list of shapes (:class:`recon.Ellipse`, :class:`recon.Polygon`) whose
 values add; :func:`recon.ray_transform` gives its exact sinogram and :func:`recon.rasterize` its image.
 
 Random families take a :class:`numpy.random.Generator` first, so a phantom is reproducible from its seed:

@@ -8,7 +8,7 @@ A simulation is described by a TOML config::
     det_supersample = 3      # rays per detector element (analytic line integrals: no inverse crime)
 
     [phantom]
-    family = "disc_with_holes"   # a key of recon.phantoms.PHANTOMS
+    family = "disc_with_holes"   # a key of recon.simulation.phantoms.PHANTOMS
     radius = 35.0                # other keys are the family function's keyword parameters
 
     [noise]                      # optional; omit i0 (or set 0) for noiseless data

@@ -5,8 +5,7 @@ HTC2022 phantoms, the organisers' FBP of all 720 views), which keeps the detecto
 and the resolution of FBP. Training against the simulated phantom asks a model to do something the
 reference does not (and costs SSIM against it); training against the simulated equivalent of the
 reference — Ram-Lak FBP of every simulated view on a finer grid, averaged down to the model's grid — asks
-for exactly what the reference shows (research notes: ``docs/research_sparse_view.md``, +0.6 dB and
-+0.12 SSIM on the real scans).
+for exactly what the reference shows (measured effect: ``docs/research_sparse_view.md``).
 """
 
 from __future__ import annotations

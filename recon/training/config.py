@@ -10,7 +10,7 @@ Config (TOML)::
                               # short scan); a model trained on it applies to any start of its arc length
     target = "images"         # image models: "images" (the phantoms) or "full_view_fbp" (Ram-Lak FBP of
                               # every simulated view on a 2× finer grid, averaged down: how a real
-                              # full-data reference is made; see recon.targets)
+                              # full-data reference is made; see recon.simulation.targets)
     val_fraction = 0.1        # held-out part for validation
     max_samples = 1000        # optional cap
 

@@ -8,6 +8,7 @@ import torch
 
 import recon
 
+
 GEOM = recon.FanBeam(np.linspace(0, 2 * np.pi, 10, endpoint=False), 20, 1.0, 16, 1.0, sod=50.0, sdd=100.0)
 
 

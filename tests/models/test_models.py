@@ -12,7 +12,8 @@ from recon.analytic.filters import filter_response
 from recon.models import (FanToParallel, LearnedFBP, ParallelToFan, fit_filter, load_model, mean_squared_error,
                           save_model)
 
-from .helpers import small_geometries
+from ..helpers import small_geometries
+
 
 # the small test geometries have random angles; the parallel one covers less than π
 pytestmark = pytest.mark.filterwarnings("ignore::recon.analytic.weights.LimitedAngleWarning")

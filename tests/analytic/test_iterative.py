@@ -8,6 +8,7 @@ import torch
 
 import recon
 
+
 PHANTOM = recon.shepp_logan(radius=95.0)
 GEOM = recon.FanBeam(np.linspace(0, 2 * np.pi, 60, endpoint=False), 400, 1.2, 128, 1.6, sod=400.0, sdd=800.0)
 

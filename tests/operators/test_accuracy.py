@@ -9,6 +9,7 @@ import torch
 import recon
 from recon.simulation.shapes import ellipse_line_integrals
 
+
 N, PX = 512, 0.25  # 128 mm field of view
 
 

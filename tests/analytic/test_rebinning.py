@@ -10,6 +10,7 @@ import recon
 from recon import fbp
 from recon.analytic.rebinning import Rebinning, rebin, rebin_coverage
 
+
 N, PX = 256, 0.8
 PHANTOM = recon.shepp_logan(radius=95.0)
 

@@ -19,6 +19,7 @@ from recon.app.cli import main
 from recon.simulation.dataset import SimulatedDataset, split_indices
 from recon.simulation.phantoms import make_phantom
 
+
 TINY = """\
 # tiny test config
 [simulation]
@@ -205,7 +206,7 @@ def test_shipped_configs_are_valid():
     detectors) and described in configs/README.md."""
     from recon.training.config import load_train_config
 
-    folder = Path(__file__).resolve().parents[1] / "configs"
+    folder = Path(__file__).resolve().parents[2] / "configs"
     readme = (folder / "README.md").read_text(encoding="utf-8")
     names = sorted(p.name for p in folder.glob("*.toml"))
     assert {"fan_htc.toml", "fan_htc_real.toml", "train_limited_90.toml", "train_upsampled_htc60.toml"} <= set(names)

@@ -1,15 +1,7 @@
-"""Readers for real scanner files, the Scan derivations and ``recon info``.
-
-Every reader runs on small synthetic files written here (so CI without the shared data exercises each
-path) and, where available, on the real files in ``$RECON_SHARED_DATA`` (default: ``../shared/data`` next
-to the repository).
-"""
+"""Readers for real scanner files: synthetic files of every layout (so CI without the shared data
+exercises each path) and, where available, the real files in ``$RECON_SHARED_DATA``."""
 
 from __future__ import annotations
-
-import math
-import os
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -18,239 +10,16 @@ import scipy.io
 import tifffile
 
 import recon
-from recon.app.bundled import HTC_SCAN, bundled_file
-from recon.app.cli import main
 from recon.app.info import describe_scan
-from recon.io import (Scan, ScanFormatError, read_array, read_dxchange, read_htc_mat,
-                      read_htc_reference, read_nxtomo, read_scan, read_tiff)
+from recon.io import (ScanFormatError, read_array, read_dxchange, read_htc_mat, read_htc_reference,
+                      read_nxtomo, read_scan, read_tiff)
 
-SHARED = Path(os.environ.get("RECON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-HTC = SHARED / "htc2022-training"
-if not (HTC / "htc2022_ta_full.mat").is_file():  # a clean clone has no shared data, but bundles phantom ta
-    HTC = bundled_file(HTC_SCAN).parent
-TOOTH = SHARED / "tooth" / "tooth.h5"
-needs_htc = pytest.mark.skipif(not (HTC / "htc2022_ta_full.mat").is_file(),
-                               reason=f"HTC2022 data not found under {HTC} (set RECON_SHARED_DATA)")
-needs_tooth = pytest.mark.skipif(not TOOTH.is_file(), reason=f"tooth.h5 not found at {TOOTH} (set RECON_SHARED_DATA)")
+from .files import (HTC, N_DET, N_ROWS, N_VIEWS, TOOTH, angles_deg, line_integrals, listing, needs_htc, needs_tooth, parallel_table, raw_counts, write_dxchange, write_htc, write_mat73, write_nxtomo, write_sidecar)
 
-
-# ==== synthetic data =======================================================================================
-
-N_VIEWS, N_ROWS, N_DET = 12, 3, 16
-I0 = 4.0e4
-
-
-def _line_integrals(seed: int = 0, shape=(N_VIEWS, N_ROWS, N_DET)) -> np.ndarray:
-    return np.random.default_rng(seed).uniform(0.0, 3.0, size=shape)
-
-
-def _raw(p: np.ndarray, seed: int = 1):
-    """Raw counts ``I0·exp(-p)·gain + dark`` (float32, as scanners store them) with 3 flats and 2 darks."""
-    rng = np.random.default_rng(seed)
-    frame = p.shape[1:]
-    gain = rng.uniform(0.7, 1.3, size=frame)
-    dark = rng.uniform(80.0, 120.0, size=frame)
-    raw = (I0 * np.exp(-p) * gain + dark).astype(np.float32)
-    flats = (I0 * gain + dark + np.array([30.0, 0.0, -30.0]).reshape((3,) + (1,) * len(frame))).astype(np.float32)
-    darks = (dark + np.array([2.0, -2.0]).reshape((2,) + (1,) * len(frame))).astype(np.float32)
-    return raw, flats, darks
-
-
-def _angles_deg(n: int = N_VIEWS) -> np.ndarray:
-    return np.arange(n) * 180.0 / n
-
-
-def _write_dxchange(path: Path, p: np.ndarray, *, white: bool = True, theta: bool = True) -> Path:
-    raw, flats, darks = _raw(p)
-    with h5py.File(path, "w") as f:
-        f["exchange/data"] = raw
-        if white:
-            f["exchange/data_white"] = flats
-        f["exchange/data_dark"] = darks
-        if theta:
-            f["exchange/theta"] = _angles_deg(p.shape[0])
-            f["exchange/theta"].attrs["units"] = "degrees"
-    return path
-
-
-def _write_nxtomo(path: Path, p: np.ndarray, *, attributes: bool = True, unit: str = "degree") -> Path:
-    raw, flats, darks = _raw(p)
-    frames = np.concatenate([darks, flats[:2], raw, flats[2:]])
-    keys = np.array([2] * 2 + [1] * 2 + [0] * len(raw) + [1])
-    angles = np.concatenate([[0.0] * 4, _angles_deg(len(raw)), [180.0]])
-    if unit.startswith("rad"):
-        angles = np.deg2rad(angles)
-    with h5py.File(path, "w") as f:
-        entry = f.create_group("entry")
-        det = entry.create_group("instrument/detector")
-        det["data"] = frames
-        det["image_key"] = keys
-        det["x_pixel_size"] = 6.5e-6
-        det["x_pixel_size"].attrs["units"] = "m"
-        sample = entry.create_group("sample")
-        sample["rotation_angle"] = angles
-        sample["rotation_angle"].attrs["units"] = unit
-        if attributes:
-            entry.attrs["NX_class"] = "NXentry"
-            entry["definition"] = "NXtomo"
-            data = entry.create_group("data")
-            data.attrs["NX_class"] = "NXdata"
-            data["data"] = det["data"]            # hard links, as NeXus writers do
-            data["image_key"] = det["image_key"]
-            data["rotation_angle"] = sample["rotation_angle"]
-    return path
-
-
-def _parallel_table(n_views: int = N_VIEWS, n_det: int = N_DET, **extra) -> dict:
-    table = {"type": "parallel", "n_det": n_det, "det_spacing": 0.5, "image_size": n_det, "pixel_size": 0.5,
-             "angles": {"start": 0.0, "stop": 180.0, "count": n_views, "unit": "deg"}}
-    table.update(extra)
-    return table
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, str):
-        return f'"{v}"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return repr(v)
-
-
-def _write_sidecar(path: Path, data: dict | None = None, geometry: dict | None = None) -> Path:
-    lines = []
-    if data is not None:
-        lines += ["[data]"] + [f"{k} = {_toml_value(v)}" for k, v in data.items()] + [""]
-    lines += ["[geometry]"] + [f"{k} = {_toml_value(v)}" for k, v in (geometry or _parallel_table()).items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _write_htc(path: Path, name: str = "CtDataFull", n_views: int = 9, n_det: int = 16, drop=()) -> np.ndarray:
-    """A small HTC-style .mat file: angles 0:45:360 (last = first), fan geometry; returns the sinogram."""
-    sino = _line_integrals(3, (n_views, n_det))
-    params = {"angles": np.linspace(0.0, 360.0, n_views), "distanceSourceOrigin": 100.0,
-              "distanceSourceDetector": 150.0, "numDetectorsPost": n_det, "pixelSizePost": 0.5,
-              "effectivePixelSizePost": 0.5 * 100.0 / 150.0, "projectName": "synthetic"}
-    for key in drop:
-        params.pop(key)
-    scipy.io.savemat(path, {name: {"type": "sinogram", "sinogram": sino, "parameters": params}})
-    return sino
-
-
-def _listing(folder: Path) -> dict:
-    return {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
-
-
-# ==== Scan derivations ======================================================================================
-
-def _scan(n_views: int = 720, n_det: int = 560, slices: int | None = None) -> Scan:
-    geometry = recon.FanBeam(np.deg2rad(np.arange(n_views) * 360.0 / n_views), n_det, 0.2, 64, 0.3,
-                             sod=410.66, sdd=553.74, det_offset=0.1)
-    shape = (n_views, n_det) if slices is None else (slices, n_views, n_det)
-    sino = np.random.default_rng(0).uniform(0, 2, size=shape).astype(np.float32)
-    return Scan(sino, geometry, "mem", "test", {"rows": list(range(slices or 1))})
-
-
-def test_select_views_count_step_indices():
-    scan = _scan()
-    sparse = scan.select_views(count=60)
-    assert sparse.sinogram.shape == (60, 560)
-    np.testing.assert_allclose(np.rad2deg(sparse.geometry.angles), np.arange(60) * 6.0)
-    np.testing.assert_array_equal(sparse.sinogram, scan.sinogram[::12])
-    assert scan.select_views(step=5).n_views == 144
-    picked = scan.select_views(indices=[-1, 0, 10])
-    np.testing.assert_array_equal(picked.sinogram, scan.sinogram[[719, 0, 10]])
-    mask = np.zeros(720, bool)
-    mask[100:110] = True
-    assert scan.select_views(indices=mask).n_views == 10
-    assert sparse.info["history"] == ["select_views(count=60)"] and "history" not in scan.info
-    assert scan.sinogram.shape == (720, 560)  # the original is untouched
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    ({}, "exactly one of step, count, indices"),
-    ({"step": 2, "count": 3}, "exactly one"),
-    ({"count": 0}, r"count must lie in \[1, 720\]"),
-    ({"count": 721}, r"count must lie in \[1, 720\]"),
-    ({"step": 1.5}, "step must be an integer"),
-    ({"indices": [0, 720]}, r"view indices must lie in \[-720, 719\]"),
-    ({"indices": [3, 3]}, "duplicate"),
-    ({"indices": []}, "select no views"),
-    ({"indices": [0.5]}, "integers or a boolean mask"),
-])
-def test_select_views_rejects_bad_arguments(kwargs, message):
-    with pytest.raises((ValueError, TypeError), match=message):
-        _scan(720, 8).select_views(**kwargs)
-
-
-def test_select_angles_arcs_and_wrap_around():
-    scan = _scan(720, 8)
-    quarter = scan.select_angles(0.0, math.pi / 2)
-    assert quarter.n_views == 181  # 0 … 90° inclusive
-    wrap = scan.select_angles(math.radians(350), math.radians(10))
-    deg = np.rad2deg(wrap.geometry.angles)
-    assert wrap.n_views == 41 and deg[0] == 0.0 and deg[-1] == pytest.approx(359.5)  # order preserved
-    assert scan.select_angles(-math.radians(10), math.radians(10)).n_views == 41
-    assert scan.select_angles(0.0, 4 * math.pi).n_views == 720
-    short = scan.select_angles(math.radians(30), math.radians(30 + 200))
-    assert short.n_views == 401 and recon.analytic.weights.scan_coverage(short.geometry).kind == "short"
-    with pytest.raises(ValueError, match="no view lies on the arc"):
-        scan.select_angles(math.radians(0.1), math.radians(0.4))
-    with pytest.raises(ValueError, match="start must be finite"):
-        scan.select_angles(float("nan"), 1.0)
-
-
-def test_bin_detector_keeps_the_geometry_exact():
-    scan = _scan(8, 560)
-    binned = scan.bin_detector(3)  # 560 = 3·186 + 2
-    g, b = scan.geometry, binned.geometry
-    assert b.n_det == 186 and b.det_spacing == pytest.approx(0.6)
-    assert binned.info["dropped_detector_elements"] == 2
-    np.testing.assert_allclose(b.det_coords, g.det_coords[:558].reshape(186, 3).mean(axis=1), atol=1e-12)
-    np.testing.assert_allclose(binned.sinogram, scan.sinogram[:, :558].reshape(8, 186, 3).mean(-1), rtol=1e-6)
-    even = scan.bin_detector(4)
-    assert even.geometry.det_offset == g.det_offset and even.n_det == 140
-    assert scan.bin_detector(1).geometry == g
-    with pytest.raises(ValueError, match=r"factor must lie in \[1, 560\]"):
-        scan.bin_detector(0)
-
-
-def test_shift_center_and_rotation_center():
-    scan = _scan(8, 101)
-    assert scan.rotation_center == pytest.approx(50.0 - 0.1 / 0.2)
-    moved = scan.shift_center(0.4)
-    assert moved.geometry.det_offset == pytest.approx(0.5)
-    assert moved.rotation_center == pytest.approx(scan.rotation_center - 2.0)
-    np.testing.assert_array_equal(moved.sinogram, scan.sinogram)
-    assert scan.geometry.det_offset == pytest.approx(0.1)
-
-
-def test_slice_and_validation():
-    scan = _scan(8, 20, slices=3)
-    assert scan.n_slices == 3
-    s = scan.slice(-1)
-    assert s.sinogram.shape == (8, 20) and s.info["row"] == 2
-    np.testing.assert_array_equal(s.sinogram, scan.sinogram[2])
-    with pytest.raises(ValueError, match=r"slice index must lie in \[-3, 2\]"):
-        scan.slice(3)
-    with pytest.raises(ValueError, match="this one is 2-D"):
-        s.slice(0)
-    with pytest.raises(ValueError, match=r"does not match the geometry.*\(8, 20\)"):
-        Scan(np.zeros((20, 8)), scan.geometry)
-    bad = np.zeros((8, 20))
-    bad[1, 1] = np.nan
-    with pytest.raises(ValueError, match="1 NaN/Inf"):
-        Scan(bad, scan.geometry)
-    assert Scan(np.zeros((8, 20), np.float64), scan.geometry).sinogram.dtype == np.float32
-
-
-# ==== HTC2022 .mat ===========================================================================================
 
 def test_htc_synthetic_drops_the_duplicate_view(tmp_path):
     path = tmp_path / "htc_small.mat"
-    sino = _write_htc(path)
+    sino = write_htc(path)
     scan = read_scan(path, image_size=32)
     assert scan.format == "htc2022-mat" and scan.sinogram.shape == (8, 16)
     np.testing.assert_allclose(scan.sinogram, sino[:-1], rtol=1e-6)
@@ -265,10 +34,10 @@ def test_htc_synthetic_drops_the_duplicate_view(tmp_path):
 
 def test_htc_limited_struct_and_missing_fields(tmp_path):
     limited = tmp_path / "htc_limited.mat"
-    _write_htc(limited, name="CtDataLimited", n_views=5)  # 0 … 360 in 90° steps: last repeats the first
+    write_htc(limited, name="CtDataLimited", n_views=5)  # 0 … 360 in 90° steps: last repeats the first
     assert read_htc_mat(limited, image_size=32).sinogram.shape == (4, 16)
     broken = tmp_path / "htc_broken.mat"
-    _write_htc(broken, drop=("distanceSourceOrigin",))
+    write_htc(broken, drop=("distanceSourceOrigin",))
     with pytest.raises(ScanFormatError, match=rf"^{broken}: CtDataFull.parameters has no field "
                                               r"'distanceSourceOrigin'; it has .*'angles'"):
         read_htc_mat(broken, image_size=32)
@@ -306,17 +75,15 @@ def test_htc_reference_is_not_a_scan():
         read_htc_reference(HTC / "htc2022_ta_full.mat")
 
 
-# ==== DataExchange HDF5 ======================================================================================
-
 def test_dxchange_raw_counts_give_back_the_line_integrals(tmp_path):
-    p = _line_integrals()
-    path = _write_dxchange(tmp_path / "scan.h5", p)
+    p = line_integrals()
+    path = write_dxchange(tmp_path / "scan.h5", p)
     scan = read_scan(path)
     assert scan.format == "dxchange-hdf5" and scan.sinogram.shape == (N_ROWS, N_VIEWS, N_DET)
     np.testing.assert_allclose(scan.sinogram, np.moveaxis(p, 1, 0), atol=1e-5)
     g = scan.geometry
     assert isinstance(g, recon.ParallelBeam) and (g.det_spacing, g.image_size, g.pixel_size) == (1.0, N_DET, 1.0)
-    np.testing.assert_allclose(np.rad2deg(g.angles), _angles_deg())
+    np.testing.assert_allclose(np.rad2deg(g.angles), angles_deg())
     info = scan.info
     assert info["values"] == "raw" and info["n_clipped"] == 0 and info["pixel_units"]
     assert (info["n_flats"], info["n_darks"], info["rows"]) == (3, 2, [0, 1, 2])
@@ -332,7 +99,7 @@ def test_dxchange_raw_counts_give_back_the_line_integrals(tmp_path):
 
 
 def test_dxchange_center_sets_det_offset(tmp_path):
-    path = _write_dxchange(tmp_path / "scan.h5", _line_integrals())
+    path = write_dxchange(tmp_path / "scan.h5", line_integrals())
     for center in (4.0, 7.5, 10.25):
         g = read_dxchange(path, rows=0, center=center).geometry
         assert g.det_offset == pytest.approx(((N_DET - 1) / 2 - center) * g.det_spacing)
@@ -348,7 +115,7 @@ def test_off_centre_rotation_axis_reconstructs_in_place(tmp_path):
     u = (np.arange(n_det) - c)[None, :]                      # detector position relative to the axis
     s = x0 * np.cos(theta) + y0 * np.sin(theta)              # where the disc centre projects
     p = 0.05 * 2 * np.sqrt(np.clip(r ** 2 - (u - s[:, None]) ** 2, 0, None))
-    raw, flats, darks = _raw(p[:, None, :])
+    raw, flats, darks = raw_counts(p[:, None, :])
     with h5py.File(tmp_path / "disc.h5", "w") as f:
         f["exchange/data"], f["exchange/data_white"], f["exchange/data_dark"] = raw, flats, darks
         f["exchange/theta"] = np.rad2deg(theta)
@@ -368,32 +135,32 @@ def test_off_centre_rotation_axis_reconstructs_in_place(tmp_path):
 
 
 def test_dxchange_problems_are_named(tmp_path):
-    p = _line_integrals()
-    no_white = _write_dxchange(tmp_path / "no_white.h5", p, white=False)
+    p = line_integrals()
+    no_white = write_dxchange(tmp_path / "no_white.h5", p, white=False)
     with pytest.raises(ScanFormatError, match=rf"^{no_white}: has no flat fields \(exchange/data_white\)"):
         read_scan(no_white)
-    no_theta = _write_dxchange(tmp_path / "no_theta.h5", p, theta=False)
+    no_theta = write_dxchange(tmp_path / "no_theta.h5", p, theta=False)
     with pytest.raises(ScanFormatError, match="has no exchange/theta: pass geometry="):
         read_scan(no_theta)
-    scan = read_scan(no_theta, geometry=_parallel_table(), rows=0)
+    scan = read_scan(no_theta, geometry=parallel_table(), rows=0)
     assert scan.geometry.det_spacing == 0.5
     with pytest.raises(ScanFormatError, match=r"detector row\(s\) \[3\] out of range: the data have 3 rows"):
         read_scan(no_theta, rows=3)
     with pytest.raises(ScanFormatError, match="12 views × 16 detector elements but the geometry has 10 views"):
-        read_scan(no_theta, geometry=_parallel_table(n_views=10))
+        read_scan(no_theta, geometry=parallel_table(n_views=10))
     with pytest.raises(TypeError, match=r"option\(s\) \['axes'\] do not apply to read_dxchange"):
-        read_scan(no_theta, geometry=_parallel_table(), axes="det,views")
+        read_scan(no_theta, geometry=parallel_table(), axes="det,views")
 
 
 def test_raw_counts_below_dark_are_clipped_and_counted(tmp_path):
-    p = _line_integrals()
-    raw, flats, darks = _raw(p)
+    p = line_integrals()
+    raw, flats, darks = raw_counts(p)
     dark = darks.mean(0)
     raw[0, 0, :5] = dark[0, :5] - 10.0
     raw[3, 2, 7] = 0.0
     with h5py.File(tmp_path / "low.h5", "w") as f:
         f["exchange/data"], f["exchange/data_white"], f["exchange/data_dark"] = raw, flats, darks
-        f["exchange/theta"] = _angles_deg()
+        f["exchange/theta"] = angles_deg()
     scan = read_scan(tmp_path / "low.h5")
     assert scan.info["n_clipped"] == 6 and np.all(np.isfinite(scan.sinogram))
     assert scan.sinogram[0, 0, :5] == pytest.approx(-np.log(1e-6))
@@ -401,17 +168,17 @@ def test_raw_counts_below_dark_are_clipped_and_counted(tmp_path):
 
 
 def test_all_zero_flats_are_an_error(tmp_path):
-    p = _line_integrals()
-    raw, flats, darks = _raw(p)
+    p = line_integrals()
+    raw, flats, darks = raw_counts(p)
     with h5py.File(tmp_path / "zero.h5", "w") as f:
         f["exchange/data"], f["exchange/data_white"] = raw, np.zeros_like(flats)
-        f["exchange/theta"] = _angles_deg()
+        f["exchange/theta"] = angles_deg()
     with pytest.raises(ScanFormatError, match=rf"^{tmp_path / 'zero.h5'}: flat field is all zero"):
         read_scan(tmp_path / "zero.h5")
     flats[:, 1, :4] = darks.mean(0)[1, :4]
     with h5py.File(tmp_path / "dim.h5", "w") as f:
         f["exchange/data"], f["exchange/data_white"], f["exchange/data_dark"] = raw, flats, darks
-        f["exchange/theta"] = _angles_deg()
+        f["exchange/theta"] = angles_deg()
     with pytest.raises(ScanFormatError, match=r"flat - dark ≤ 0 in 4 of 48 detector pixels"):
         read_scan(tmp_path / "dim.h5")
     assert read_scan(tmp_path / "dim.h5", rows=0).sinogram.shape == (N_VIEWS, N_DET)  # row 0 is fine
@@ -445,24 +212,22 @@ def test_tooth_real_raw_counts_and_rotation_centre():
         assert var_c > 1.02 * results[wrong][0] and neg_c < 0.3 * results[wrong][1]
 
 
-# ==== NXtomo =================================================================================================
-
 @pytest.mark.parametrize("attributes", [True, False])
 def test_nxtomo_splits_frames_by_image_key(tmp_path, attributes):
-    p = _line_integrals()
-    path = _write_nxtomo(tmp_path / "scan.nxs", p, attributes=attributes)
+    p = line_integrals()
+    path = write_nxtomo(tmp_path / "scan.nxs", p, attributes=attributes)
     scan = read_scan(path, rows=[0, 2])
     assert scan.format == "nxtomo-hdf5" and scan.sinogram.shape == (2, N_VIEWS, N_DET)
     np.testing.assert_allclose(scan.sinogram, np.moveaxis(p[:, [0, 2]], 1, 0), atol=1e-5)
-    np.testing.assert_allclose(np.rad2deg(scan.geometry.angles), _angles_deg())
+    np.testing.assert_allclose(np.rad2deg(scan.geometry.angles), angles_deg())
     assert (scan.info["n_flats"], scan.info["n_darks"]) == (3, 2)
     assert scan.info["recorded_pixel_size"].startswith("6.5e-06 m")
 
 
 def test_nxtomo_radians_and_missing_pieces(tmp_path):
-    p = _line_integrals()
-    path = _write_nxtomo(tmp_path / "rad.nxs", p, unit="rad")
-    np.testing.assert_allclose(np.rad2deg(read_nxtomo(path, rows=0).geometry.angles), _angles_deg())
+    p = line_integrals()
+    path = write_nxtomo(tmp_path / "rad.nxs", p, unit="rad")
+    np.testing.assert_allclose(np.rad2deg(read_nxtomo(path, rows=0).geometry.angles), angles_deg())
     with h5py.File(path, "a") as f:
         f["entry/instrument/detector/image_key"][...] = np.where(f["entry/instrument/detector/image_key"][()] == 1,
                                                                  2, f["entry/instrument/detector/image_key"][()])
@@ -477,16 +242,14 @@ def test_nxtomo_radians_and_missing_pieces(tmp_path):
         read_nxtomo(odd)
 
 
-# ==== TIFF ===================================================================================================
-
 def test_tiff_stack_with_flats_and_darks(tmp_path):
-    p = _line_integrals()
-    raw, flats, darks = _raw(p)
+    p = line_integrals()
+    raw, flats, darks = raw_counts(p)
     tifffile.imwrite(tmp_path / "proj.tif", raw)             # one multi-page file, a page per view
     for k, frame in enumerate(flats):
         tifffile.imwrite(tmp_path / f"flat_{k}.tif", frame)  # single images, found by a glob
     tifffile.imwrite(tmp_path / "dark.tif", darks)
-    sidecar = _write_sidecar(tmp_path / "proj.toml",
+    sidecar = write_sidecar(tmp_path / "proj.toml",
                              {"values": "raw", "flat": "flat_*.tif", "dark": "dark.tif", "row": 1})
     scan = read_scan(tmp_path / "proj.tif")                   # the sidecar next to it is found
     assert scan.format == "tiff" and scan.sinogram.shape == (N_VIEWS, N_DET)
@@ -497,39 +260,37 @@ def test_tiff_stack_with_flats_and_darks(tmp_path):
 
 
 def test_tiff_folder_and_glob_sorted_by_number(tmp_path):
-    p = _line_integrals()
-    raw, flats, darks = _raw(p)
+    p = line_integrals()
+    raw, flats, darks = raw_counts(p)
     (tmp_path / "proj").mkdir()
     for k, frame in enumerate(raw):  # proj_2 must come before proj_10
         tifffile.imwrite(tmp_path / "proj" / f"proj_{k}.tiff", frame)
     np.save(tmp_path / "flats.npy", flats)
-    table = _parallel_table()
+    table = parallel_table()
     for spec in (tmp_path / "proj", str(tmp_path / "proj" / "proj_*.tiff")):
         scan = read_scan(spec, geometry=table, values="raw", flat=tmp_path / "flats.npy", dark=darks, rows=0)
         np.testing.assert_allclose(scan.sinogram, p[:, 0], atol=1e-5)
 
 
 def test_tiff_single_sinogram_image(tmp_path):
-    p = _line_integrals(shape=(N_VIEWS, N_DET)).astype(np.float32)
+    p = line_integrals(shape=(N_VIEWS, N_DET)).astype(np.float32)
     tifffile.imwrite(tmp_path / "sino.tif", p.T)
-    sidecar = _write_sidecar(tmp_path / "meta.toml", {"axes": "det,views"})
+    sidecar = write_sidecar(tmp_path / "meta.toml", {"axes": "det,views"})
     scan = read_scan(tmp_path / "sino.tif", geometry=sidecar)
     np.testing.assert_array_equal(scan.sinogram, p)
     tifffile.imwrite(tmp_path / "counts.tif", np.round(60000 * np.exp(-p)).astype(np.uint16))
     with pytest.raises(ScanFormatError, match="integer data .* look like raw counts"):
-        read_scan(tmp_path / "counts.tif", geometry=_parallel_table())
-    counts = read_scan(tmp_path / "counts.tif", geometry=_parallel_table(), values="raw", i0=60000)
+        read_scan(tmp_path / "counts.tif", geometry=parallel_table())
+    counts = read_scan(tmp_path / "counts.tif", geometry=parallel_table(), values="raw", i0=60000)
     np.testing.assert_allclose(counts.sinogram, p, atol=1e-3)  # uint16 rounding
 
 
-# ==== plain arrays + sidecar ====================================================================================
-
 @pytest.mark.parametrize("axes", ["views,det", "det,views"])
 def test_npy_with_sidecar_in_both_axis_orders(tmp_path, axes):
-    p = _line_integrals(shape=(N_VIEWS, N_DET)).astype(np.float32)
+    p = line_integrals(shape=(N_VIEWS, N_DET)).astype(np.float32)
     np.save(tmp_path / "sino.npy", p if axes == "views,det" else p.T)
-    sidecar = _write_sidecar(tmp_path / "scan.toml", {"file": "sino.npy", "axes": axes},
-                             _parallel_table(det_offset=0.25))
+    sidecar = write_sidecar(tmp_path / "scan.toml", {"file": "sino.npy", "axes": axes},
+                             parallel_table(det_offset=0.25))
     for scan in (read_scan(sidecar), read_scan(tmp_path / "sino.npy", geometry=sidecar)):
         assert scan.format == "array+sidecar"
         np.testing.assert_array_equal(scan.sinogram, p)
@@ -537,27 +298,27 @@ def test_npy_with_sidecar_in_both_axis_orders(tmp_path, axes):
 
 
 def test_wrong_axis_order_suggests_the_transpose(tmp_path):
-    p = _line_integrals(shape=(N_VIEWS, N_DET)).astype(np.float32)
+    p = line_integrals(shape=(N_VIEWS, N_DET)).astype(np.float32)
     np.save(tmp_path / "sino.npy", p.T)
-    sidecar = _write_sidecar(tmp_path / "scan.toml", {"file": "sino.npy"})
+    sidecar = write_sidecar(tmp_path / "scan.toml", {"file": "sino.npy"})
     with pytest.raises(ScanFormatError, match=rf'^{tmp_path / "sino.npy"}: the data give 16 views × 12 detector '
                                               r'elements but the geometry has 12 views × 16 .*set axes = "det,views"'):
         read_scan(sidecar)
     np.save(tmp_path / "stack.npy", np.zeros((N_ROWS, N_DET, N_VIEWS), np.float32))
     with pytest.raises(ScanFormatError, match='set axes = "rows,det,views"'):
-        read_scan(tmp_path / "stack.npy", geometry=_parallel_table(), axes="rows,views,det")
-    assert read_scan(tmp_path / "stack.npy", geometry=_parallel_table(), axes="rows,det,views").n_slices == N_ROWS
+        read_scan(tmp_path / "stack.npy", geometry=parallel_table(), axes="rows,views,det")
+    assert read_scan(tmp_path / "stack.npy", geometry=parallel_table(), axes="rows,det,views").n_slices == N_ROWS
     with pytest.raises(ScanFormatError, match="axes = 'views,det' does not fit 3-D data"):
-        read_scan(tmp_path / "stack.npy", geometry=_parallel_table(), axes="views,det")
+        read_scan(tmp_path / "stack.npy", geometry=parallel_table(), axes="views,det")
 
 
 def test_mat_and_hdf5_arrays_raw_with_references(tmp_path):
-    p = _line_integrals()
-    raw, flats, darks = _raw(p)
+    p = line_integrals()
+    raw, flats, darks = raw_counts(p)
     stack = np.moveaxis(raw, 0, 1)  # rows, views, det
     scipy.io.savemat(tmp_path / "scan.mat", {"counts": stack, "white": np.moveaxis(flats, 0, 1),
                                              "black": darks.mean(0)})
-    sidecar = _write_sidecar(tmp_path / "scan.toml", {"file": "scan.mat", "variable": "counts",
+    sidecar = write_sidecar(tmp_path / "scan.toml", {"file": "scan.mat", "variable": "counts",
                                                       "axes": "rows,views,det", "values": "raw",
                                                       "flat": "white", "dark": "black"})
     scan = read_scan(sidecar)
@@ -565,40 +326,30 @@ def test_mat_and_hdf5_arrays_raw_with_references(tmp_path):
     with h5py.File(tmp_path / "plain.h5", "w") as f:
         f["scan/sino"] = p[:, 0].T
         f["other"] = np.zeros(3)
-    scan = read_array(tmp_path / "plain.h5", _parallel_table(), variable="/scan/sino", axes="det,views")
+    scan = read_array(tmp_path / "plain.h5", parallel_table(), variable="/scan/sino", axes="det,views")
     np.testing.assert_allclose(scan.sinogram, p[:, 0], rtol=1e-6)
     with pytest.raises(ScanFormatError, match=r"holds datasets 'other', 'scan/sino': name one with variable"):
-        read_array(tmp_path / "plain.h5", _parallel_table())
+        read_array(tmp_path / "plain.h5", parallel_table())
     with pytest.raises(ScanFormatError, match=r"has no variable 'nope'; it holds 'counts', 'white', 'black'"):
-        read_array(tmp_path / "scan.mat", _parallel_table(), variable="nope")
-
-
-def _write_mat73(path: Path, **arrays) -> None:
-    """A MATLAB v7.3 file: HDF5 behind a 512-byte MATLAB header, arrays stored column-major (transposed)."""
-    with h5py.File(path, "w", userblock_size=512) as f:
-        for name, value in arrays.items():
-            f[name] = np.asarray(value).T
-    header = b"MATLAB 7.3 MAT-file, written by the recon tests".ljust(116) + b"\x00" * 8 + b"\x00\x02IM"
-    with open(path, "r+b") as f:
-        f.write(header)
+        read_array(tmp_path / "scan.mat", parallel_table(), variable="nope")
 
 
 def test_mat73_and_npz_arrays(tmp_path):
-    p = _line_integrals(shape=(N_VIEWS, N_DET))
-    _write_mat73(tmp_path / "v73.mat", sino=p, other=np.zeros(3))
-    scan = read_scan(tmp_path / "v73.mat", geometry=_parallel_table(), variable="sino")
+    p = line_integrals(shape=(N_VIEWS, N_DET))
+    write_mat73(tmp_path / "v73.mat", sino=p, other=np.zeros(3))
+    scan = read_scan(tmp_path / "v73.mat", geometry=parallel_table(), variable="sino")
     np.testing.assert_allclose(scan.sinogram, p, rtol=1e-6)
     with pytest.raises(ScanFormatError, match="MATLAB v7.3"):
         read_htc_mat(tmp_path / "v73.mat")
     np.savez(tmp_path / "scan.npz", sino=p.T)
-    scan = read_scan(tmp_path / "scan.npz", geometry=_parallel_table(), axes="det,views")
+    scan = read_scan(tmp_path / "scan.npz", geometry=parallel_table(), axes="det,views")
     np.testing.assert_allclose(scan.sinogram, p, rtol=1e-6)
 
 
 def test_sidecar_errors_name_the_sidecar(tmp_path):
     np.save(tmp_path / "sino.npy", np.zeros((N_VIEWS, N_DET), np.float32))
     bad_key = tmp_path / "bad_key.toml"
-    _write_sidecar(bad_key, {"file": "sino.npy", "layout": "x"})
+    write_sidecar(bad_key, {"file": "sino.npy", "layout": "x"})
     with pytest.raises(ScanFormatError, match=rf"^{bad_key}: \[data\] has unknown key\(s\) \['layout'\]"):
         read_scan(bad_key)
     no_geom = tmp_path / "no_geom.toml"
@@ -610,21 +361,19 @@ def test_sidecar_errors_name_the_sidecar(tmp_path):
     with pytest.raises(ScanFormatError, match=rf"^{broken}: not valid TOML"):
         read_scan(tmp_path / "sino.npy", geometry=broken)
     incomplete = tmp_path / "incomplete.toml"
-    _write_sidecar(incomplete, {"file": "sino.npy"}, {"type": "parallel", "n_det": 16})
+    write_sidecar(incomplete, {"file": "sino.npy"}, {"type": "parallel", "n_det": 16})
     with pytest.raises(ScanFormatError, match=rf"^{incomplete}: \[geometry\] is missing det_spacing"):
         read_scan(incomplete)
     raw_no_flat = tmp_path / "raw.toml"
-    _write_sidecar(raw_no_flat, {"file": "sino.npy", "values": "raw"})
+    write_sidecar(raw_no_flat, {"file": "sino.npy", "values": "raw"})
     with pytest.raises(ScanFormatError, match="raw counts need exactly one of flat .* and i0"):
         read_scan(raw_no_flat)
     with pytest.raises(ScanFormatError, match=rf"^{tmp_path / 'sino.npy'}: is a plain array without geometry"):
         read_scan(tmp_path / "sino.npy")
-    dx = _write_dxchange(tmp_path / "dx.h5", _line_integrals())
+    dx = write_dxchange(tmp_path / "dx.h5", line_integrals())
     with pytest.raises(ScanFormatError, match=r"describes its own layout: the \[data\] keys \['axes'\]"):
-        read_scan(dx, geometry=_write_sidecar(tmp_path / "dx.toml", {"axes": "det,views"}))
+        read_scan(dx, geometry=write_sidecar(tmp_path / "dx.toml", {"axes": "det,views"}))
 
-
-# ==== bad files =================================================================================================
 
 @pytest.mark.parametrize("name, content", [
     ("corrupt.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 40),
@@ -636,7 +385,7 @@ def test_sidecar_errors_name_the_sidecar(tmp_path):
 def test_corrupt_files_give_one_line_naming_the_file(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)
-    geometry = _write_sidecar(tmp_path / "g.toml")
+    geometry = write_sidecar(tmp_path / "g.toml")
     with pytest.raises(ScanFormatError) as info:
         read_scan(path, geometry=geometry)
     message = str(info.value)
@@ -644,16 +393,16 @@ def test_corrupt_files_give_one_line_naming_the_file(tmp_path, name, content):
 
 
 def test_truncated_hdf5_and_non_finite_data(tmp_path):
-    full = _write_dxchange(tmp_path / "full.h5", _line_integrals(shape=(40, 8, 64)))
+    full = write_dxchange(tmp_path / "full.h5", line_integrals(shape=(40, 8, 64)))
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     with pytest.raises(ScanFormatError, match=rf"^{truncated}: cannot read"):
         read_scan(truncated)
-    p = _line_integrals(shape=(N_VIEWS, N_DET)).astype(np.float32)
+    p = line_integrals(shape=(N_VIEWS, N_DET)).astype(np.float32)
     p[3, 4] = np.nan
     np.save(tmp_path / "nan.npy", p)
     with pytest.raises(ScanFormatError, match=rf"^{tmp_path / 'nan.npy'}: the data contain 1 NaN/Inf"):
-        read_scan(tmp_path / "nan.npy", geometry=_parallel_table())
+        read_scan(tmp_path / "nan.npy", geometry=parallel_table())
     with pytest.raises(ScanFormatError, match=rf"^{tmp_path / 'missing.h5'}: no such file"):
         read_scan(tmp_path / "missing.h5")
     (tmp_path / "scan.xyz").write_text("?")
@@ -662,39 +411,14 @@ def test_truncated_hdf5_and_non_finite_data(tmp_path):
 
 
 def test_readers_write_nothing(tmp_path):
-    _write_dxchange(tmp_path / "dx.h5", _line_integrals())
-    _write_nxtomo(tmp_path / "nx.nxs", _line_integrals())
-    _write_htc(tmp_path / "htc.mat")
+    write_dxchange(tmp_path / "dx.h5", line_integrals())
+    write_nxtomo(tmp_path / "nx.nxs", line_integrals())
+    write_htc(tmp_path / "htc.mat")
     np.save(tmp_path / "sino.npy", np.zeros((N_VIEWS, N_DET), np.float32))
-    _write_sidecar(tmp_path / "sino.toml", {"file": "sino.npy"})
-    before = _listing(tmp_path)
+    write_sidecar(tmp_path / "sino.toml", {"file": "sino.npy"})
+    before = listing(tmp_path)
     for name in ("dx.h5", "nx.nxs", "sino.npy", "sino.toml"):
         read_scan(tmp_path / name)
     read_scan(tmp_path / "htc.mat", image_size=32)
-    assert _listing(tmp_path) == before
+    assert listing(tmp_path) == before
 
-
-# ==== recon info ===============================================================================================
-
-def test_cli_info_prints_the_scan_and_fails_cleanly(tmp_path, capsys):
-    path = _write_dxchange(tmp_path / "scan.h5", _line_integrals())
-    assert main(["info", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert f"({N_ROWS}, {N_VIEWS}, {N_DET})" in out and "dxchange-hdf5" in out and "raw counts" in out
-    assert "full scan" in out and "rotation centre" in out and "ParallelBeam" in out
-    np.save(tmp_path / "sino.npy", np.zeros((N_VIEWS, N_DET), np.float32))
-    sidecar = _write_sidecar(tmp_path / "g.toml")
-    assert main(["info", str(tmp_path / "sino.npy"), "--geometry", str(sidecar)]) == 0
-    assert "already log-transformed" in capsys.readouterr().out
-    corrupt = tmp_path / "corrupt.h5"
-    corrupt.write_bytes(b"not an hdf5 file")
-    assert main(["info", str(corrupt)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"recon info: error: {corrupt}: ") and "\n" not in err
-
-
-@needs_htc
-def test_cli_info_on_htc(capsys):
-    assert main(["info", str(HTC / "htc2022_ta_full.mat")]) == 0
-    out = capsys.readouterr().out
-    assert "(720, 560)" in out and "FanBeam" in out and "dropped the last view" in out

@@ -15,9 +15,10 @@ from recon import FBP, fbp
 from recon.analytic.filtered_backprojection import detector_preweights
 from recon.analytic.weights import LimitedAngleWarning
 
+
 N, PX = 256, 0.8
 PHANTOM = recon.shepp_logan(radius=95.0)  # skull μ = 0.02/mm, brain 0.004/mm
-HTC = Path(__file__).resolve().parents[2] / "shared" / "data" / "htc2022-training"
+HTC = Path(__file__).resolve().parents[3] / "shared" / "data" / "htc2022-training"
 
 
 def fan(angles, detector="flat", offset=0.0):

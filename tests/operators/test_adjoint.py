@@ -9,7 +9,8 @@ import torch
 import recon
 from recon.operators import weighted_backproject_adjoint
 
-from .helpers import small_geometries
+from ..helpers import small_geometries
+
 
 PAIRS = {  # name: (operator image→sinogram, its adjoint sinogram→image)
     "A": (recon.project, recon.backproject),
