@@ -12,7 +12,7 @@
 Everything goes to ``--out`` (datasets, runs, ``summary_<parts>.md``). Expect tens of minutes on 2 CPU cores
 with the defaults; ``--quick`` runs a small version in a few minutes.
 
-    python scripts/known_operator_targets.py --out targets [--n-train 1000] [--n-test 200] [--quick]
+    python research/known_operator_targets.py --out targets [--n-train 1000] [--n-test 200] [--quick]
                                              [--parts fbp conversion]
 """
 

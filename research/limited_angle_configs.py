@@ -9,7 +9,7 @@ phantoms and starts of RMSE, PSNR, SSIM and the segmentation score (Otsu) of eve
 the trainings tuned, as they are and clipped at 0, among them), and the RMSE change against the tuned
 limited-angle FBP.
 
-    python scripts/limited_angle_configs.py --out la_configs [--data ../shared/data/htc2022-training]
+    python research/limited_angle_configs.py --out la_configs [--data ../shared/data/htc2022-training]
         [--arcs 90 70 50] [--starts 0 90 180 270] [--epochs N]
 
 About 15 minutes per arc length on 2 CPU cores (plus ~2 minutes of simulation).

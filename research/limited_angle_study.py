@@ -2,8 +2,8 @@
 
 Reproduces everything in docs/limited_angle.md::
 
-    NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python scripts/limited_angle_study.py --out study_la
-    python scripts/limited_angle_study.py --quick --out /tmp/la_quick     # smoke run, a few minutes
+    NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python research/limited_angle_study.py --out study_la
+    python research/limited_angle_study.py --quick --out /tmp/la_quick     # smoke run, a few minutes
 
 Steps, per arc length L (default 90°, 70°, 50°):
 
@@ -386,7 +386,7 @@ def main(argv=None):
         report += ["", f"![images](images_{tag}.png)", "", f"![weights](weights_{tag}.png)", ""]
     total = time.perf_counter() - t_all
     log(f"total {total:.0f} s")
-    head = [f"# Limited-angle study (scripts/limited_angle_study.py{' --quick' if args.quick else ''})", "",
+    head = [f"# Limited-angle study (research/limited_angle_study.py{' --quick' if args.quick else ''})", "",
             f"{args.n_train} simulated training phantoms, {args.n_test} held-out; Adam {args.steps} steps of batch "
             f"{args.batch} (lr {args.lr:g}); total runtime {total / 60:.1f} min on 1 CPU thread.", "",
             "Targets and references: the full-data (720-view) FBP — the organisers' reconstruction for the real "

@@ -10,7 +10,7 @@ against analytic FBP (Ram-Lak, tuned window, oracle window), rebinning + FBP and
    full-data FBP as reference and their segmentation), then one table per view count with every phantom
    and the mean: ``<out>/report.md``.
 
-    python scripts/sparse_view_study.py --out sparse_study [--data ../shared/data/htc2022-training]
+    python research/sparse_view_study.py --out sparse_study [--data ../shared/data/htc2022-training]
         [--views 60 90] [--n-train 400] [--quick]
 
 About 20–30 minutes on 2 CPU cores with the defaults (``--quick``: ~5 minutes, fewer samples/epochs).

@@ -21,11 +21,13 @@ def test_version_and_help(capsys):
     assert "demo" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "recon", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == f"recon {recon.__version__}"
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_on_the_bundled_scan_and_refuses_to_overwrite(tmp_path, capsys):
     out = tmp_path / "demo"
     args = ["demo", "--out", str(out), "--views", "30", "--n-train", "32", "--epochs", "4"]

@@ -4,6 +4,7 @@ the full-scan reference by default; many scans in one call give one report each 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -11,6 +12,9 @@ from recon.app.bundled import HTC_REFERENCE, HTC_SEGMENTATION, bundled_file
 from recon.app.cli import main
 
 from .conftest import SCAN
+
+
+pytestmark = pytest.mark.slow
 
 
 def test_compare_reports_every_method_against_the_reference(tmp_path, untrained_model):
@@ -38,3 +42,30 @@ def test_compare_without_reference_uses_the_full_scan(tmp_path):
     result = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert "full scan" in result["reference"] and "Otsu" in result["segmentation"]
 
+
+def test_many_scans_give_one_report_each_and_a_summary(tmp_path, untrained_model, capsys):
+    """Two scans (the bundled one under two names) with per-scan references from a {stem} template: a folder
+    per scan, summary.md/.json with the means, per-scan values and wins; nothing is overwritten without
+    --force."""
+    scans = []
+    for name in ("htc2022_aa_full", "htc2022_bb_full"):
+        shutil.copy(SCAN, tmp_path / f"{name}.mat")
+        shutil.copy(bundled_file(HTC_REFERENCE), tmp_path / f"{name}_recon_fbp.mat")
+        scans.append(str(tmp_path / f"{name}.mat"))
+    out = tmp_path / "report"
+    args = ["compare", *scans, "--model", str(untrained_model), "--reference", str(tmp_path / "{stem}_recon_fbp.mat"),
+            "--out", str(out)]
+    assert main(args) == 0
+    assert "summary.md" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scans"] == scans
+    ram_lak = summary["methods"]["fbp_ram_lak"]
+    per_scan = [json.loads((out / n / "metrics.json").read_text())["scores"]["fbp_ram_lak"]["psnr"]
+                for n in ("htc2022_aa_full", "htc2022_bb_full")]
+    assert per_scan[0] == per_scan[1] == ram_lak["mean"]["psnr"]  # the same data twice
+    wins = sum(m.get("best_psnr", 0) for m in summary["methods"].values())
+    assert wins == 2 and "| FBP ram-lak |" in (out / "summary.md").read_text()
+    assert main(args) == 2 and "--force" in capsys.readouterr().err
+    assert main(args[:2] + ["--model", str(untrained_model), "--reference", "a.mat", "--reference", "b.mat", "--out",
+                            str(tmp_path / "x")]) == 2
+    assert "reference file(s) for 1 scans" in capsys.readouterr().err

@@ -14,6 +14,9 @@ from recon.models import load_model
 from ..helpers import LIMITED, train_config
 
 
+pytestmark = pytest.mark.slow
+
+
 def test_view_upsampled_conversion_trains_and_compare_tunes_each_conversions_window(dataset, tmp_path):
     """factor = 2: the 2-D filter of the conversion trains below its analytic start (view-interpolated
     conversion); ``compare`` rebins to the network's output geometry and gives rebinning and the network each

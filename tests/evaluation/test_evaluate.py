@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from recon.app.cli import main
 
 from ..helpers import LIMITED, train_config
+
+
+pytestmark = pytest.mark.slow
 
 
 def test_conversion_network_trains_on_target_sinograms(dataset, tmp_path, capsys):

@@ -17,6 +17,9 @@ from recon.models import LearnedFBP, load_model, save_model
 from ..helpers import ARC_STEP, arc_fan, holes_phantom
 
 
+pytestmark = pytest.mark.slow
+
+
 def test_training_on_a_tiny_arc_lowers_the_loss_and_saves_with_its_geometry(tmp_path):
     torch.manual_seed(0)
     full = arc_fan(180, image_size=32)

@@ -109,6 +109,7 @@ def test_file_has_exactly_the_documented_layout(written):
         assert not np.array_equal(images[0], images[1])
 
 
+@pytest.mark.slow
 def test_same_bytes_for_one_and_two_workers(tiny, written, tmp_path):
     two = simulate.simulate_to_file(tiny, tmp_path / "two.h5", workers=2)
     assert two.read_bytes() == written.read_bytes()

@@ -19,6 +19,9 @@ from recon.simulation.simulate import simulate_to_file
 from ..helpers import SIMULATION, TRAIN, UPSAMPLED, train_config
 
 
+pytestmark = pytest.mark.slow
+
+
 def test_training_reaches_the_least_squares_optimum_and_writes_the_run(dataset, tmp_path, capsys):
     config = train_config(tmp_path, 25)
     assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "run")]) == 0

@@ -1,0 +1,55 @@
+"""Tuned baselines are computed once per run: cached beside the run, keyed by the model file and the training
+data, recomputed when either changes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from recon.app.cli import main
+from recon.evaluation import baselines
+from recon.evaluation.baselines import CACHE_NAME, training_baselines
+from recon.models import load_model
+
+from ..helpers import train_config
+
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "run"
+    assert main(["train", "--config", str(train_config(out.parent, 1)), "--data", str(dataset), "--out", str(out)]) == 0
+    return out
+
+
+def test_tuned_once_then_read_from_the_cache_until_the_data_change(run, dataset, monkeypatch):
+    ids = ["fbp_tuned", "fbp_view_interpolated"]
+    first = training_baselines(load_model(run), ids)
+    assert set(first) == set(ids) and first["fbp_view_interpolated"].recipe.upsample == 4
+    cache = json.loads((run / CACHE_NAME).read_text())
+    assert len(cache["entries"]) == 1 and cache["entries"][0]["key"]["data"] == str(dataset.resolve())
+
+    def no_tuning(*args, **kwargs):
+        raise RuntimeError("tuned again")
+
+    monkeypatch.setattr(baselines, "tune_baselines", no_tuning)
+    again = training_baselines(load_model(run), ids)
+    assert {i: t.recipe for i, t in again.items()} == {i: t.recipe for i, t in first.items()}
+    assert again["fbp_tuned"].mse == pytest.approx(first["fbp_tuned"].mse, rel=1e-12)
+    stat = dataset.stat()
+    os.utime(dataset, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the training file changed
+    try:
+        with pytest.raises(RuntimeError, match="tuned again"):
+            training_baselines(load_model(run), ids)
+    finally:
+        os.utime(dataset, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_no_training_file_means_no_training_baselines(run, tmp_path):
+    model = load_model(run)
+    model.metadata["summary"]["data"] = str(tmp_path / "gone.h5")
+    assert training_baselines(model, ["fbp_tuned"]) is None
