@@ -32,7 +32,7 @@ def real(name: str, value: Any, low: Optional[float] = None, high: Optional[floa
          strict: bool = False, unit: str = "") -> float:
     """``value`` as a finite ``float`` in ``[low, high]`` (``(low, high]`` with ``strict``); ``unit`` is
     named in the message."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, str, bytes)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
         out = float(value)

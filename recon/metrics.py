@@ -12,6 +12,11 @@ Conventions (stated because papers differ):
 
 All functions take ``[..., H, W]`` tensors or arrays and return one value per leading index (a float for
 a single image).
+
+References
+----------
+Z. Wang, A. C. Bovik, H. R. Sheikh and E. P. Simoncelli, "Image quality assessment: from error
+visibility to structural similarity", *IEEE Trans. Image Process.* 13(4), 600–612 (2004).
 """
 
 from __future__ import annotations

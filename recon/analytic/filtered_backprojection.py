@@ -11,6 +11,10 @@
 * ``B_w`` — :func:`recon.weighted_backproject` (distance weights ``(sod/L)²`` flat, ``1/L²`` arc).
 
 Images come out in the units of attenuation μ (1/mm) when the sinogram holds line integrals.
+
+References
+----------
+A. C. Kak and M. Slaney, *Principles of Computerized Tomographic Imaging*, IEEE Press, 1988, ch. 3.3–3.4.
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ Windows (as in ASTRA, ODL and scikit-image) multiply the ramp, with ``f`` the fr
 * ``cosine``: ``cos(π f / (2 f_c))``
 * ``hamming``: ``0.54 + 0.46 cos(π f / f_c)``
 * ``hann``: ``0.5 + 0.5 cos(π f / f_c)``
+
+References
+----------
+A. C. Kak and M. Slaney, *Principles of Computerized Tomographic Imaging*, IEEE Press, 1988, ch. 3
+(eq. 3.61 the sampled ramp, 3.103 the equiangular kernel); the windows as in ASTRA, ODL and scikit-image.
 """
 
 from __future__ import annotations

@@ -2,6 +2,12 @@
 
 Both use the exact operator pair ``A`` / ``Aᵀ`` of :mod:`recon.operators`; they are slow compared with
 FBP but make no assumption about the angle set.
+
+References
+----------
+P. Gilbert, "Iterative methods for the three-dimensional reconstruction of an object from projections",
+*J. Theor. Biol.* 36(1), 105–117 (1972) (SIRT); Å. Björck, *Numerical Methods for Least Squares Problems*,
+SIAM, 1996, §7.4 (CGLS).
 """
 
 from __future__ import annotations

@@ -15,6 +15,11 @@ reports which.
 The rebinning is a fixed sparse linear map (at most 8 taps per target element), applied with gathers:
 differentiable, batched, and on any device — the interpolation baseline the learned conversion networks
 are compared with.
+
+References
+----------
+A. C. Kak and M. Slaney, *Principles of Computerized Tomographic Imaging*, IEEE Press, 1988, ch. 3.4
+(the fan ↔ parallel relations θ = β − γ, s = D sin γ).
 """
 
 from __future__ import annotations

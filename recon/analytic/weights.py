@@ -6,6 +6,12 @@ the parallel ray ``θ = β − γ``, ``s = sod · sin γ``, and its conjugate (t
 (π + 2δ, δ = half fan angle) measures some twice and some once, which Parker's weights compensate
 (D. L. Parker, Med. Phys. 9(2), 1982), here in the generalised form for any span ≥ π + 2δ
 (δ' = (span − π)/2, Silver 2000).
+
+References
+----------
+D. L. Parker, "Optimal short scan convolution reconstruction for fan beam CT", *Med. Phys.* 9(2),
+254–257 (1982); M. D. Silver, "A method for including redundant data in computed tomography", *Med. Phys.*
+27(4), 773–774 (2000).
 """
 
 from __future__ import annotations

@@ -6,6 +6,13 @@
 * :func:`flat_region_noise` — noise: standard deviation inside the material, away from its edges.
 * :func:`otsu_threshold`, :func:`segmentation_mcc` — the HTC2022 score: threshold the reconstruction with
   Otsu's method and compare with the true segmentation by the Matthews correlation coefficient (1 = perfect).
+
+References
+----------
+N. Otsu, "A threshold selection method from gray-level histograms", *IEEE Trans. Syst. Man Cybern.*
+9(1), 62–66 (1979); B. W. Matthews, "Comparison of the predicted and observed secondary structure of T4
+phage lysozyme", *Biochim. Biophys. Acta* 405(2), 442–451 (1975); A. Meaney, T. Heikkilä et al., Helsinki
+Tomography Challenge 2022, doi:10.5281/zenodo.6984868 (the score).
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def geometry_from_table(table: dict[str, Any], where: str = "geometry") -> Geome
                            **params)
         return ParallelBeam(angles, **params)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"[{where}]: {err}") from None
+        raise type(err)(f"[{where}]: {err}") from None
 
 
 def geometry_to_table(geometry: Geometry) -> dict[str, Any]:

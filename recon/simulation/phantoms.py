@@ -11,6 +11,12 @@ Random families take a :class:`numpy.random.Generator` first, so a phantom is re
 
 :data:`PHANTOMS` maps family names (also ``"shepp_logan"``) to these functions; :func:`make_phantom` builds
 one by name with keyword parameters (as in a simulation config).
+
+References
+----------
+L. A. Shepp and B. F. Logan, "The Fourier reconstruction of a head section", *IEEE Trans. Nucl. Sci.*
+21(3), 21–43 (1974); P. Toft, *The Radon Transform: Theory and Implementation*, PhD thesis, DTU, 1996
+(the modified, higher-contrast version).
 """
 
 from __future__ import annotations

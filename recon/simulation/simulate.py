@@ -50,6 +50,7 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from .shapes import rasterize, ray_transform
+from .._checks import integer, real
 from .._version import __version__
 from ..geometry import FanBeam, Geometry
 from ..io import atomic_output, check_writable, geometry_from_table, parse_toml
@@ -91,26 +92,11 @@ _SIMULATION_KEYS = ("n", "seed", "det_supersample")
 _NOISE_KEYS = ("i0", "electronic_sigma", "min_counts")
 
 
-def _int(where: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{where} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _number(where: str, value: Any, minimum: float, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{where} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-        raise ValueError(f"{where} must be a finite number {'>' if strict else '>='} {minimum}, got {value!r}")
-    return value
-
-
 def _table(cfg: dict[str, Any], name: str, source: str, allowed: Optional[tuple[str, ...]],
            required: tuple[str, ...] = ()) -> dict[str, Any]:
     table = cfg.get(name, {})
     if not isinstance(table, dict):
-        raise ValueError(f"{source}: [{name}] must be a table")
+        raise TypeError(f"{source}: [{name}] must be a table")
     if allowed is not None:
         unknown = sorted(set(table) - set(allowed))
         if unknown:
@@ -134,14 +120,14 @@ def parse_config(text: str, source: str = "<config>") -> SimulationConfig:
         raise ValueError(f"{source}: missing section(s) {missing}")
 
     sim = _table(cfg, "simulation", source, _SIMULATION_KEYS, required=("n", "seed"))
-    n = _int(f"{source}: [simulation] n", sim["n"], 1)
-    seed = _int(f"{source}: [simulation] seed", sim["seed"], 0)
-    det_supersample = _int(f"{source}: [simulation] det_supersample", sim.get("det_supersample", 1), 1)
+    n = integer(f"{source}: [simulation] n", sim["n"], low=1)
+    seed = integer(f"{source}: [simulation] seed", sim["seed"], low=0)
+    det_supersample = integer(f"{source}: [simulation] det_supersample", sim.get("det_supersample", 1), low=1)
 
     noise = _table(cfg, "noise", source, _NOISE_KEYS)
-    i0 = _number(f"{source}: [noise] i0", noise.get("i0", 0.0), 0.0)
-    electronic_sigma = _number(f"{source}: [noise] electronic_sigma", noise.get("electronic_sigma", 0.0), 0.0)
-    min_counts = _number(f"{source}: [noise] min_counts", noise.get("min_counts", 0.5), 0.0, strict=True)
+    i0 = real(f"{source}: [noise] i0", noise.get("i0", 0.0), low=0.0)
+    electronic_sigma = real(f"{source}: [noise] electronic_sigma", noise.get("electronic_sigma", 0.0), low=0.0)
+    min_counts = real(f"{source}: [noise] min_counts", noise.get("min_counts", 0.5), low=0.0, strict=True)
 
     phantom = _table(cfg, "phantom", source, None, required=("family",))
     family = phantom["family"]
@@ -311,9 +297,9 @@ def simulate_to_file(config: Union[PathLike, SimulationConfig], out: PathLike, n
     from tqdm import tqdm
 
     cfg = config if isinstance(config, SimulationConfig) else load_config(config)
-    n = cfg.n if n is None else _int("n", n, 1)
-    seed = cfg.seed if seed is None else _int("seed", seed, 0)
-    workers = (os.cpu_count() or 1) if workers is None else _int("workers", workers, 1)
+    n = cfg.n if n is None else integer("n", n, low=1)
+    seed = cfg.seed if seed is None else integer("seed", seed, low=0)
+    workers = (os.cpu_count() or 1) if workers is None else integer("workers", workers, low=1)
     workers = min(workers, n)
     out = check_writable(out, force)
 

@@ -173,9 +173,9 @@ def test_cli_exit_codes(tiny, tmp_path, capsys):
     (("[noise]", "[noize]"), r"unknown section\(s\) \['\[noize\]'\]"),
     (("det_supersample = 2", "det_supersample = 2\nworkers = 3"), r"\[simulation\] has unknown key\(s\) \['workers'\]"),
     (("n = 4\n", ""), r"\[simulation\] is missing key\(s\) \['n'\]"),
-    (("seed = 3", "seed = -1"), r"\[simulation\] seed must be an integer >= 0"),
-    (("det_supersample = 2", "det_supersample = 1.5"), r"\[simulation\] det_supersample must be an integer"),
-    (("i0 = 1e4", "i0 = 'many'"), r"\[noise\] i0 must be a number"),
+    (("seed = 3", "seed = -1"), r"\[simulation\] seed must be a non-negative integer"),
+    (("det_supersample = 2", "det_supersample = 1.5"), r"\[simulation\] det_supersample must be a positive integer"),
+    (("i0 = 1e4", "i0 = 'many'"), r"\[noise\] i0 must be a real number"),
     (('family = "disc_with_holes"', 'family = "discs"'), r"\[phantom\] family must be one of"),
     (("radius = 4.0", "radius = 4.0\nholes = 3"), r"\[phantom\] has unknown key\(s\) \['holes'\]"),
     (("radius = 4.0", "radius = -4.0"), r"\[phantom\] radius must be > 0"),
@@ -188,7 +188,7 @@ def test_bad_configs_name_file_section_and_key(tmp_path, change, message):
     path = tmp_path / "bad.toml"
     assert change[0] in TINY
     path.write_text(TINY.replace(change[0], change[1], 1), encoding="utf-8")
-    with pytest.raises(ValueError, match=message) as info:
+    with pytest.raises((ValueError, TypeError), match=message) as info:  # TypeError: a value of the wrong type
         simulate.load_config(path)
     assert str(path) in str(info.value)
 
