@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))  # research/ is not installed: its helpers come fr
 
 from recon import LearnedFBP, fbp, read_scan  # noqa: E402
 from recon.analytic.arcs import cut_arc  # noqa: E402
-from recon.analytic.recipe import ARC_CUTOFFS, TAPERS, tune_recipe  # noqa: E402
+from recon.analytic.recipe import CUTOFFS, TAPERS, tune_recipe  # noqa: E402
 from recon.analytic.views import complete_arc  # noqa: E402
 from recon.evaluation.quality import segmentation_mcc  # noqa: E402
 from recon.io.references import load_reference  # noqa: E402
@@ -307,7 +307,7 @@ def main(argv=None):
     if args.quick:
         cutoffs, tapers = (0.1, 0.3, 0.6, 1.0), np.deg2rad([0.0, 5.0, 15.0])
     else:
-        cutoffs, tapers = ARC_CUTOFFS, TAPERS
+        cutoffs, tapers = CUTOFFS, TAPERS
     results = {"args": {k: str(v) for k, v in vars(args).items()}, "arcs": {}}
     report = []
     for length_deg in args.arcs:

@@ -45,12 +45,11 @@ from .filters import WINDOWS, canonical_window, filter_response
 from .views import complete_arc, completed_geometry, upsample_views, upsampled_geometry
 from .weights import scan_coverage
 
-__all__ = ["fbp", "FBPRecipe", "TunedRecipe", "tune_recipe", "arc_grid", "CUTOFFS", "ARC_CUTOFFS", "TAPERS"]
+__all__ = ["fbp", "FBPRecipe", "TunedRecipe", "tune_recipe", "arc_grid", "CUTOFFS", "TAPERS"]
 
-# cut-offs (fractions of Nyquist) searched by default; arcs need far lower ones: the MSE optimum of
-# limited-angle FBP is a strong low-pass (docs/limited_angle.md)
-CUTOFFS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-ARC_CUTOFFS = (0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+# the cut-offs (fractions of Nyquist) every grid search tries: from the strong low-passes that are the MSE
+# optimum of limited-angle FBP (docs/limited_angle.md) to no cut-off at all
+CUTOFFS = (0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 TAPERS = tuple(float(t) for t in np.deg2rad([0.0, 2.5, 5.0, 10.0, 20.0]))  # end tapers searched on arcs (rad)
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
@@ -268,11 +267,10 @@ def tune_recipe(sinograms: Any, targets: Any, geometry: Union[Geometry, Sequence
 
 def arc_grid(geometry: Geometry, complete_views: bool = False) -> dict[str, Any]:
     """The :func:`tune_recipe` keywords of the arc (limited-angle, short-scan) baselines for sinograms in
-    ``geometry``: :data:`ARC_CUTOFFS` × :data:`TAPERS` (no taper once the views are completed to the full
-    circle: it has no arc ends) with the least-squares scale."""
+    ``geometry``: the end tapers of :data:`TAPERS` (none once the views are completed to the full circle: it
+    has no arc ends) and the least-squares scale."""
     full = scan_coverage(completed_geometry(geometry) if complete_views else geometry).kind == "full"
-    return {"cutoffs": ARC_CUTOFFS, "tapers": (0.0,) if full else TAPERS, "fit_scale": True,
-            "complete_views": complete_views}
+    return {"tapers": (0.0,) if full else TAPERS, "fit_scale": True, "complete_views": complete_views}
 
 
 def _score(recipe: FBPRecipe, weighted: list, tt: float, m: int, fit_scale: bool, batch_size: int,
