@@ -108,15 +108,13 @@ def _rebinning(g: Geometry, models: Sequence[KnownOperatorModel], tuned: dict[st
         return lambda sino: recipe.reconstruct(rebinning(sino), par)
 
     if "rebin_fbp" in tuned:
-        method = rebin_method(tuned["rebin_fbp"], run, "tuned on training data", own=True)
-    elif conversion is not None:
+        return [rebin_method(tuned["rebin_fbp"], run, "tuned on training data", True, par)]
+    if conversion is not None:
         window = tune_recipe(rebinning(x)[None], torch.from_numpy(reference)[None], par)
-        method = rebin_method(window, run, "oracle", own=True, suffix="_oracle")
-    elif "fbp_tuned" in tuned:
-        method = rebin_method(tuned["fbp_tuned"], run, "tuned on training data", own=False)
-    else:
-        method = rebin_method(oracle["fbp_tuned"], run, "oracle", own=False, suffix="_oracle")
-    return [Method(method.id, method.label, method.reconstruct, method.params, geometry=par)]
+        return [rebin_method(window, run, "oracle", True, par, suffix="_oracle")]
+    if "fbp_tuned" in tuned:
+        return [rebin_method(tuned["fbp_tuned"], run, "tuned on training data", False, par)]
+    return [rebin_method(oracle["fbp_tuned"], run, "oracle", False, par, suffix="_oracle")]
 
 
 def _model_methods(scan: Scan, models: Sequence[KnownOperatorModel], tuned: dict[str, TunedRecipe],
@@ -140,9 +138,8 @@ def _model_methods(scan: Scan, models: Sequence[KnownOperatorModel], tuned: dict
             window, how = tune_recipe(torch.from_numpy(out)[None], torch.from_numpy(reference)[None], target), "oracle"
         image = torch.from_numpy(np.asarray(window.recipe.reconstruct(out, target)))
         label = f"learned {type(model).__name__} ({model.learned_parts()}) + FBP ({window.describe()}, {how})"
-        methods.append(Method(f"model_{k}", label, lambda _, image=image: image,
-                              {"class": type(model).__name__, "learned": model.learned_parts(),
-                               "window": window.to_dict(), "tuned": how}, geometry=target))
+        methods.append(model_method(k, model, lambda _, image=image: image, label,
+                                    {"window": window.to_dict(), "tuned": how}, geometry=target))
     return methods
 
 

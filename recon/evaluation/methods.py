@@ -118,20 +118,18 @@ def tune_baselines(ids: Sequence[str], sinograms: torch.Tensor, targets: torch.T
     """Tune each tunable baseline of ``ids`` on ``sinograms`` ``[n, V, D]`` (in ``geometry``) against
     ``targets`` ``[n, N, N]``. ``fbp_tuned`` and ``fbp_view_interpolated`` come from one search over
     factors (1, U, …); the arc baselines are tuned in float64 with their least-squares scale."""
-    ids = [i for i in ids if BASELINES[i].grid is not None]
     tuned: dict[str, TunedRecipe] = {}
-    plain = [i for i in ids if i in ("fbp_tuned", "fbp_view_interpolated")]
+    plain = [i for i in ("fbp_tuned", "fbp_view_interpolated") if i in ids]
     if plain:
-        factors = (1,) if "fbp_tuned" in plain else ()
-        if "fbp_view_interpolated" in plain:
-            factors += BASELINES["fbp_view_interpolated"].grid(geometry, models)["upsample"]
-        search = tune_recipe(sinograms, targets, geometry, upsample=factors)
-        if "fbp_tuned" in plain:
-            tuned["fbp_tuned"] = search.restricted((1,))
-        if "fbp_view_interpolated" in plain:
-            tuned["fbp_view_interpolated"] = search.restricted(factors[1:] if "fbp_tuned" in plain else factors)
+        interpolated = (BASELINES["fbp_view_interpolated"].grid(geometry, models)["upsample"]
+                        if "fbp_view_interpolated" in plain else ())
+        search = tune_recipe(sinograms, targets, geometry,
+                             upsample=((1,) if "fbp_tuned" in plain else ()) + interpolated)
+        for i, factors in (("fbp_tuned", (1,)), ("fbp_view_interpolated", interpolated)):
+            if i in plain:
+                tuned[i] = search.restricted(factors)
     for i in ids:
-        if i not in plain:
+        if i not in plain and BASELINES[i].grid is not None:
             tuned[i] = tune_recipe(torch.as_tensor(sinograms).double(), torch.as_tensor(targets).double(), geometry,
                                    **BASELINES[i].grid(geometry, models))
     return tuned
@@ -169,25 +167,26 @@ def baseline_methods(geometry: Geometry, tuned: dict[str, TunedRecipe], how: str
 
 
 def rebin_method(window: TunedRecipe, reconstruct: Callable[[FBPRecipe], Reconstruct], how: str, own: bool,
-                 suffix: str = "") -> Method:
+                 geometry: Geometry, suffix: str = "") -> Method:
     """``rebin_fbp<suffix>``: rebinning followed by FBP with ``window``, which was tuned ``how`` for the
     rebinned data (``own``) or is the window of the direct FBP baseline; ``reconstruct(recipe)`` gives the
-    reconstruction."""
+    reconstruction, on the grid of ``geometry`` (the rebinned one)."""
     detail = how if own else f"window of FBP {how}"
     return Method("rebin_fbp" + suffix, f"{BASELINES['rebin_fbp'].name} ({window.describe()}, {detail})",
                   reconstruct(window.recipe), {"recipe": window.recipe.to_dict(), "tuned": how,
-                                               "window_tuned_for": "rebinned data" if own else "direct FBP"})
+                                               "window_tuned_for": "rebinned data" if own else "direct FBP"},
+                  geometry=geometry)
 
 
 def model_method(index: int, model: KnownOperatorModel, reconstruct: Reconstruct, label: Optional[str] = None,
-                 params: Optional[dict] = None) -> Method:
+                 params: Optional[dict] = None, geometry: Optional[Geometry] = None) -> Method:
     """The method of the ``index``-th model (1-based): id ``model_<index>``, label ``learned <Class> (<parts>)``."""
     label = label or f"learned {type(model).__name__} ({model.learned_parts()})"
     info = {"class": type(model).__name__, "learned": model.learned_parts(), **(params or {})}
     path = getattr(model, "path", None)
     if path is not None:
         info["path"] = str(path)
-    return Method(f"model_{index}", label, reconstruct, info)
+    return Method(f"model_{index}", label, reconstruct, info, geometry=geometry)
 
 
 def method_order(method_id: str) -> tuple[int, int]:
