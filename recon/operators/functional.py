@@ -8,14 +8,18 @@ Three linear maps, kept distinct:
   weight; *not* ``Aᵀ``. :func:`weighted_backproject_adjoint` is its exact adjoint.
 
 Each is differentiable, and the gradient of each operator is its adjoint (so ``backproject`` is the
-gradient of ``project`` and vice versa). CPU tensors run compiled multi-threaded kernels; other devices
-(CUDA) run the same matrices as plain PyTorch code. Inputs may be torch tensors or numpy arrays (numpy in,
+gradient of ``project`` and vice versa). CPU tensors run compiled multi-threaded kernels (Numba), CUDA
+tensors Triton kernels of the same matrices (:mod:`recon.operators.triton_impl`), and ``backend="torch"``
+the same matrices as plain PyTorch code on any device. Inputs may be torch tensors or numpy arrays (numpy in,
 numpy out), with any number of leading batch/channel dimensions.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Optional
+
+import importlib
+import importlib.util
 
 import numpy as np
 import torch
@@ -27,7 +31,7 @@ from .rays import joseph_rays, opposite_views, pixel_driven_params
 __all__ = ["project", "backproject", "weighted_backproject", "weighted_backproject_adjoint", "BACKENDS",
            "check_input", "resolve_backend"]
 
-BACKENDS = ("numba", "torch")
+BACKENDS = ("numba", "torch", "triton")
 
 # op name -> (input kind, output kind, adjoint op name)
 _OPS = {
@@ -92,6 +96,20 @@ _TORCH: dict[str, Callable[[torch.Tensor, Geometry], torch.Tensor]] = {
 }
 
 
+def _triton():
+    """The Triton kernels, imported on first use (an optional dependency on the CPU)."""
+    try:
+        return importlib.import_module(".triton_impl", __package__)
+    except ImportError as err:
+        raise ValueError(f"backend 'triton' needs the triton package ({err}); on a CPU machine: pip install triton, "
+                         "and set TRITON_INTERPRET=1 to run its kernels in the interpreter") from None
+
+
+_TRITON_NAMES = {"project": "joseph_forward", "backproject": "joseph_adjoint",
+                 "weighted_backproject": "pixel_backproject",
+                 "weighted_backproject_adjoint": "pixel_backproject_adjoint"}
+
+
 def _run(op: str, x: torch.Tensor, g: Geometry, backend: str) -> torch.Tensor:
     """Apply ``op`` to ``x`` of shape ``[..., *in_shape]`` (already validated)."""
     out_kind = _OPS[op][1]
@@ -100,6 +118,8 @@ def _run(op: str, x: torch.Tensor, g: Geometry, backend: str) -> torch.Tensor:
     if backend == "numba":
         arr = flat.contiguous().numpy()
         out = torch.from_numpy(_NUMBA[op](arr, g))
+    elif backend == "triton":
+        out = getattr(_triton(), _TRITON_NAMES[op])(flat, g)
     else:
         out = _TORCH[op](flat.contiguous(), g)
     out_shape = g.sino_shape if out_kind == "sinogram" else g.image_shape
@@ -155,13 +175,19 @@ def check_input(name: str, kind: str, data, geometry: Geometry, check_finite: bo
 
 
 def resolve_backend(backend: Optional[str], device: torch.device) -> str:
-    """``None`` → "numba" on the CPU, "torch" elsewhere; validates an explicit choice."""
+    """``None`` → "numba" on the CPU, "triton" on CUDA when Triton is installed (it ships with CUDA builds of
+    PyTorch), else "torch"; validates an explicit choice."""
     if backend is None:
-        return "numba" if device.type == "cpu" else "torch"
+        if device.type == "cpu":
+            return "numba"
+        return "triton" if device.type == "cuda" and importlib.util.find_spec("triton") is not None else "torch"
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
     if backend == "numba" and device.type != "cpu":
         raise ValueError(f"backend 'numba' runs on CPU tensors only; got a tensor on {device}")
+    if backend == "triton" and not _triton().usable(device):
+        raise ValueError(f"backend 'triton' runs on CUDA tensors (or on CPU tensors in Triton's interpreter, "
+                         f"TRITON_INTERPRET=1 set before the first use); got a tensor on {device}")
     return backend
 
 
@@ -181,8 +207,9 @@ def project(image, geometry: Geometry, *, backend: Optional[str] = None, check_f
     image : torch.Tensor or numpy.ndarray, shape ``[..., N, N]``, float32 or float64
         Linear attenuation μ in 1/mm on the geometry's image grid (``N = geometry.image_size``).
     geometry : ParallelBeam or FanBeam
-    backend : {None, "numba", "torch"}
-        ``None`` picks the compiled CPU kernels for CPU tensors and the PyTorch path otherwise.
+    backend : {None, "numba", "torch", "triton"}
+        ``None`` picks the compiled CPU kernels (numba) for CPU tensors and the Triton GPU kernels for CUDA
+        tensors (the PyTorch path where Triton is missing); "torch" is the plain PyTorch reference.
     check_finite : bool
         Reject NaN/Inf input with a ``ValueError`` (one cheap pass over the input).
 

@@ -1,0 +1,284 @@
+"""GPU kernels (Triton) for the four operators: ``A``, ``Aᵀ``, ``B_w`` and ``B_wᵀ``.
+
+The same matrices as the compiled CPU kernels (:mod:`recon.operators.cpu`): the same Joseph coefficients
+``a``, ``b``, ``w`` per ray (:func:`recon.operators.rays.joseph_rays`), the same pixel-driven detector
+coordinates and distance weights (with the same branch-free ``atan`` polynomial for arc detectors), the same
+zero taps outside the image or the detector. Coordinates are computed in the data's float type, as the CPU
+kernels do for ``B_w``; the Joseph sample positions too (float32 data: float32 positions, whose rounding
+changes the float32 matrix by ~1e-7 relative). Every float constant a kernel uses is loaded from a tensor of
+the data's type, so float64 runs carry no float32-rounded literal.
+
+* ``A`` — one program per (image, view, block of detector elements): each ray gathers its two
+  interpolation taps on every driving line; a driving line the ray misses has both taps masked (zero), so
+  the sum is that of the CPU kernel over its exact driving range.
+* ``Aᵀ`` — the same programs scatter ``w · y`` with float atomics (order of accumulation, and so the last
+  bits of float32 results, may vary between runs).
+* ``B_w`` — one program per (image, block of pixels): each pixel gathers over all views.
+* ``B_wᵀ`` — one program per (image, view, block of pixels): scatters into that view's detector row with
+  float atomics.
+
+Triton is imported when this module is: on CUDA tensors Triton ships with every CUDA build of PyTorch; on
+CPU tensors the kernels run in Triton's interpreter (``TRITON_INTERPRET=1`` in the environment before the
+first import, ``pip install triton``), which is how CI tests them at toy sizes. Geometry-derived tables are
+cached per geometry, device and dtype; no per-call tensor is larger than the output.
+
+References
+----------
+P. Tillet, H. T. Kung and D. Cox, "Triton: an intermediate language and compiler for tiled neural network
+computations", MAPL 2019; P. M. Joseph, *IEEE Trans. Med. Imaging* 1(3), 192–196 (1982).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+import triton
+import triton.language as tl
+
+from ..geometry import Geometry
+from .cpu import ATAN_COEFFS, TAN_PI_8
+from .rays import cached, joseph_rays, pixel_driven_params  # KIND: 0 parallel, 1 flat fan, 2 arc fan
+
+__all__ = ["joseph_forward", "joseph_adjoint", "pixel_backproject", "pixel_backproject_adjoint", "interpreted",
+           "usable"]
+
+RAY_BLOCK = 128  # detector elements per program of A / Aᵀ
+PIXEL_BLOCK = 256  # pixels per program of B_w / B_wᵀ
+
+
+def interpreted() -> bool:
+    """Whether the kernels run in Triton's CPU interpreter (``TRITON_INTERPRET=1``)."""
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def usable(device: torch.device) -> bool:
+    """Whether the kernels can run on tensors of ``device``: CUDA, or the CPU under the interpreter."""
+    return device.type == "cuda" or (device.type == "cpu" and interpreted())
+
+
+# ---- kernels ----------------------------------------------------------------------------------------------
+
+@triton.jit
+def _joseph_taps(a, b, k, n, rows, live):
+    """Flat pixel indices, fraction and masks of the two taps of the rays' samples on driving line ``k``."""
+    c = a + b * k
+    fl = tl.floor(c)
+    i = fl.to(tl.int32)
+    f = c - fl
+    in0 = live & (i >= 0) & (i < n)
+    in1 = live & (i >= -1) & (i < n - 1)
+    idx0 = tl.where(rows, k * n + i, i * n + k)
+    idx1 = tl.where(rows, k * n + i + 1, (i + 1) * n + k)
+    return idx0, idx1, f, in0, in1
+
+
+@triton.jit
+def _joseph_forward_kernel(img, a_ptr, b_ptr, w_ptr, row_ptr, out, nv, nd, n, BLOCK: tl.constexpr):
+    task = tl.program_id(0)
+    ib = task // nv
+    v = task % nv
+    j = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    live = j < nd
+    e = v * nd + j
+    a = tl.load(a_ptr + e, mask=live, other=0.0)
+    b = tl.load(b_ptr + e, mask=live, other=0.0)
+    w = tl.load(w_ptr + e, mask=live, other=0.0)
+    rows = tl.load(row_ptr + e, mask=live, other=0) != 0
+    base = img + ib.to(tl.int64) * n * n
+    acc = tl.zeros([BLOCK], dtype=a.dtype)
+    for k in range(0, n):
+        idx0, idx1, f, in0, in1 = _joseph_taps(a, b, k, n, rows, live)
+        p0 = tl.load(base + idx0, mask=in0, other=0.0)
+        p1 = tl.load(base + idx1, mask=in1, other=0.0)
+        acc += (1 - f) * p0 + f * p1
+    tl.store(out + ib.to(tl.int64) * nv * nd + e, w * acc, mask=live)
+
+
+@triton.jit
+def _joseph_adjoint_kernel(sino, a_ptr, b_ptr, w_ptr, row_ptr, out, nv, nd, n, BLOCK: tl.constexpr):
+    task = tl.program_id(0)
+    ib = task // nv
+    v = task % nv
+    j = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    e = v * nd + j
+    y = tl.load(sino + ib.to(tl.int64) * nv * nd + e, mask=j < nd, other=0.0)
+    live = (j < nd) & (y != 0)
+    a = tl.load(a_ptr + e, mask=live, other=0.0)
+    b = tl.load(b_ptr + e, mask=live, other=0.0)
+    wy = tl.load(w_ptr + e, mask=live, other=0.0) * y
+    rows = tl.load(row_ptr + e, mask=live, other=0) != 0
+    base = out + ib.to(tl.int64) * n * n
+    for k in range(0, n):
+        idx0, idx1, f, in0, in1 = _joseph_taps(a, b, k, n, rows, live)
+        tl.atomic_add(base + idx0, wy - f * wy, mask=in0)
+        tl.atomic_add(base + idx1, f * wy, mask=in1)
+
+
+@triton.jit
+def _atan_ratio(t, ell, consts):
+    """``atan(t / ell)`` (ell > 0) by the reduction and polynomial of :func:`recon.operators.cpu.atan_ratio`;
+    ``consts`` holds its 13 coefficients (highest first), then π/4, π/2, tan(π/8)."""
+    z = t / ell
+    a = tl.abs(z)
+    big = a > 1
+    w = tl.where(big, 1 / tl.where(big, a, 1), a)
+    mid = w > tl.load(consts + 15)
+    x = tl.where(mid, (w - 1) / (w + 1), w)
+    y = x * x
+    p = tl.zeros_like(x)
+    for q in tl.static_range(13):
+        p = p * y + tl.load(consts + q)
+    r = x * p + tl.where(mid, tl.load(consts + 13), 0)
+    r = tl.where(big, tl.load(consts + 14) - r, r)
+    return tl.where(z >= 0, r, -r)
+
+
+@triton.jit
+def _detector_position(x, y, ct, st, consts, KIND: tl.constexpr):
+    """Padded fractional detector index (element index + 1, clamped to [0, n_det + 1]) and distance weight of
+    pixels ``(x, y)`` in the view with ``cos θ = ct``, ``sin θ = st``, as :func:`recon.operators.cpu._detector_row`.
+    ``consts[16:]``: sod, sdd, u0 − du, 1/du, n_det + 1."""
+    sod = tl.load(consts + 16)
+    sdd = tl.load(consts + 17)
+    u0m = tl.load(consts + 18)
+    inv_du = tl.load(consts + 19)
+    hi = tl.load(consts + 20)
+    t = x * ct + y * st
+    if KIND == 0:
+        kpos = (t - u0m) * inv_du
+        wgt = tl.full(t.shape, 1, t.dtype)
+    elif KIND == 1:
+        inv = 1 / (sod - x * st + y * ct)
+        q = sod * inv
+        kpos = (sdd * t * inv - u0m) * inv_du
+        wgt = q * q
+    else:
+        ell = sod - x * st + y * ct
+        kpos = (sdd * _atan_ratio(t, ell, consts) - u0m) * inv_du
+        wgt = 1 / (ell * ell + t * t)
+    kpos = tl.minimum(tl.maximum(kpos, 0), hi)
+    return kpos, wgt
+
+
+@triton.jit
+def _pixel_backproject_kernel(sino, cs_ptr, xs_ptr, consts, out, nv, nd, n, KIND: tl.constexpr,
+                              BLOCK: tl.constexpr):
+    ib = tl.program_id(0)
+    p = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    live = p < n * n
+    r = p // n
+    c = p % n
+    x = tl.load(xs_ptr + c, mask=live, other=0.0)
+    y = tl.load(xs_ptr + (n - 1 - r), mask=live, other=0.0)
+    base = sino + ib.to(tl.int64) * nv * nd
+    acc = tl.zeros([BLOCK], dtype=x.dtype)
+    for v in range(0, nv):
+        kpos, wgt = _detector_position(x, y, tl.load(cs_ptr + 2 * v), tl.load(cs_ptr + 2 * v + 1), consts, KIND)
+        fl = tl.floor(kpos)
+        f = kpos - fl
+        i = fl.to(tl.int32) - 1  # detector element of the first tap (-1 … n_det)
+        s0 = tl.load(base + v * nd + i, mask=live & (i >= 0) & (i < nd), other=0.0)
+        s1 = tl.load(base + v * nd + i + 1, mask=live & (i >= -1) & (i < nd - 1), other=0.0)
+        acc += wgt * (s0 + f * (s1 - s0))
+    tl.store(out + ib.to(tl.int64) * n * n + p, acc, mask=live)
+
+
+@triton.jit
+def _pixel_backproject_adjoint_kernel(img, cs_ptr, xs_ptr, consts, out, nv, nd, n, KIND: tl.constexpr,
+                                      BLOCK: tl.constexpr):
+    task = tl.program_id(0)
+    ib = task // nv
+    v = task % nv
+    p = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    live = p < n * n
+    r = p // n
+    c = p % n
+    x = tl.load(xs_ptr + c, mask=live, other=0.0)
+    y = tl.load(xs_ptr + (n - 1 - r), mask=live, other=0.0)
+    im = tl.load(img + ib.to(tl.int64) * n * n + p, mask=live, other=0.0)
+    kpos, wgt = _detector_position(x, y, tl.load(cs_ptr + 2 * v), tl.load(cs_ptr + 2 * v + 1), consts, KIND)
+    fl = tl.floor(kpos)
+    f = kpos - fl
+    i = fl.to(tl.int32) - 1
+    val = wgt * im
+    live = live & (im != 0)
+    row = out + ib.to(tl.int64) * nv * nd + v * nd
+    tl.atomic_add(row + i, val - f * val, mask=live & (i >= 0) & (i < nd))
+    tl.atomic_add(row + i + 1, f * val, mask=live & (i >= -1) & (i < nd - 1))
+
+
+# ---- tables and launches ----------------------------------------------------------------------------------
+
+def _joseph_tables(geometry: Geometry, device: torch.device, dtype: torch.dtype) -> dict:
+    def make() -> dict:
+        r = joseph_rays(geometry)
+        t = {k: torch.as_tensor(getattr(r, k), dtype=dtype, device=device).contiguous() for k in ("a", "b", "w")}
+        t["row"] = torch.as_tensor(r.row_driven.astype(np.int8), device=device).contiguous()
+        return t
+    return cached(geometry, ("triton-joseph", str(device), dtype), make)
+
+
+def _pixel_tables(geometry: Geometry, device: torch.device, dtype: torch.dtype) -> dict:
+    def make() -> dict:
+        p = pixel_driven_params(geometry)
+        consts = np.concatenate([ATAN_COEFFS, [np.pi / 4, np.pi / 2, TAN_PI_8],
+                                 [p.sod, p.sdd, p.u0 - p.du, 1.0 / p.du, p.n_det + 1]])
+        return {"kind": int(p.kind),
+                "cs": torch.as_tensor(np.stack([p.cos, p.sin], axis=1).ravel(), dtype=dtype, device=device),
+                "xs": torch.as_tensor(geometry.pixel_coords, dtype=dtype, device=device),
+                "consts": torch.as_tensor(consts, dtype=dtype, device=device)}
+    return cached(geometry, ("triton-pixel", str(device), dtype), make)
+
+
+def _check(x: torch.Tensor) -> torch.Tensor:
+    if not usable(x.device):
+        raise ValueError(f"backend 'triton' runs on CUDA tensors (or on CPU tensors in Triton's interpreter, "
+                         f"TRITON_INTERPRET=1); got a tensor on {x.device}")
+    return x.contiguous()
+
+
+def joseph_forward(img: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+    """``A``: images ``[nb, N, N]`` → sinograms ``[nb, n_views, n_det]``."""
+    img = _check(img)
+    nb, nv, nd, n = img.shape[0], geometry.n_views, geometry.n_det, geometry.image_size
+    t = _joseph_tables(geometry, img.device, img.dtype)
+    out = img.new_empty((nb, nv, nd))
+    _joseph_forward_kernel[(nb * nv, triton.cdiv(nd, RAY_BLOCK))](img, t["a"], t["b"], t["w"], t["row"], out, nv,
+                                                                   nd, n, BLOCK=RAY_BLOCK)
+    return out
+
+
+def joseph_adjoint(sino: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+    """``Aᵀ``: sinograms ``[nb, n_views, n_det]`` → images ``[nb, N, N]``."""
+    sino = _check(sino)
+    nb, nv, nd, n = sino.shape[0], geometry.n_views, geometry.n_det, geometry.image_size
+    t = _joseph_tables(geometry, sino.device, sino.dtype)
+    out = sino.new_zeros((nb, n, n))
+    _joseph_adjoint_kernel[(nb * nv, triton.cdiv(nd, RAY_BLOCK))](sino, t["a"], t["b"], t["w"], t["row"], out, nv,
+                                                                   nd, n, BLOCK=RAY_BLOCK)
+    return out
+
+
+def pixel_backproject(sino: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+    """``B_w``: sinograms ``[nb, n_views, n_det]`` → images ``[nb, N, N]``."""
+    sino = _check(sino)
+    nb, nv, nd, n = sino.shape[0], geometry.n_views, geometry.n_det, geometry.image_size
+    t = _pixel_tables(geometry, sino.device, sino.dtype)
+    out = sino.new_empty((nb, n, n))
+    _pixel_backproject_kernel[(nb, triton.cdiv(n * n, PIXEL_BLOCK))](sino, t["cs"], t["xs"], t["consts"], out, nv,
+                                                                     nd, n, KIND=t["kind"], BLOCK=PIXEL_BLOCK)
+    return out
+
+
+def pixel_backproject_adjoint(img: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+    """``B_wᵀ``: images ``[nb, N, N]`` → sinograms ``[nb, n_views, n_det]``."""
+    img = _check(img)
+    nb, nv, nd, n = img.shape[0], geometry.n_views, geometry.n_det, geometry.image_size
+    t = _pixel_tables(geometry, img.device, img.dtype)
+    out = img.new_zeros((nb, nv, nd))
+    _pixel_backproject_adjoint_kernel[(nb * nv, triton.cdiv(n * n, PIXEL_BLOCK))](
+        img, t["cs"], t["xs"], t["consts"], out, nv, nd, n, KIND=t["kind"], BLOCK=PIXEL_BLOCK)
+    return out
+
