@@ -78,11 +78,12 @@ def _add_train(sub) -> None:
     p.add_argument("--epochs", type=int, default=None, help="override the config's number of epochs")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--force", action="store_true", help="start over in a non-empty run folder")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the config's [training] device)")
 
 
 def _run_train(args: argparse.Namespace) -> None:
     summary = train(args.config, args.out, data=args.data, resume=args.resume, force=args.force,
-                    epochs=args.epochs)
+                    epochs=args.epochs, device=args.device)
     if summary.get("lstsq") and "gap_to_lstsq" in summary:
         print(f"final training MSE {summary['final_train_mse']:.5g} = least-squares optimum "
               f"{summary['lstsq']['loss']:.5g} × (1 {summary['gap_to_lstsq']:+.2%})")

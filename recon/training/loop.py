@@ -108,10 +108,13 @@ def _load_data_and_model(run: _Run, data: Optional[PathLike]) -> None:
     cfg = run.cfg
     path = cfg.data_path(data)
     run.data = load_samples(path, cfg.target, cfg.views(path), cfg.data.get("max_samples"))
-    device = run.settings["device"]
-    run.device = torch.device(device if device != "cuda" or torch.cuda.is_available() else "cpu")
+    run.device = torch.device(run.settings["device"])
+    if run.device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {run.settings['device']!r}: no CUDA device is available")
     if run.world > 1 and run.device.type == "cuda":
         run.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    # the samples live on the device: no host round trip per batch
+    run.data.inputs, run.data.targets = run.data.inputs.to(run.device), run.data.targets.to(run.device)
     torch.manual_seed(run.seed)
     run.model = build_model(cfg.model, run.data.geometry, run.data.target_geometry,
                             warn="angles" not in cfg.data).to(run.device)
@@ -180,15 +183,17 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int) -> dict[str, Any]:
     bar = tqdm(run.batches(shard, batch), total=-(-len(shard) // batch), desc=f"epoch {epoch + 1}/{s['epochs']}",
                leave=False, disable=None if run.progress and run.rank == 0 else True)  # None: only on a terminal
     t0 = time.perf_counter()
+    show = bar.disable is False  # the progress bar's loss costs a device sync per step: only on a terminal
     for x, y in bar:
         run.optimiser.zero_grad(set_to_none=True)
         loss = training_loss(net(x), y, s["loss"], float(s["ssim_weight"]))
         loss.backward()
         run.optimiser.step()
-        total += loss.item() * len(x)
+        total = total + loss.detach().double() * len(x)
         count += len(x)
-        bar.set_postfix(loss=f"{total / count:.4g}")
-    stats = torch.tensor([total, count, 0.0, 0.0], dtype=torch.float64)
+        if show:
+            bar.set_postfix(loss=f"{float(total) / count:.4g}")
+    stats = torch.tensor([float(total), count, 0.0, 0.0], dtype=torch.float64)
     run.model.eval()
     with torch.no_grad():
         for x, y in run.batches(run.val_idx[run.rank::run.world], batch):
@@ -240,16 +245,18 @@ def _write_outputs(run: _Run, summary: dict[str, Any]) -> None:
 
 
 def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[PathLike] = None,
-          resume: bool = False, force: bool = False, epochs: Optional[int] = None, progress: bool = True
-          ) -> dict[str, Any]:
+          resume: bool = False, force: bool = False, epochs: Optional[int] = None, progress: bool = True,
+          device: Optional[str] = None) -> dict[str, Any]:
     """Train the model of ``config`` and write the run folder ``out`` (see the module docstring).
 
     ``data`` overrides ``[data] file``; ``epochs`` overrides ``[training] epochs`` (e.g. to extend a run
-    with ``resume``). Returns the summary written to ``metrics.json``.
+    with ``resume``); ``device`` overrides ``[training] device`` ("cpu", "cuda", "cuda:1"; no silent fallback
+    to the CPU). Returns the summary written to ``metrics.json``.
     """
     cfg = config if isinstance(config, TrainConfig) else load_train_config(config)
     rank, world = _distributed()
-    settings = {**cfg.training, **({"epochs": epochs} if epochs is not None else {})}
+    overrides = {"epochs": epochs, "device": device}
+    settings = {**cfg.training, **{k: v for k, v in overrides.items() if v is not None}}
     run = _Run(cfg, settings, Path(out), rank, world, progress)
     if rank == 0:
         _prepare_run_dir(run.out, resume, force)

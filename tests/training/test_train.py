@@ -138,3 +138,12 @@ def test_view_upsampled_fbp_trains_from_least_squares_against_full_view_fbp(data
     assert err[0] < 0.9 * err[1]
     assert (tmp_path / "run" / "filter.png").is_file()
 
+
+
+def test_a_gpu_asked_for_without_one_is_an_error_not_a_silent_cpu_run(dataset, tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    out = tmp_path / "gpu"
+    assert main(["train", "--config", str(train_config(tmp_path, 1)), "--data", str(dataset), "--out", str(out),
+                 "--device", "cuda"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err and not (out / "model.pt").exists()
