@@ -27,7 +27,7 @@ from typing import Callable, Optional
 
 import numpy as np
 import torch
-from benchlib import bench_geometries, machine
+from benchlib import astra_geometries, bench_geometries, machine
 
 import recon
 
@@ -84,15 +84,10 @@ def astra_cuda(geom: recon.Geometry, data: np.ndarray, op: str) -> Optional[Call
             return None
     except (ImportError, AttributeError):
         return None
-    if op not in ("A", "Aᵀ"):
+    geometries = astra_geometries(geom)
+    if op not in ("A", "Aᵀ") or geometries is None:
         return None
-    px = geom.pixel_size
-    vg = astra.create_vol_geom(geom.image_size, geom.image_size)
-    if isinstance(geom, recon.FanBeam):
-        pg = astra.create_proj_geom("fanflat", geom.det_spacing / px, geom.n_det, geom.angles, geom.sod / px,
-                                    (geom.sdd - geom.sod) / px)
-    else:
-        pg = astra.create_proj_geom("parallel", geom.det_spacing / px, geom.n_det, geom.angles)
+    vg, pg = geometries
     pid = astra.create_projector("cuda", pg, vg)
 
     def run() -> None:

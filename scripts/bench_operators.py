@@ -23,7 +23,7 @@ import tempfile
 from typing import Callable, Optional
 
 import numpy as np
-from benchlib import bench_geometries, machine, timed
+from benchlib import astra_geometries, bench_geometries, machine, timed
 
 import recon
 from recon.operators.rays import joseph_rays
@@ -55,17 +55,11 @@ def astra_operators(geom: recon.Geometry, image: np.ndarray, sino: np.ndarray):
         import astra
     except ImportError:
         return None
-    if isinstance(geom, recon.FanBeam) and geom.detector == "arc":
+    geometries = astra_geometries(geom)
+    if geometries is None:
         return None
-    px = geom.pixel_size
-    vg = astra.create_vol_geom(geom.image_size, geom.image_size)
-    if isinstance(geom, recon.FanBeam):
-        pg = astra.create_proj_geom("fanflat", geom.det_spacing / px, geom.n_det, geom.angles, geom.sod / px,
-                                    (geom.sdd - geom.sod) / px)
-        pid = astra.create_projector("line_fanflat", pg, vg)
-    else:
-        pg = astra.create_proj_geom("parallel", geom.det_spacing / px, geom.n_det, geom.angles)
-        pid = astra.create_projector("linear", pg, vg)
+    vg, pg = geometries
+    pid = astra.create_projector("line_fanflat" if isinstance(geom, recon.FanBeam) else "linear", pg, vg)
     vid = astra.data2d.create("-vol", vg, image)
     sid = astra.data2d.create("-sino", pg, sino)
 

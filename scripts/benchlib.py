@@ -56,3 +56,18 @@ def bench_geometries(size: int = 512) -> dict[str, recon.Geometry]:
         "parallel": recon.ParallelBeam(np.linspace(0, np.pi, round(360 * size / 512), endpoint=False), n_det,
                                        200.0 * 1.05 / n_det, size, px),
     }
+
+
+def astra_geometries(geom: recon.Geometry):
+    """ASTRA's ``(vol_geom, proj_geom)`` of a parallel or flat-fan geometry, lengths in pixels (ASTRA's unit);
+    ``None`` for an arc detector (ASTRA 2D has none). Needs ``astra`` importable."""
+    import astra
+
+    if isinstance(geom, recon.FanBeam) and geom.detector == "arc":
+        return None
+    px = geom.pixel_size
+    vg = astra.create_vol_geom(geom.image_size, geom.image_size)
+    if isinstance(geom, recon.FanBeam):
+        return vg, astra.create_proj_geom("fanflat", geom.det_spacing / px, geom.n_det, geom.angles, geom.sod / px,
+                                          (geom.sdd - geom.sod) / px)
+    return vg, astra.create_proj_geom("parallel", geom.det_spacing / px, geom.n_det, geom.angles)

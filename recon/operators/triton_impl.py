@@ -239,46 +239,45 @@ def _check(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous()
 
 
+def _run_joseph(kernel, x: torch.Tensor, geometry: Geometry, out: torch.Tensor) -> torch.Tensor:
+    """Launch a Joseph kernel (one program per image, view and block of detector elements) into ``out``."""
+    t = _joseph_tables(geometry, x.device, x.dtype)
+    nv, nd = geometry.n_views, geometry.n_det
+    kernel[(x.shape[0] * nv, triton.cdiv(nd, RAY_BLOCK))](x, t["a"], t["b"], t["w"], t["row"], out, nv, nd,
+                                                          geometry.image_size, BLOCK=RAY_BLOCK)
+    return out
+
+
+def _run_pixel(kernel, x: torch.Tensor, geometry: Geometry, out: torch.Tensor, per_view: bool) -> torch.Tensor:
+    """Launch a pixel-driven kernel (one program per image — and view, if ``per_view`` — and pixel block)."""
+    t = _pixel_tables(geometry, x.device, x.dtype)
+    nv, n = geometry.n_views, geometry.image_size
+    grid = (x.shape[0] * (nv if per_view else 1), triton.cdiv(n * n, PIXEL_BLOCK))
+    kernel[grid](x, t["cs"], t["xs"], t["consts"], out, nv, geometry.n_det, n, KIND=t["kind"], BLOCK=PIXEL_BLOCK)
+    return out
+
+
 def joseph_forward(img: torch.Tensor, geometry: Geometry) -> torch.Tensor:
     """``A``: images ``[nb, N, N]`` → sinograms ``[nb, n_views, n_det]``."""
     img = _check(img)
-    nb, nv, nd, n = img.shape[0], geometry.n_views, geometry.n_det, geometry.image_size
-    t = _joseph_tables(geometry, img.device, img.dtype)
-    out = img.new_empty((nb, nv, nd))
-    _joseph_forward_kernel[(nb * nv, triton.cdiv(nd, RAY_BLOCK))](img, t["a"], t["b"], t["w"], t["row"], out, nv,
-                                                                   nd, n, BLOCK=RAY_BLOCK)
-    return out
+    return _run_joseph(_joseph_forward_kernel, img, geometry, img.new_empty((img.shape[0],) + geometry.sino_shape))
 
 
 def joseph_adjoint(sino: torch.Tensor, geometry: Geometry) -> torch.Tensor:
     """``Aᵀ``: sinograms ``[nb, n_views, n_det]`` → images ``[nb, N, N]``."""
     sino = _check(sino)
-    nb, nv, nd, n = sino.shape[0], geometry.n_views, geometry.n_det, geometry.image_size
-    t = _joseph_tables(geometry, sino.device, sino.dtype)
-    out = sino.new_zeros((nb, n, n))
-    _joseph_adjoint_kernel[(nb * nv, triton.cdiv(nd, RAY_BLOCK))](sino, t["a"], t["b"], t["w"], t["row"], out, nv,
-                                                                   nd, n, BLOCK=RAY_BLOCK)
-    return out
+    return _run_joseph(_joseph_adjoint_kernel, sino, geometry, sino.new_zeros((sino.shape[0],) + geometry.image_shape))
 
 
 def pixel_backproject(sino: torch.Tensor, geometry: Geometry) -> torch.Tensor:
     """``B_w``: sinograms ``[nb, n_views, n_det]`` → images ``[nb, N, N]``."""
     sino = _check(sino)
-    nb, nv, nd, n = sino.shape[0], geometry.n_views, geometry.n_det, geometry.image_size
-    t = _pixel_tables(geometry, sino.device, sino.dtype)
-    out = sino.new_empty((nb, n, n))
-    _pixel_backproject_kernel[(nb, triton.cdiv(n * n, PIXEL_BLOCK))](sino, t["cs"], t["xs"], t["consts"], out, nv,
-                                                                     nd, n, KIND=t["kind"], BLOCK=PIXEL_BLOCK)
-    return out
+    out = sino.new_empty((sino.shape[0],) + geometry.image_shape)
+    return _run_pixel(_pixel_backproject_kernel, sino, geometry, out, per_view=False)
 
 
 def pixel_backproject_adjoint(img: torch.Tensor, geometry: Geometry) -> torch.Tensor:
     """``B_wᵀ``: images ``[nb, N, N]`` → sinograms ``[nb, n_views, n_det]``."""
     img = _check(img)
-    nb, nv, nd, n = img.shape[0], geometry.n_views, geometry.n_det, geometry.image_size
-    t = _pixel_tables(geometry, img.device, img.dtype)
-    out = img.new_zeros((nb, nv, nd))
-    _pixel_backproject_adjoint_kernel[(nb * nv, triton.cdiv(n * n, PIXEL_BLOCK))](
-        img, t["cs"], t["xs"], t["consts"], out, nv, nd, n, KIND=t["kind"], BLOCK=PIXEL_BLOCK)
-    return out
-
+    out = img.new_zeros((img.shape[0],) + geometry.sino_shape)
+    return _run_pixel(_pixel_backproject_adjoint_kernel, img, geometry, out, per_view=True)

@@ -219,14 +219,19 @@ def load_samples(path: PathLike, target: str = "images", views: Union[None, int,
             if computed:
                 targets[i:i + 64] = full_view_fbp(torch.from_numpy(np.ascontiguousarray(chunk)), full_geometry)
     if not computed:
-        targets = read_dataset(path, target, n)
+        targets = _read(path, target, n)
     return Samples(torch.from_numpy(inputs), targets, geometry, ds.target_geometry, Path(path))
 
 
 def read_dataset(path: PathLike, key: str, n: Optional[int] = None) -> torch.Tensor:
     """The first ``n`` (default all) samples of dataset ``key`` of a simulated file (validated first), float32."""
+    SimulatedDataset(path, keys=(key,))
+    return _read(path, key, n)
+
+
+def _read(path: PathLike, key: str, n: Optional[int]) -> torch.Tensor:
+    """:func:`read_dataset` of a file whose header was already validated."""
     import h5py
 
-    SimulatedDataset(path, keys=(key,))
     with h5py.File(path, "r") as f:
         return torch.from_numpy(np.asarray(f[key][:n], dtype=np.float32))
