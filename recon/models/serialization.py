@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import torch
 
+from .._checks import one_line
 from .._version import __version__
 from ..io.atomic import atomic_output
 from .base import KnownOperatorModel
 from .registry import MODELS, model_class
 
-__all__ = ["save_model", "load_model", "training_summary"]
+__all__ = ["save_model", "load_model", "training_summary", "state_checksum"]
 
 FORMAT = "recon-model-v1"
+
+
+def state_checksum(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over a state dict's names, dtypes, shapes and bytes (in name order): a file whose tensor
+    bytes were changed after saving no longer matches the checksum stored in it."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def _non_finite(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors of ``state`` holding NaN or Inf."""
+    return [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
 
 
 def save_model(model: KnownOperatorModel, path: Union[str, os.PathLike], force: bool = False,
@@ -26,9 +44,12 @@ def save_model(model: KnownOperatorModel, path: Union[str, os.PathLike], force: 
     name = type(model).__name__
     if type(model) not in MODELS.values():
         raise TypeError(f"cannot save a {name}; known models: {sorted(c.__name__ for c in MODELS.values())}")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    bad = _non_finite(state)
+    if bad:
+        raise ValueError(f"{path}: not saved: the model's {', '.join(bad)} hold NaN/Inf values")
     payload = {"format": FORMAT, "recon_version": __version__, "class": name, "config": model.config(),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-               "extra": extra or {}}
+               "state_dict": state, "sha256": state_checksum(state), "extra": extra or {}}
     with atomic_output(path, force) as tmp:
         torch.save(payload, tmp)
     return Path(path)
@@ -54,10 +75,25 @@ def load_model(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
         cls = model_class(str(payload.get("class")))
     except ValueError:
         raise ValueError(f"{path}: unknown model class {payload.get('class')!r}") from None
-    model = cls.from_config(payload["config"])
-    state = payload["state_dict"]
+    state = payload.get("state_dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: not a recon model file (no state dict of tensors)")
+    stored = payload.get("sha256")  # files of recon 0.1 carry none
+    if stored is not None and stored != state_checksum(state):
+        raise ValueError(f"{path}: the model's parameters are corrupt (their checksum does not match the one "
+                         "stored in the file)")
+    bad = _non_finite(state)
+    if bad:
+        raise ValueError(f"{path}: the model's {', '.join(bad)} hold NaN/Inf values")
+    try:
+        model = cls.from_config(payload["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: the model's stored configuration is unusable ({one_line(err)})") from None
     model.to(next(iter(state.values())).dtype if state else torch.float32)
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:  # missing, unexpected or mis-shaped tensors
+        raise ValueError(f"{path}: the stored parameters do not fit a {cls.__name__} ({one_line(err)})") from None
     model.metadata = payload.get("extra", {})
     model.path = path
     return model

@@ -8,10 +8,11 @@ layout in :mod:`recon.simulation.layout`): training, evaluation and comparison r
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -211,7 +212,7 @@ def load_samples(path: PathLike, target: str = "images", views: Union[None, int,
         idx = np.asarray(views, dtype=np.int64)
     geometry = full_geometry.replace(angles=full_geometry.angles[idx])
     targets = torch.empty((n,) + geometry.image_shape) if computed else None
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r") as f, _corruption(path):
         inputs = np.empty((n, idx.size, geometry.n_det), dtype=np.float32)
         for i in range(0, n, 64):  # chunk by chunk: the file holds every view, memory only the selected
             chunk = f["sinograms"][i:min(n, i + 64)]
@@ -220,6 +221,10 @@ def load_samples(path: PathLike, target: str = "images", views: Union[None, int,
                 targets[i:i + 64] = full_view_fbp(torch.from_numpy(np.ascontiguousarray(chunk)), full_geometry)
     if not computed:
         targets = _read(path, target, n)
+    for name, values in (("sinograms", torch.from_numpy(inputs)), (target, targets)):
+        bad = int((~torch.isfinite(values)).reshape(len(values), -1).any(dim=1).sum())
+        if bad:
+            raise ValueError(f"{path}: {bad} of {n} samples have NaN/Inf {name}")
     return Samples(torch.from_numpy(inputs), targets, geometry, ds.target_geometry, Path(path))
 
 
@@ -233,5 +238,15 @@ def _read(path: PathLike, key: str, n: Optional[int]) -> torch.Tensor:
     """:func:`read_dataset` of a file whose header was already validated."""
     import h5py
 
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r") as f, _corruption(path):
         return torch.from_numpy(np.asarray(f[key][:n], dtype=np.float32))
+
+
+@contextlib.contextmanager
+def _corruption(path: PathLike) -> Iterator[None]:
+    """HDF5's read errors (a chunk failing its Fletcher-32 checksum or its decompression) as one message."""
+    try:
+        yield
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read the samples, the file is corrupt ({' '.join(str(err).split())}; "
+                         "simulated files carry a checksum per sample: simulate it again)") from None

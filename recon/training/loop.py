@@ -13,8 +13,10 @@ NCCL on GPU), each process on its share of every epoch; only rank 0 writes files
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from .._checks import integer, torch_device
 from ..io.atomic import atomic_output
 from ..models import KnownOperatorModel, build_model, fit_filter, mean_squared_error, save_model, tune_start
 from ..simulation.dataset import Samples, load_samples
@@ -59,6 +62,7 @@ class _Run:
     checkpoint: dict = field(default_factory=dict)
     baseline: Optional[dict] = None
     lstsq: Optional[dict] = None
+    data_sha256: str = ""
 
     @property
     def seed(self) -> int:
@@ -72,6 +76,18 @@ class _Run:
     def say(self, message: str) -> None:
         if self.progress and self.rank == 0:
             print(message, flush=True)
+
+
+class TrainingDiverged(ValueError):
+    """The training or validation loss became NaN/Inf: nothing of that epoch is kept."""
+
+
+def _samples_checksum(inputs: torch.Tensor, targets: torch.Tensor) -> str:
+    """SHA-256 of the training samples (inputs, then targets): what ``--resume`` must find again."""
+    digest = hashlib.sha256()
+    for t in (inputs, targets):
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _distributed() -> tuple[int, int]:
@@ -107,10 +123,9 @@ def _load_data_and_model(run: _Run, data: Optional[PathLike]) -> None:
     """The samples of the run (views or arc of the config), the device, the model and the train/val split."""
     cfg = run.cfg
     path = cfg.data_path(data)
+    run.device = torch_device(run.settings["device"])
     run.data = load_samples(path, cfg.target, cfg.views(path), cfg.data.get("max_samples"))
-    run.device = torch.device(run.settings["device"])
-    if run.device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {run.settings['device']!r}: no CUDA device is available")
+    run.data_sha256 = _samples_checksum(run.data.inputs, run.data.targets)
     if run.world > 1 and run.device.type == "cuda":
         run.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     # the samples live on the device: no host round trip per batch
@@ -132,14 +147,32 @@ def _optimiser_and_resume(run: _Run, resume: bool) -> None:
         raise ValueError("[model] learn selects no learnable parameters")
     run.optimiser = torch.optim.Adam(params, lr=float(run.settings["lr"]))
     if resume:
-        ckpt = torch.load(run.out / "checkpoint.pt", map_location=run.device, weights_only=False)
+        ckpt = _load_checkpoint(run.out / "checkpoint.pt", run.device)
         if ckpt["config_text"] != run.cfg.text:
             raise ValueError(f"{run.out}: the checkpoint was made with a different config; resume with the same one")
+        if ckpt.get("data_sha256", run.data_sha256) != run.data_sha256:  # checkpoints before 0.2 carry none
+            raise ValueError(f"{run.out}: the checkpoint was trained on other data than {run.data.path} (the samples' "
+                             "checksums differ); resume with the data the run started with")
         run.model.load_state_dict(ckpt["model"])
         run.optimiser.load_state_dict(ckpt["optimizer"])
         run.history, run.start_epoch, run.checkpoint = ckpt["history"], ckpt["epoch"], ckpt
         if run.start_epoch > 0:
             run.baseline, run.lstsq = ckpt.get("baseline"), ckpt.get("lstsq")
+
+
+def _load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+    """A run's ``checkpoint.pt``, loaded without executing code (``weights_only``: tensors, dicts, lists,
+    strings, numbers); a file that needs more, or lacks a key, is refused."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # torch raises many kinds for corrupt, foreign or code-carrying files
+        raise ValueError(f"{path}: not a readable recon checkpoint; it is not loaded "
+                         f"({type(err).__name__}: {' '.join(str(err).split())[:300]})") from None
+    missing = [k for k in ("epoch", "model", "optimizer", "history", "config_text") if not isinstance(ckpt, dict)
+               or k not in ckpt]
+    if missing:
+        raise ValueError(f"{path}: not a recon checkpoint (missing {', '.join(missing)})")
+    return ckpt
 
 
 def _initialise(run: _Run) -> None:
@@ -201,6 +234,10 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int) -> dict[str, Any]:
             stats[3] += len(x)
     if run.world > 1:
         dist.all_reduce(stats)
+    if not all(math.isfinite(float(v)) for v in stats):
+        raise TrainingDiverged(f"epoch {epoch + 1}: the training loss became {float(stats[0] / stats[1]):.4g} and "
+                               f"the validation loss {float(stats[2] / max(stats[3], 1)):.4g}; stopped without saving "
+                               f"this epoch (the checkpoint of epoch {epoch} is kept): lower the learning rate")
     return {"epoch": epoch + 1, "train_loss": float(stats[0] / stats[1]),
             "val_loss": float(stats[2] / max(stats[3], 1)), "seconds": round(time.perf_counter() - t0, 3)}
 
@@ -208,7 +245,7 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int) -> dict[str, Any]:
 def _save_checkpoint(run: _Run, epoch: int) -> None:
     state = {"epoch": epoch, "model": run.model.state_dict(), "optimizer": run.optimiser.state_dict(),
              "history": run.history, "config_text": run.cfg.text, "seed": run.seed, "lstsq": run.lstsq,
-             "baseline": run.baseline}
+             "baseline": run.baseline, "data_sha256": run.data_sha256}
     with atomic_output(run.out / "checkpoint.pt", force=True) as tmp:
         torch.save(state, tmp)
 
@@ -227,11 +264,10 @@ def _summary(run: _Run, seconds: float) -> dict[str, Any]:
 
 
 def _write_outputs(run: _Run, summary: dict[str, Any]) -> None:
-    """``model.pt``, ``metrics.csv``/``metrics.json`` and the figures (rank 0, after the last epoch)."""
+    """``metrics.csv``/``metrics.json``, the figures and then ``model.pt`` (rank 0, after the last epoch)."""
     summary["final_train_mse"] = mean_squared_error(run.model, run.batches(run.train_idx, int(run.settings["batch_size"])))
     if run.lstsq:
         summary["gap_to_lstsq"] = summary["final_train_mse"] / run.lstsq["loss"] - 1.0
-    save_model(run.model, run.out / "model.pt", force=True, extra={"config": run.cfg.text, "summary": summary})
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(run.history[0]))
     writer.writeheader()
@@ -242,6 +278,8 @@ def _write_outputs(run: _Run, summary: dict[str, Any]) -> None:
         tmp.write_text(json.dumps({"history": run.history, **summary}, indent=2))
     plot_loss(run.history, run.out / "loss.png", run.lstsq)
     plot_filter(run.model, run.out / "filter.png")
+    # last: a run folder with model.pt is complete (a kill before it is resumed by writing the outputs again)
+    save_model(run.model, run.out / "model.pt", force=True, extra={"config": run.cfg.text, "summary": summary})
 
 
 def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[PathLike] = None,
@@ -257,6 +295,8 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
     rank, world = _distributed()
     overrides = {"epochs": epochs, "device": device}
     settings = {**cfg.training, **{k: v for k, v in overrides.items() if v is not None}}
+    settings["epochs"] = integer("epochs", settings["epochs"], 1)
+    torch_device(settings["device"])  # before anything is written
     run = _Run(cfg, settings, Path(out), rank, world, progress)
     if rank == 0:
         _prepare_run_dir(run.out, resume, force)
@@ -264,6 +304,9 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
         dist.barrier()
     _load_data_and_model(run, data)
     _optimiser_and_resume(run, resume)
+    if run.start_epoch >= settings["epochs"] and (run.out / "model.pt").is_file():
+        raise ValueError(f"{run.out}: the run has trained {run.start_epoch} epoch(s) already; ask for more epochs "
+                         "to extend it")
     if run.start_epoch == 0:
         _initialise(run)
         _lstsq_check(run)

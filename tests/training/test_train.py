@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import h5py
+import numpy as np
 import pytest
 import torch
 
@@ -147,3 +149,68 @@ def test_a_gpu_asked_for_without_one_is_an_error_not_a_silent_cpu_run(dataset, t
     assert main(["train", "--config", str(train_config(tmp_path, 1)), "--data", str(dataset), "--out", str(out),
                  "--device", "cuda"]) == 2
     assert "no CUDA device" in capsys.readouterr().err and not (out / "model.pt").exists()
+
+
+class _RunsAShellCommand:
+    """What a hostile checkpoint holds: unpickling it would run ``touch`` on the marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_checkpoint_cannot_run_code(dataset, tmp_path, capsys):
+    run, marker = tmp_path / "run", tmp_path / "pwned"
+    run.mkdir()
+    torch.save({"epoch": 1, "model": _RunsAShellCommand(marker)}, run / "checkpoint.pt")
+    config = train_config(tmp_path, 2)
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(run), "--resume"]) == 2
+    assert "not a readable recon checkpoint; it is not loaded" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def _copy_with(dataset, path, key, change):
+    """A copy of the simulated file with ``change`` applied to sample 0 of dataset ``key``."""
+    path.write_bytes(dataset.read_bytes())
+    with h5py.File(path, "r+") as f:
+        f[key][0] = change(f[key][0])
+    return path
+
+
+def test_resume_refuses_other_data_and_a_finished_run_asks_for_more_epochs(dataset, tmp_path, capsys):
+    config, run = train_config(tmp_path, 1), tmp_path / "run"
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(run)]) == 0
+    other = _copy_with(dataset, tmp_path / "other.h5", "sinograms", lambda s: s * 1.01)
+    assert main(["train", "--config", str(config), "--data", str(other), "--out", str(run), "--resume",
+                 "--epochs", "2"]) == 2
+    assert "trained on other data" in capsys.readouterr().err
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(run), "--resume"]) == 2
+    assert "has trained 1 epoch(s) already" in capsys.readouterr().err
+
+
+def test_non_finite_losses_and_targets_stop_training_without_a_model(dataset, tmp_path, capsys):
+    diverging = train_config(tmp_path, 3, TRAIN.replace("lr = 5e-3", "lr = 1e30"))
+    assert main(["train", "--config", str(diverging), "--data", str(dataset), "--out", str(tmp_path / "a")]) == 2
+    assert "loss became" in capsys.readouterr().err and not (tmp_path / "a" / "model.pt").exists()
+    nan = _copy_with(dataset, tmp_path / "nan.h5", "images", lambda x: x * np.nan)
+    assert main(["train", "--config", str(train_config(tmp_path, 1)), "--data", str(nan),
+                 "--out", str(tmp_path / "b")]) == 2
+    assert "1 of 30 samples have NaN/Inf images" in capsys.readouterr().err
+    assert not (tmp_path / "b" / "model.pt").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "epochs must be a positive integer"),
+    (["--device", "bogus"], "is not a device"),
+    (["--device", "meta"], "not meta"),
+    (["--device", "cuda:0"], "no CUDA device is available"),
+])
+def test_bad_overrides_are_refused_before_anything_is_written(dataset, tmp_path, capsys, args, message):
+    if "cuda" in args[-1] and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(train_config(tmp_path, 1)), "--data", str(dataset), "--out", str(run),
+                 *args]) == 2
+    assert message in capsys.readouterr().err and not run.exists()
