@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import warnings
 from typing import Callable, Optional, Sequence
 
+from .._checks import one_line
 from .._version import __version__
+from ..io.atomic import terminate_cleanly
 from ..evaluation.evaluate import evaluate
 from ..simulation.simulate import simulate_to_file
 from ..training.loop import train
@@ -218,22 +221,34 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_printer(command: str):
+    """``warnings.showwarning`` that prints one ``recon <command>: warning: ...`` line (no source line)."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"recon {command}: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+    return show
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    try:
-        _COMMANDS[args.command][1](args)
-    except (OSError, ValueError, TypeError, KeyError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        hint = _HINTS.get((args.command, type(err)), _HINTS.get((None, type(err)), ""))
-        print(f"recon {args.command}: error: {message}{hint}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"recon {args.command}: interrupted", file=sys.stderr)
-        return 130
+    terminate_cleanly()
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_printer(args.command)
+        try:
+            _COMMANDS[args.command][1](args)
+        except (OSError, ValueError, TypeError, KeyError, MemoryError) as err:
+            message = err.args[0] if isinstance(err, KeyError) and err.args else err
+            if isinstance(err, MemoryError):
+                message = f"out of memory ({one_line(err)}); try smaller sizes or a machine with more memory"
+            hint = _HINTS.get((args.command, type(err)), _HINTS.get((None, type(err)), ""))
+            print(f"recon {args.command}: error: {' '.join(str(message).split())}{hint}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"recon {args.command}: interrupted", file=sys.stderr)
+            return 130
     return 0
 
 

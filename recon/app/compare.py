@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence, Union
 from ..evaluation.compare import Comparison, compare_scan
 from ..evaluation.report import comparison_figures, format_report, format_summary, summarise_scans
 from ..io import read_scan
-from ..io.atomic import atomic_output, check_writable
+from ..io.atomic import atomic_folder, check_distinct, check_writable
 from ..io.references import load_reference
 from ..models import load_model
 from ..training.figures import plot_filter
@@ -62,19 +62,18 @@ def per_scan(values: Union[None, PathLike, Sequence[PathLike]], scans: Sequence[
 
 
 def _write_report(out: Path, path: Path, c: Comparison, models: Sequence, model_paths: Sequence[PathLike],
-                  reference: Optional[Path], segmentation: Optional[Path], force: bool) -> dict[str, Any]:
+                  reference: Optional[Path], segmentation: Optional[Path]) -> dict[str, Any]:
+    """The report of one scan into the (staging) folder ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     comparison_figures(out, c.recs, c.reference, c.segmentation, c.scores)
     for k, model in enumerate(models, start=1):
         plot_filter(model, out / f"filter_{k}.png")
     result = {"scan": str(path), "models": [str(p) for p in model_paths], "reference": str(reference or ""),
               "segmentation": str(segmentation or ""), **c.context, "methods": c.methods, "scores": c.scores}
-    with atomic_output(out / "metrics.json", force) as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
+    (out / "metrics.json").write_text(json.dumps(result, indent=2))
     labels = {i: m["label"] for i, m in c.methods.items()}
     report = format_report(c.scores, labels, c.context, f"Comparison on {path.name}")
-    with atomic_output(out / "report.md", force) as tmp:
-        tmp.write_text(report)
+    (out / "report.md").write_text(report)
     return {**result, "report": report}
 
 
@@ -102,24 +101,31 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
             check_writable(folder / name, force)
     for name in () if single else SUMMARY:
         check_writable(out / name, force)
+    outputs = [folder / name for folder in folders for name in OUTPUTS]
+    check_distinct(outputs, [*paths, *model_paths, *(p for p in refs + segs if p is not None)])
     models = [load_model(p) for p in model_paths]
     memo: dict = {}
-    results = []
-    for path, ref, seg, folder in zip(paths, refs, segs, folders):
+    comparisons = []
+    for path, ref, seg in zip(paths, refs, segs):
         scan = read_scan(path, geometry=geometry)
         if scan.n_slices > 1:
             raise ValueError(f"{path}: compare works on one slice; this scan has {scan.n_slices}")
         grid = models[0].geometry if models and models[0].output_kind == "image" else scan.geometry
-        c = compare_scan(scan, models, load_reference(ref, grid) if ref is not None else None,
-                         load_reference(seg, grid) if seg is not None else None, views, angles, grid, memo=memo)
-        results.append(_write_report(folder, path, c, models, model_paths, ref, seg, force))
+        comparisons.append(compare_scan(scan, models, load_reference(ref, grid) if ref is not None else None,
+                                        load_reference(seg, grid) if seg is not None else None, views, angles,
+                                        grid, memo=memo))
+    # the report folder(s) as one set: every figure first, each report.md (and summary.md) last
+    last = ["report.md"] if single else [f"{s}/report.md" for s in stems] + ["summary.md"]
+    with atomic_folder(out, last, force) as stage:
+        staged = [stage] if single else [stage / s for s in stems]
+        results = [_write_report(folder, path, c, models, model_paths, ref, seg)
+                   for path, ref, seg, folder, c in zip(paths, refs, segs, staged, comparisons)]
+        if not single:
+            summary = summarise_scans(results)
+            text = format_summary(summary, f"Comparison on {len(paths)} scans")
+            (stage / "summary.json").write_text(json.dumps(summary, indent=2))
+            (stage / "summary.md").write_text(text)
     if single:
         return results[0]
-    summary = summarise_scans(results)
-    text = format_summary(summary, f"Comparison on {len(paths)} scans")
-    with atomic_output(out / "summary.json", force) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
-    with atomic_output(out / "summary.md", force) as tmp:
-        tmp.write_text(text)
     return {"scans": [{k: v for k, v in r.items() if k != "report"} for r in results], "summary": summary,
             "report": text}

@@ -19,8 +19,9 @@ from ..analytic.rebinning import parallel_geometry_for, rebin
 from ..analytic.recipe import fbp
 from ..geometry import FanBeam, Geometry
 from ..io import read_scan
-from ..io.atomic import check_writable
-from ..io.outputs import Reconstruction, write_preview, write_tiff
+from .._checks import torch_device
+from ..io.atomic import check_distinct, check_writable
+from ..io.outputs import Reconstruction, write_reconstruction
 from ..io.scan import Scan
 from ..models import KnownOperatorModel, apply_model, load_model
 
@@ -101,8 +102,7 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda': no CUDA device is available")
+    device = torch_device(device)
     model = load_model(model_path) if model_path is not None else None
     if method == "learned" and model is None:
         raise ValueError("method 'learned' needs a model (a run folder or its model.pt)")
@@ -127,9 +127,10 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
             check_writable(target, force)
             check_writable(target.with_suffix(".png"), force)
             jobs.append((path, scan if scan.n_slices == 1 else scan.slice(k), target))
+    outputs = [p for _, _, target in jobs for p in (target, target.with_suffix(".png"))]
+    check_distinct(outputs, [p for p, _ in scans] + ([model.path] if model is not None else []))
     written = []
     for path, scan, target in tqdm(jobs, desc="reconstruct", disable=None if progress and len(jobs) > 1 else True):
         rec = reconstruct_scan(scan, method, model, filter, cutoff, image_size, pixel_size, device)
-        written.append(write_tiff(target, rec, str(path), force))
-        write_preview(target.with_suffix(".png"), rec, f"{path.name}: {rec.method}", force)
+        written.append(write_reconstruction(target, rec, str(path), f"{path.name}: {rec.method}", force))
     return written

@@ -27,7 +27,7 @@ import torch
 
 from ..analytic.recipe import tune_recipe
 from ..geometry import view_indices
-from ..io.atomic import atomic_output, check_writable
+from ..io.atomic import atomic_folder, check_writable
 from ..models import GeometryConversion, KnownOperatorModel, load_model, training_summary
 from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
 from .baselines import convert_both
@@ -111,14 +111,13 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
               "methods": methods, "results": results}
     labels = {i: m["label"] for i, m in methods.items()}
     table = format_table(results, labels)
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_output(out_dir / "evaluation.json", force) as tmp:
-            tmp.write_text(json.dumps(report, indent=2))
-        with atomic_output(out_dir / "evaluation.md", force) as tmp:
-            tmp.write_text(f"# Evaluation of {model_path} on {data_path}\n\n{n_tune} samples tune the analytic "
-                           f"filters, {truth.shape[0]} are scored against `{target}` (what the model was trained "
-                           f"for). PSNR data range: max − min of each ground-truth image.\n\n{table}\n")
-        evaluation_figure(outputs, labels, truth, out_dir / "evaluation.png")
+    if out_dir is not None:  # the three files as one set, the markdown report last
+        with atomic_folder(out_dir, ["evaluation.md"], force) as stage:
+            (stage / "evaluation.json").write_text(json.dumps(report, indent=2))
+            evaluation_figure(outputs, labels, truth, stage / "evaluation.png")
+            (stage / "evaluation.md").write_text(
+                f"# Evaluation of {model_path} on {data_path}\n\n{n_tune} samples tune the analytic "
+                f"filters, {truth.shape[0]} are scored against `{target}` (what the model was trained "
+                f"for). PSNR data range: max − min of each ground-truth image.\n\n{table}\n")
     report["table"] = table
     return report

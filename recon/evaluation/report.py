@@ -14,7 +14,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 import torch
 
-from ..io.outputs import Reconstruction, display_window, pyplot, save_figure
+from ..io.outputs import Reconstruction, display_window, plain_text, pyplot, save_figure
 from ..metrics import psnr
 
 __all__ = ["format_table", "format_report", "format_summary", "evaluation_figure", "comparison_figures",
@@ -119,7 +119,8 @@ def evaluation_figure(outputs: dict[str, torch.Tensor], labels: dict[str, str], 
     for k, name in enumerate(names, start=1):
         img = images[name][0]
         axes[0, k].imshow(img, cmap="gray", vmin=vmin, vmax=vmax)
-        axes[0, k].set_title(f"{textwrap.fill(labels[name], 34)}\nPSNR {psnr(img, truth[0]):.2f} dB", fontsize=8)
+        axes[0, k].set_title(f"{textwrap.fill(plain_text(labels[name]), 34)}\nPSNR {psnr(img, truth[0]):.2f} dB",
+                             fontsize=8, parse_math=False)
         axes[1, k].imshow(img - truth[0], cmap="coolwarm", vmin=-span, vmax=span)
         axes[1, k].set_title("difference", fontsize=8)
     for ax in axes.ravel():
@@ -144,8 +145,8 @@ def comparison_figures(out: Path, recs: dict[str, Reconstruction], reference: np
     for k, name in enumerate(names, start=1):
         img = recs[name].image
         axes[0, k].imshow(img, cmap="gray", vmin=vmin, vmax=vmax)
-        axes[0, k].set_title(textwrap.fill(recs[name].method, 34) + f"\nPSNR {scores[name]['psnr']:.2f} dB, "
-                             f"SSIM {scores[name]['ssim']:.3f}", fontsize=7)
+        axes[0, k].set_title(textwrap.fill(plain_text(recs[name].method), 34) + f"\nPSNR {scores[name]['psnr']:.2f} "
+                             f"dB, SSIM {scores[name]['ssim']:.3f}", fontsize=7, parse_math=False)
         axes[1, k].imshow(img - reference, cmap="coolwarm", vmin=-span, vmax=span)
         axes[1, k].set_title("− reference", fontsize=7)
     for ax in axes.ravel():

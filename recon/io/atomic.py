@@ -1,14 +1,29 @@
-"""Safe output files: never overwrite without ``force``, and write atomically (temp file + rename)."""
+"""Safe output files: never overwrite without ``force``, write atomically (temp file + rename), commit a set of
+files together, and never lose a file to a concurrent writer.
+
+* A temp file is ``.<name>.<pid>.<random>.tmp<suffix>`` next to its target. It is removed when the writing
+  fails, is interrupted (Ctrl-C) or terminated (``SIGTERM``, see :func:`terminate_cleanly`); after a ``SIGKILL``
+  the next write to the same target removes the temp files whose process is gone.
+* Without ``force`` a file is committed with ``os.link``, which fails when the target appeared meanwhile: of two
+  concurrent writers without ``force`` one gets ``FileExistsError`` and nothing is lost.
+* :func:`atomic_outputs` commits several files (a TIFF and its preview) only when all were written, the main
+  file last, so a main file never stands without its companions.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
+import shutil
+import signal
 import tempfile
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, Sequence, Union
 
-__all__ = ["check_writable", "atomic_output"]
+__all__ = ["check_writable", "check_distinct", "atomic_output", "atomic_outputs", "atomic_folder",
+           "terminate_cleanly"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -21,20 +36,160 @@ def check_writable(path: PathLike, force: bool = False) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def atomic_output(path: PathLike, force: bool = False) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it is renamed onto ``path`` in one step, on
-    failure it is removed and any existing ``path`` is left untouched."""
-    path = check_writable(path, force)
+def check_distinct(outputs: Sequence[PathLike], inputs: Sequence[PathLike] = ()) -> None:
+    """``ValueError`` when two outputs are the same file, or an output is one of the inputs (or a folder
+    holding one): even with force, a command never writes over what it reads or writes one file twice."""
+    seen: dict[str, Path] = {}
+    for out in map(Path, outputs):
+        key = os.path.normcase(os.path.abspath(out))
+        if key in seen:
+            raise ValueError(f"two outputs would be written to the same file {out}: give the inputs distinct names "
+                             "or write them to separate folders")
+        seen[key] = out
+    for src in map(Path, inputs):
+        for out in seen.values():
+            if _same_file(out, src):
+                raise ValueError(f"the output {out} is the input {src}: choose another output")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove the temp files of ``path`` left by processes that no longer run (killed with SIGKILL)."""
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if m and m["name"] == path.name and int(m["pid"]) != os.getpid() and not _alive(int(m["pid"])):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.remove(entry.path)
+
+
+def _new_temp(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    _remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions of a normal one
-    try:
-        yield Path(tmp)
+    return Path(tmp)
+
+
+def _commit(tmp: Path, path: Path, force: bool) -> None:
+    """Move ``tmp`` onto ``path``; without ``force`` only if ``path`` still does not exist (atomically)."""
+    if force:
         os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)  # fails with EEXIST if another writer got there first
+    except FileExistsError:
+        raise FileExistsError(f"{path} was created by another process meanwhile; overwrite it only with force") \
+            from None
+    except OSError as err:  # a file system without hard links: check, then rename
+        if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+            raise
+        check_writable(path)
+        os.replace(tmp, path)
+        return
+    os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_outputs(paths: Sequence[PathLike], force: bool = False) -> Iterator[list[Path]]:
+    """Yield temporary paths next to ``paths``; when the block succeeds they are moved onto ``paths`` in order
+    (put the main file last), on failure or interruption all are removed and existing files stay untouched."""
+    targets = [check_writable(p, force) for p in paths]
+    check_distinct(targets)
+    temps: list[Path] = []
+    try:
+        for target in targets:
+            temps.append(_new_temp(target))
+        yield list(temps)
+        done: list[Path] = []
+        try:
+            for tmp, target in zip(temps, targets):
+                _commit(tmp, target, force)
+                done.append(target)
+        except BaseException:
+            if not force:  # these did not exist before: take the partial set back
+                for target in done:
+                    with contextlib.suppress(OSError):
+                        os.remove(target)
+            raise
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        for tmp in temps:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_output(path: PathLike, force: bool = False) -> Iterator[Path]:
+    """:func:`atomic_outputs` of one file."""
+    with atomic_outputs([path], force) as (tmp,):
+        yield tmp
+
+
+@contextlib.contextmanager
+def atomic_folder(out: PathLike, last: Sequence[str] = (), force: bool = False) -> Iterator[Path]:
+    """Yield an empty staging folder (hidden, next to ``out``); when the block succeeds every file written
+    below it is committed to the same place below ``out`` — the files named in ``last`` (relative paths, e.g.
+    the report that indexes the figures) after all others — without overwriting unless ``force``. On failure
+    or interruption the staging folder is removed and ``out`` is as before."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(out)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield stage
+        files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
+        order = [f for f in files if str(f) not in last] + [f for f in files if str(f) in last]
+        targets = [check_writable(out / f, force) for f in order]
+        done: list[Path] = []
+        try:
+            for rel, target in zip(order, targets):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _commit(stage / rel, target, force)
+                done.append(target)
+        except BaseException:
+            if not force:
+                for target in done:
+                    with contextlib.suppress(OSError):
+                        os.remove(target)
+            raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+
+def terminate_cleanly() -> None:
+    """Treat ``SIGTERM`` like Ctrl-C in this (main) process: pending temp files are removed and the command
+    exits with its interrupt message instead of dying mid-write."""
+    with contextlib.suppress(ValueError):  # not the main thread
+        signal.signal(signal.SIGTERM, _raise_interrupt)

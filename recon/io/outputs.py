@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -13,9 +14,10 @@ import numpy as np
 
 from .._version import __version__
 from ..geometry import Geometry
-from .atomic import atomic_output, check_writable
+from .atomic import atomic_output, atomic_outputs
 
-__all__ = ["Reconstruction", "write_tiff", "write_preview", "display_window", "pyplot", "save_figure"]
+__all__ = ["Reconstruction", "write_tiff", "write_preview", "write_reconstruction", "display_window", "pyplot",
+           "save_figure", "plain_text", "check_finite_image"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -27,6 +29,19 @@ class Reconstruction:
     image: np.ndarray
     geometry: Geometry
     method: str
+
+
+def plain_text(text: str) -> str:
+    """``text`` (a file name, a title) made safe to render: undecodable bytes of a file name appear as ``\\x..``
+    escapes instead of failing the PNG writer; use it with ``parse_math=False`` so ``$`` stays a ``$``."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace") if isinstance(text, str) else str(text)
+
+
+def check_finite_image(image: np.ndarray, what: str) -> None:
+    """``ValueError`` if ``image`` holds NaN/Inf: a non-finite pixel is never written to an output."""
+    bad = int(np.count_nonzero(~np.isfinite(image)))
+    if bad:
+        raise ValueError(f"{what}: {bad} of {image.size} pixels are NaN/Inf; nothing written")
 
 
 def pyplot():
@@ -42,9 +57,11 @@ def pyplot():
 def save_figure(fig, path: PathLike, dpi: int = 110) -> Path:
     """Write a matplotlib figure to ``path`` (PNG) atomically and close it."""
     plt = pyplot()
-    with atomic_output(path, force=True) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with atomic_output(path, force=True) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return Path(path)
 
 
@@ -57,21 +74,44 @@ def display_window(image: np.ndarray, low: float = 0.5, high: float = 99.5) -> t
 def write_tiff(path: PathLike, rec: Reconstruction, source: str = "", force: bool = False) -> Path:
     """Write ``rec.image`` as a float32 TIFF with the pixel size as resolution (pixels per cm) and a JSON
     description (units, pixel size, geometry, method, source file)."""
+    check_finite_image(rec.image, str(path))
+    with atomic_output(path, force) as tmp:
+        _tiff(tmp, rec, source)
+    return Path(path)
+
+
+def _tiff(path: Path, rec: Reconstruction, source: str) -> None:
     import tifffile
 
     px = rec.geometry.pixel_size
     description = json.dumps({"units": "1/mm", "quantity": "linear attenuation coefficient", "pixel_size_mm": px,
                               "method": rec.method, "source": source, "recon_version": __version__,
-                              "geometry": rec.geometry.to_dict()})
-    with atomic_output(path, force) as tmp:
-        tifffile.imwrite(tmp, rec.image.astype(np.float32), description=description, metadata=None,
-                         resolution=(10.0 / px, 10.0 / px), resolutionunit="CENTIMETER")
-    return Path(path)
+                              "geometry": rec.geometry.to_dict()}, ensure_ascii=True)
+    tifffile.imwrite(path, rec.image.astype(np.float32), description=description, metadata=None,
+                     resolution=(10.0 / px, 10.0 / px), resolutionunit="CENTIMETER")
 
 
 def write_preview(path: PathLike, rec: Reconstruction, title: str = "", force: bool = False) -> Path:
     """PNG preview with a percentile window, a colour bar in 1/mm and a millimetre scale."""
-    check_writable(path, force)
+    check_finite_image(rec.image, str(path))
+    with atomic_output(path, force) as tmp:
+        _preview(tmp, rec, title)
+    return Path(path)
+
+
+def write_reconstruction(path: PathLike, rec: Reconstruction, source: str = "", title: str = "",
+                         force: bool = False) -> Path:
+    """The TIFF ``path`` (:func:`write_tiff`) and its PNG preview next to it (:func:`write_preview`) as one
+    set: both or neither (the preview is committed first, the TIFF last)."""
+    path = Path(path)
+    check_finite_image(rec.image, str(path))
+    with atomic_outputs([path.with_suffix(".png"), path], force) as (png, tif):
+        _preview(png, rec, title)
+        _tiff(tif, rec, source)
+    return path
+
+
+def _preview(path: Path, rec: Reconstruction, title: str) -> None:
     plt = pyplot()
     half = rec.geometry.image_size * rec.geometry.pixel_size / 2
     vmin, vmax = display_window(rec.image)
@@ -79,6 +119,11 @@ def write_preview(path: PathLike, rec: Reconstruction, title: str = "", force: b
     im = ax.imshow(rec.image, cmap="gray", vmin=vmin, vmax=vmax, extent=(-half, half, -half, half))
     ax.set_xlabel("x (mm)")
     ax.set_ylabel("y (mm)")
-    ax.set_title(title or rec.method, fontsize=9)
+    ax.set_title(plain_text(title or rec.method), fontsize=9, parse_math=False)
     fig.colorbar(im, ax=ax, label="μ (1/mm)")
-    return save_figure(fig, path)
+    try:
+        with warnings.catch_warnings():  # a file name's character the font lacks is drawn as a box, silently
+            warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+            fig.savefig(path, dpi=110, format="png", bbox_inches="tight")
+    finally:
+        plt.close(fig)

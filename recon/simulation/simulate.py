@@ -41,6 +41,7 @@ import inspect
 import math
 import multiprocessing
 import os
+import signal
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -54,7 +55,8 @@ from .._checks import integer, real
 from .._version import __version__
 from ..geometry import FanBeam, Geometry
 from ..io import atomic_output, check_writable, geometry_from_table, parse_toml
-from .layout import FORMAT, dataset_shapes
+from ..io.atomic import check_distinct
+from .layout import FORMAT, dataset_shapes, fletcher32
 from .noise import poisson_noise
 from .phantoms import PHANTOMS, make_phantom, phantom_parameters
 
@@ -224,16 +226,18 @@ def simulate_sample(config: SimulationConfig, index: int, seed: Optional[int] = 
 # ---- many samples, in order, from a process pool ------------------------------------------------------------
 
 def _encode(sample: dict[str, np.ndarray]) -> dict[str, bytes]:
-    """Each array as one compressed HDF5 chunk: the bytes HDF5's gzip (deflate) filter would store. Done in the
-    workers, so that the writing process only copies bytes and compression scales with the pool."""
-    return {name: zlib.compress(np.ascontiguousarray(a, dtype="<f4").tobytes(), GZIP_LEVEL)
-            for name, a in sample.items()}
+    """Each array as one stored HDF5 chunk: the bytes of HDF5's gzip (deflate) then Fletcher-32 filters. Done in
+    the workers, so that the writing process only copies bytes and compression scales with the pool."""
+    chunks = {name: zlib.compress(np.ascontiguousarray(a, dtype="<f4").tobytes(), GZIP_LEVEL)
+              for name, a in sample.items()}
+    return {name: data + fletcher32(data) for name, data in chunks.items()}
 
 
 _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(config: SimulationConfig, seed: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the main process, which stops the pool
     _WORKER.update(config=config, seed=seed)
 
 
@@ -302,10 +306,12 @@ def simulate_to_file(config: Union[PathLike, SimulationConfig], out: PathLike, n
     workers = (os.cpu_count() or 1) if workers is None else integer("workers", workers, low=1)
     workers = min(workers, n)
     out = check_writable(out, force)
+    check_distinct([out], [config] if not isinstance(config, SimulationConfig) else [])
 
     with atomic_output(out, force=force) as tmp, h5py.File(tmp, "w") as f:
         datasets = {name: f.create_dataset(name, shape=(n, *shape), dtype=np.float32, chunks=(1, *shape),
-                                           compression="gzip", compression_opts=GZIP_LEVEL, track_times=False)
+                                           compression="gzip", compression_opts=GZIP_LEVEL, fletcher32=True,
+                                           track_times=False)
                     for name, shape in dataset_shapes(cfg.geometry, cfg.target_geometry).items()}
         f.attrs["format"] = FORMAT
         f.attrs["recon_version"] = __version__

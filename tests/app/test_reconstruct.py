@@ -4,6 +4,8 @@ clear errors for bad requests."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,3 +86,52 @@ def test_unreadable_scan_fails_with_its_name(tmp_path, capsys):
     assert main(["reconstruct", str(bad), "--out", str(tmp_path / "x.tif")]) == 2
     assert "broken.mat" in capsys.readouterr().err
 
+
+
+def _tiff_scan(path):
+    """A small parallel-beam TIFF sinogram with its sidecar (``path`` may have any valid file name)."""
+    from ..io.files import line_integrals, parallel_table, write_sidecar
+
+    tifffile.imwrite(path, line_integrals(0, (12, 16)).astype(np.float32))
+    write_sidecar(path.with_name(path.stem + ".toml"), {"axes": "views,det"}, parallel_table())
+    return path
+
+
+def test_outputs_never_overwrite_inputs_or_each_other_even_with_force(tmp_path, capsys):
+    scan = _tiff_scan(tmp_path / "scan.tif")
+    before = scan.read_bytes()
+    assert main(["reconstruct", str(scan), "--out", str(scan), "--force"]) == 2
+    assert "is the input" in capsys.readouterr().err and scan.read_bytes() == before
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    twins = [_tiff_scan(tmp_path / d / "scan.tif") for d in "ab"]
+    assert main(["reconstruct", *map(str, twins), "--out", str(tmp_path / "out")]) == 2
+    assert "same file" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", [b"caf\xe9 $x^2$.tif", "scan with spaces – ü.tif".encode()])
+def test_file_names_are_data_in_the_preview(tmp_path, name):
+    """A non-UTF-8 byte (a valid Linux file name) and TeX markup in a name neither fail nor render."""
+    folder = tmp_path.as_posix().encode()
+    scan = _tiff_scan(Path(os.fsdecode(folder + b"/" + name)))
+    out = tmp_path / "out.tif"
+    assert main(["reconstruct", str(scan), "--out", str(out)]) == 0
+    assert out.is_file() and out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_failed_preview_leaves_no_tiff_and_a_non_finite_image_writes_nothing(tmp_path, monkeypatch, scan):
+    import recon.io.outputs as outputs
+
+    rec = outputs.Reconstruction(np.ones((8, 8), np.float32), scan.geometry.replace(image_size=8), "test")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(outputs, "_preview", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        outputs.write_reconstruction(tmp_path / "r.tif", rec)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    bad = outputs.Reconstruction(np.full((8, 8), np.nan, np.float32), rec.geometry, "test")
+    with pytest.raises(ValueError, match="64 of 64 pixels are NaN/Inf; nothing written"):
+        outputs.write_reconstruction(tmp_path / "r.tif", bad)
+    assert list(tmp_path.iterdir()) == []

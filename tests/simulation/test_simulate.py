@@ -16,7 +16,7 @@ import recon
 import recon.simulation.simulate as simulate
 from recon.simulation.shapes import rasterize, ray_transform
 from recon.app.cli import main
-from recon.simulation.dataset import SimulatedDataset, split_indices
+from recon.simulation.dataset import SimulatedDataset, load_samples, split_indices
 from recon.simulation.phantoms import make_phantom
 
 
@@ -81,7 +81,7 @@ def test_file_has_exactly_the_documented_layout(written):
         for name, shape in shapes.items():
             d = f[name]
             assert d.shape == shape and d.dtype == np.float32
-            assert d.chunks == (1,) + shape[1:] and d.compression in ("gzip", "lzf")
+            assert d.chunks == (1,) + shape[1:] and d.compression in ("gzip", "lzf") and d.fletcher32
         assert set(f.attrs) == {"format", "recon_version", "geometry", "target_geometry", "config", "seed",
                                 "n_samples"}
         assert f.attrs["format"] == "recon-simulated-v1"
@@ -133,6 +133,40 @@ def test_refuses_to_overwrite_without_force(tiny, tmp_path):
     simulate.simulate_to_file(tiny, out, n=1, workers=1, force=True)
     with h5py.File(out, "r") as f:
         assert f["images"].shape == (1, 32, 32)
+
+
+def test_a_changed_byte_in_a_stored_chunk_is_detected_by_its_checksum(written, tmp_path, capsys):
+    """Fletcher-32 per chunk: HDF5 refuses a chunk whose bytes changed (a bit flip on disk, a bad copy)."""
+    with h5py.File(written, "r") as f:
+        offset = f["sinograms"].id.get_chunk_info(1).byte_offset
+        intact = f["sinograms"][:]
+    data = bytearray(written.read_bytes())
+    data[offset + 10] ^= 0x01
+    corrupt = tmp_path / "corrupt.h5"
+    corrupt.write_bytes(bytes(data))
+    with h5py.File(corrupt, "r") as f:
+        np.testing.assert_array_equal(f["sinograms"][0], intact[0])  # the other chunks read as before
+        with pytest.raises(OSError):
+            f["sinograms"][1]
+    with pytest.raises(ValueError, match=r"corrupt.*filter returned failure"):
+        load_samples(corrupt)
+
+
+def test_two_concurrent_runs_to_one_file_lose_nothing(tiny, tmp_path):
+    """Both start before either finishes; one writes the file, the other is refused (no silent loss)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "same.h5"
+    cmd = [sys.executable, "-m", "recon", "simulate", "--config", str(tiny), "--out", str(out), "--workers", "1"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    assert "already exists" in [err for code, err in results if code == 2][0] or \
+        "another process" in [err for code, err in results if code == 2][0]
+    assert len(SimulatedDataset(out)) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["same.h5", "tiny.toml"]
 
 
 def test_failure_leaves_no_file(tiny, tmp_path, monkeypatch):
