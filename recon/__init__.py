@@ -20,7 +20,7 @@ from .analytic.rebinning import Rebinning, rebin
 from .analytic.recipe import FBPRecipe, fbp
 from .analytic.weights import LimitedAngleWarning
 from .geometry import FanBeam, Geometry, ParallelBeam, geometry_differences, geometry_from_dict, geometry_from_json
-from .io import Scan, read_scan
+from .io import Scan, ScanWarning, read_scan
 from .models import (FanToParallel, LearnedFBP, ParallelToFan, ViewUpsampledFBP, fit_filter, load_model,
                      save_model)
 from .operators import (Backprojector, Projector, WeightedBackprojector, backproject, project,
@@ -33,6 +33,6 @@ __all__ = [
     "geometry_differences", "project", "backproject", "weighted_backproject", "weighted_backproject_adjoint",
     "Projector", "Backprojector", "WeightedBackprojector", "Ellipse", "Polygon", "rectangle", "ray_transform",
     "rasterize", "shepp_logan", "make_phantom", "fbp", "FBP", "FBPRecipe", "LimitedAngleWarning", "rebin",
-    "Rebinning", "sirt", "cgls", "Scan", "read_scan", "LearnedFBP", "ViewUpsampledFBP", "FanToParallel",
+    "Rebinning", "sirt", "cgls", "Scan", "ScanWarning", "read_scan", "LearnedFBP", "ViewUpsampledFBP", "FanToParallel",
     "ParallelToFan", "fit_filter", "save_model", "load_model",
 ]

@@ -73,6 +73,8 @@ def format_scan(scan: Scan) -> str:
         lines.append((key, str(value)))
     for note in info.get("notes", []):
         lines.append(("note", note))
+    for warning in info.get("warnings", []):
+        lines.append(("WARNING", warning))
     for step in info.get("history", []):
         lines.append(("derived by", step))
     width = max(len(k) for k, _ in lines)

@@ -80,10 +80,11 @@ def evenly_spaced_views(n_views: int, count: int) -> np.ndarray:
 def view_indices(full: Geometry, subset: Geometry, tol: float = 1e-6) -> np.ndarray:
     """Indices into ``full.angles`` of the views of ``subset`` (angles compared modulo 2π within ``tol``
     rad), ``[subset.n_views]`` int64 — e.g. to cut a sparse-view model's views out of a full dataset.
-    Raises ``ValueError`` if a view is missing or the detectors differ."""
-    diffs = geometry_differences(full, subset, ignore=("angles", "image_size", "pixel_size"))
+    Raises ``ValueError`` if a view is missing or the detectors differ (the message names ``subset``'s value as
+    the expected one and ``full``'s as the one found: a model's geometry against the data's)."""
+    diffs = geometry_differences(subset, full, ignore=("angles", "image_size", "pixel_size"))
     if diffs:
-        raise ValueError("the geometries differ: " + "; ".join(diffs))
+        raise ValueError("the data's geometry differs from the one asked for: " + "; ".join(diffs))
     delta = np.abs(np.angle(np.exp(1j * (subset.angles[:, None] - full.angles[None, :]))))
     idx = np.argmin(delta, axis=1)
     missing = np.flatnonzero(delta[np.arange(subset.n_views), idx] > tol)

@@ -28,6 +28,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from .._checks import check_memory
+
 from ..geometry import FanBeam, Geometry, ParallelBeam
 
 if sys.version_info >= (3, 11):
@@ -78,6 +80,7 @@ def angles_from_spec(spec: Any, unit: str = "rad", where: str = "angles") -> np.
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"{where}: count must be a positive integer, got {count!r}")
         factor = _unit_factor(spec.get("unit", unit), where)
+        check_memory(64.0 * count, f"{where}: {count} views")  # the geometry keeps a few arrays per view
         values = np.linspace(float(spec["start"]), float(spec["stop"]), count,
                              endpoint=bool(spec.get("endpoint", False)))
         return values * factor

@@ -24,6 +24,7 @@ import importlib.util
 import numpy as np
 import torch
 
+from .._checks import check_memory
 from ..geometry import Geometry, check_geometry
 from . import cpu, torch_impl
 from .rays import joseph_rays, opposite_views, pixel_driven_params
@@ -158,6 +159,8 @@ def check_input(name: str, kind: str, data, geometry: Geometry, check_finite: bo
         x = data
     else:
         raise TypeError(f"{name}: {kind} must be a torch.Tensor or numpy.ndarray, got {type(data).__name__}")
+    if x.device.type == "meta":
+        raise ValueError(f"{name}: the {kind} is a meta tensor (a shape without data); move it to cpu or cuda")
     if x.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"{name}: {kind} must be float32 or float64, got {x.dtype} "
                         "(convert with .float() or .double())")
@@ -191,8 +194,20 @@ def resolve_backend(backend: Optional[str], device: torch.device) -> str:
     return backend
 
 
+def _check_memory(op: str, x: torch.Tensor, g: Geometry) -> None:
+    """Refuse, before allocating, an output (plus the ray tables of ``A``/``Aᵀ``) larger than the free memory."""
+    out_shape = g.sino_shape if _OPS[op][1] == "sinogram" else g.image_shape
+    batch = x.numel() // (x.shape[-1] * x.shape[-2])
+    need = float(batch) * out_shape[0] * out_shape[1] * x.element_size()
+    if op in ("project", "backproject"):
+        need += 80.0 * g.n_views * g.n_det  # the Joseph coefficients and index lists of every ray
+    check_memory(need, f"{op} of {batch} × {tuple(x.shape[-2:])} onto {out_shape}")
+
+
 def _apply(op: str, data, geometry: Geometry, backend: Optional[str], check_finite: bool):
     x, was_numpy = check_input(op, _OPS[op][0], data, geometry, check_finite)
+    if x.device.type == "cpu":
+        _check_memory(op, x, geometry)
     out = _LinearOperator.apply(x, op, geometry, resolve_backend(backend, x.device))
     return out.numpy() if was_numpy else out
 

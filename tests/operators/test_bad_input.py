@@ -7,6 +7,8 @@ import pytest
 import torch
 
 import recon
+from recon._checks import NotEnoughMemory
+from recon.operators.functional import resolve_backend
 
 
 GEOM = recon.FanBeam(np.linspace(0, 2 * np.pi, 10, endpoint=False), 20, 1.0, 16, 1.0, sod=50.0, sdd=100.0)
@@ -72,9 +74,21 @@ def test_mismatched_geometry_is_caught():
 def test_unknown_backend_and_numba_on_other_devices():
     with pytest.raises(ValueError, match="backend must be one of"):
         recon.project(torch.zeros(16, 16), GEOM, backend="astra")
-    x = torch.zeros(16, 16, device="meta")
     with pytest.raises(ValueError, match="CPU tensors only"):
-        recon.project(x, GEOM, backend="numba", check_finite=False)
+        resolve_backend("numba", torch.device("cuda"))
+
+
+@pytest.mark.parametrize("op", [recon.project, recon.backproject, recon.weighted_backproject])
+def test_meta_tensors_and_outputs_beyond_memory_are_refused_before_allocating(op):
+    x = torch.zeros(16, 16, device="meta")
+    with pytest.raises(ValueError, match="meta tensor"):
+        op(x, GEOM, check_finite=False)
+    if op is recon.project:  # 10⁹ images (a view of one), whose sinograms no machine holds
+        data, geometry = torch.zeros(1, 16, 16).expand(10**9, 16, 16), GEOM
+    else:  # a 200 000² image (160 GB)
+        data, geometry = torch.zeros(GEOM.sino_shape), GEOM.replace(image_size=200_000, pixel_size=1e-4)
+    with pytest.raises(NotEnoughMemory, match=r"needs .* GiB of memory, .* GiB available"):
+        op(data, geometry, check_finite=False)
 
 
 def test_input_is_not_modified():

@@ -14,8 +14,10 @@ from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
+from ..._checks import one_line
 from ...geometry import Geometry, ParallelBeam
 from ..config import geometry_from_table, load_toml
+from ..plausibility import announce, geometry_problems, value_problems
 from ..preprocess import log_transform, normalize
 from ..scan import Scan, ScanFormatError
 
@@ -32,12 +34,6 @@ NPY_EXT = (".npy", ".npz")
 LINE_INTEGRALS = "line integrals (dimensionless)"
 
 
-def one_line(err: BaseException) -> str:
-    """An exception as one line, with its type unless the message already names it."""
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if type(err).__name__ in text else f"{type(err).__name__}: {text}"
-
-
 def fail(path: PathLike, message: str) -> ScanFormatError:
     """The error to raise: ``"<path>: <message>"`` on one line."""
     return ScanFormatError(f"{path}: " + " ".join(message.split()))
@@ -48,8 +44,11 @@ def reading(path: PathLike, what: str) -> Iterator[None]:
     """Turn any library exception raised while reading into one ScanFormatError line naming the file."""
     try:
         yield
-    except (ScanFormatError, MemoryError):
+    except ScanFormatError:
         raise
+    except MemoryError as err:  # a size declared by the file that this machine cannot hold
+        raise fail(path, f"cannot read {what}: not enough memory for the sizes the file declares "
+                         f"({one_line(err)})") from None
     except Exception as err:  # h5py, scipy.io, tifffile and numpy raise many different types
         raise fail(path, f"cannot read {what}: {one_line(err)}") from err
 
@@ -268,7 +267,7 @@ def to_line_integrals(path: PathLike, data: np.ndarray, values: str, flat: Any, 
         info["values"] = values
         if values == "log":
             info["n_clipped"] = 0
-            return np.asarray(data, dtype=np.float32)
+            return _plausible(path, np.asarray(data, dtype=np.float32), 0, info)
         transmission = normalize(data, flat, dark)
         n_negative = int(np.count_nonzero(transmission <= 0))
         p, n_clipped = log_transform(transmission, min_transmission)
@@ -279,7 +278,16 @@ def to_line_integrals(path: PathLike, data: np.ndarray, values: str, flat: Any, 
         info.setdefault("notes", []).append(
             f"{n_clipped} pixel(s) clipped at transmission {min_transmission:g} "
             f"({n_negative} at or below the dark level)")
-    return p.astype(np.float32)
+    return _plausible(path, p.astype(np.float32), n_clipped, info)
+
+
+def _plausible(path: PathLike, p: np.ndarray, n_clipped: int, info: dict) -> np.ndarray:
+    """``p``, after refusing mostly impossible values and noting warnings (see :mod:`recon.io.plausibility`)."""
+    refusal, warned = value_problems(p, n_clipped)
+    if refusal:
+        raise fail(path, refusal)
+    info.setdefault("warnings", []).extend(warned)
+    return p
 
 
 def make_scan(path: PathLike, fmt: str, sino_vrd: np.ndarray, single: bool, geometry: Geometry,
@@ -291,5 +299,8 @@ def make_scan(path: PathLike, fmt: str, sino_vrd: np.ndarray, single: bool, geom
         sino = sino_vrd
     check_shape(path, sino.shape[-2:], geometry)
     info["units"] = LINE_INTEGRALS
+    info["warnings"] = list(info.get("warnings", [])) + geometry_problems(geometry, info.get("angles_unit"))
     with checking(path):
-        return Scan(np.ascontiguousarray(sino, dtype=np.float32), geometry, str(path), fmt, info)
+        scan = Scan(np.ascontiguousarray(sino, dtype=np.float32), geometry, str(path), fmt, info)
+    announce(scan.info["warnings"], str(path), stacklevel=4)
+    return scan

@@ -7,13 +7,14 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from ..._checks import check_memory
 from ...geometry import Geometry
 from ..scan import Scan
 from .common import (GeometryArg, PathLike, Rows, angles_to_radians, apply_overrides, existing, fail,
                      geometry_only, listing, make_scan, pixel_unit_geometry, reading, row_selection,
                      to_line_integrals)
 
-__all__ = ["read_dxchange", "read_nxtomo"]
+__all__ = ["read_dxchange", "read_nxtomo", "check_h5_dataset"]
 
 
 def open_h5(path: Path):
@@ -62,8 +63,28 @@ def _h5_attr_str(obj, name: str) -> Optional[str]:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def check_h5_dataset(path: Path, dataset, fraction: float = 1.0) -> None:
+    """Before reading ``fraction`` of ``dataset``: refuse numeric data that are not numbers, an uncompressed
+    dataset whose file holds fewer bytes than it declares (truncated, or never written: HDF5 would return fill
+    values), and a read larger than the free memory (converted to float64)."""
+    dtype = dataset.dtype
+    if dtype.kind not in "iuf":
+        raise fail(path, f"dataset {dataset.name} holds {dtype} values, not numbers")
+    declared = float(dataset.size) * dtype.itemsize
+    with reading(path, f"dataset {dataset.name}"):
+        stored = float(dataset.id.get_storage_size())
+        plist = dataset.id.get_create_plist()
+        filters = {plist.get_filter(i)[0] for i in range(plist.get_nfilters())}
+    filtered = bool(filters - {2, 3})  # anything beyond shuffle (2) and fletcher32 (3) may compress
+    if not filtered and dataset.size and stored < declared:
+        raise fail(path, f"dataset {dataset.name} declares {tuple(dataset.shape)} {dtype} ({declared / 2**20:.4g} MiB) "
+                         f"but the file stores {stored / 2**20:.4g} MiB of it (truncated or never written)")
+    check_memory(declared * fraction * 8.0 / dtype.itemsize * 2, f"{path}: reading dataset {dataset.name}")
+
+
 def _h5_read_rows(path: Path, dataset, rows: list[int]) -> np.ndarray:
     """``dataset[:, rows, :]`` (``[n, len(rows), n_det]``) or a 2-D dataset as ``[n, 1, n_det]``."""
+    check_h5_dataset(path, dataset, 1.0 if dataset.ndim == 2 else len(rows) / max(dataset.shape[1], 1))
     with reading(path, f"dataset {dataset.name}"):
         if dataset.ndim == 2:
             return dataset[()][:, None, :]
@@ -182,7 +203,8 @@ def read_dxchange(path: PathLike, geometry: GeometryArg = None, *, rows: Rows = 
                                             "measurement/instrument/detection_system/objective/resolution"))
     info.update(rows=picked, n_flats=int(flat.shape[0]), n_darks=int(dark.shape[0]) if dark is not None else 0)
     if dark is None:
-        info.setdefault("notes", []).append("no dark fields (exchange/data_dark): dark level taken as 0")
+        info.setdefault("warnings", []).append("no dark fields (exchange/data_dark): the dark level is taken as 0, which biases "
+                                               "the line integrals if the detector has an offset")
     if recorded:
         info["recorded_pixel_size"] = recorded
     return _raw_parallel_scan(path, "dxchange-hdf5", raw, flat, dark, theta_values, theta_unit, "exchange/theta",
@@ -249,7 +271,8 @@ def read_nxtomo(path: PathLike, geometry: GeometryArg = None, *, rows: Rows = No
     if skipped:
         info.setdefault("notes", []).append(f"skipped {skipped} invalid/alignment frame(s)")
     if not darks.any():
-        info.setdefault("notes", []).append("no dark fields (image_key == 2): dark level taken as 0")
+        info.setdefault("warnings", []).append("no dark fields (image_key == 2): the dark level is taken as 0, which biases "
+                                               "the line integrals if the detector has an offset")
     if recorded:
         info["recorded_pixel_size"] = recorded
     angles = angle_values[proj] if angle_values is not None else None

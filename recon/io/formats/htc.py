@@ -100,6 +100,9 @@ def read_htc_mat(path: PathLike, geometry: GeometryArg = None, *, image_size: Op
     name = "CtDataFull" if "CtDataFull" in names else ("CtDataLimited" if "CtDataLimited" in names else names[0])
     struct = contents[name]
     sino = np.asarray(field(path, struct, "sinogram", name))
+    if sino.dtype.kind != "f":
+        raise fail(path, f"{name}.sinogram holds {sino.dtype} values; HTC2022 sinograms are floating-point line "
+                         "integrals")
     params = field(path, struct, "parameters", name)
     where = f"{name}.parameters"
     angles_deg = np.atleast_1d(np.asarray(field(path, params, "angles", where), dtype=np.float64))
