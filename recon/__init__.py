@@ -18,6 +18,7 @@ from .analytic.filtered_backprojection import FBP
 from .analytic.iterative import cgls, sirt
 from .analytic.rebinning import Rebinning, rebin
 from .analytic.recipe import FBPRecipe, fbp
+from .analytic.tv import tv_reconstruct
 from .analytic.weights import LimitedAngleWarning
 from .geometry import FanBeam, Geometry, ParallelBeam, geometry_differences, geometry_from_dict, geometry_from_json
 from .io import Scan, ScanWarning, read_scan
@@ -33,6 +34,6 @@ __all__ = [
     "geometry_differences", "project", "backproject", "weighted_backproject", "weighted_backproject_adjoint",
     "Projector", "Backprojector", "WeightedBackprojector", "Ellipse", "Polygon", "rectangle", "ray_transform",
     "rasterize", "shepp_logan", "make_phantom", "fbp", "FBP", "FBPRecipe", "LimitedAngleWarning", "rebin",
-    "Rebinning", "sirt", "cgls", "Scan", "ScanWarning", "read_scan", "LearnedFBP", "ViewUpsampledFBP", "FanToParallel",
+    "Rebinning", "sirt", "cgls", "tv_reconstruct", "Scan", "ScanWarning", "read_scan", "LearnedFBP", "ViewUpsampledFBP", "FanToParallel",
     "ParallelToFan", "fit_filter", "save_model", "load_model",
 ]

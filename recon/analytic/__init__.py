@@ -7,5 +7,6 @@
 * :mod:`.views` — view interpolation of sparse full scans and view completion of arcs;
 * :mod:`.arcs` — arcs of a scan (limited angle, short scan): cutting, end tapers, rotated copies;
 * :mod:`.rebinning` — interpolation rebinning fan ↔ parallel;
-* :mod:`.iterative` — SIRT and CGLS.
+* :mod:`.iterative` — SIRT and CGLS;
+* :mod:`.tv` — TV-regularised reconstruction (Chambolle–Pock primal–dual, preconditioned), λ tuning.
 """
