@@ -24,10 +24,10 @@ A simulation is described by a TOML config::
 
 and written by :func:`simulate_to_file` as HDF5 (``format = "recon-simulated-v1"``):
 
-* float32 datasets, one sample per chunk, compressed: ``images`` ``[n, N, N]`` (μ in 1/mm, rasterised with
-  4×4 supersampling on the geometry's grid), ``sinograms`` ``[n, n_views, n_det]`` (noisy line integrals),
-  ``sinograms_clean`` (exact analytic line integrals) and, with ``[target_geometry]``, ``target_sinograms``
-  ``[n, V_t, D_t]`` (clean, same ``det_supersample``);
+* float32 datasets, one sample per chunk, compressed and Fletcher-32 checksummed: ``images`` ``[n, N, N]``
+  (μ in 1/mm, rasterised with 4×4 supersampling on the geometry's grid), ``sinograms``
+  ``[n, n_views, n_det]`` (noisy line integrals), ``sinograms_clean`` (exact analytic line integrals) and,
+  with ``[target_geometry]``, ``target_sinograms`` ``[n, V_t, D_t]`` (clean, same ``det_supersample``);
 * root attributes ``format``, ``recon_version``, ``geometry`` (JSON), ``target_geometry`` (JSON, if given),
   ``config`` (the TOML text as read), ``seed``, ``n_samples``.
 
