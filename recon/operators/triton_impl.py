@@ -75,6 +75,16 @@ def _joseph_taps(a, b, k, n, rows, live):
 
 
 @triton.jit
+def _ray(a_ptr, b_ptr, w_ptr, row_ptr, e, live):
+    """The Joseph coefficients ``a``, ``b``, ``w`` and the row-driven flag of the rays ``e`` (0 where not live)."""
+    a = tl.load(a_ptr + e, mask=live, other=0.0)
+    b = tl.load(b_ptr + e, mask=live, other=0.0)
+    w = tl.load(w_ptr + e, mask=live, other=0.0)
+    rows = tl.load(row_ptr + e, mask=live, other=0) != 0
+    return a, b, w, rows
+
+
+@triton.jit
 def _joseph_forward_kernel(img, a_ptr, b_ptr, w_ptr, row_ptr, out, nv, nd, n, BLOCK: tl.constexpr):
     task = tl.program_id(0)
     ib = task // nv
@@ -82,10 +92,7 @@ def _joseph_forward_kernel(img, a_ptr, b_ptr, w_ptr, row_ptr, out, nv, nd, n, BL
     j = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     live = j < nd
     e = v * nd + j
-    a = tl.load(a_ptr + e, mask=live, other=0.0)
-    b = tl.load(b_ptr + e, mask=live, other=0.0)
-    w = tl.load(w_ptr + e, mask=live, other=0.0)
-    rows = tl.load(row_ptr + e, mask=live, other=0) != 0
+    a, b, w, rows = _ray(a_ptr, b_ptr, w_ptr, row_ptr, e, live)
     base = img + ib.to(tl.int64) * n * n
     acc = tl.zeros([BLOCK], dtype=a.dtype)
     for k in range(0, n):
@@ -105,10 +112,8 @@ def _joseph_adjoint_kernel(sino, a_ptr, b_ptr, w_ptr, row_ptr, out, nv, nd, n, B
     e = v * nd + j
     y = tl.load(sino + ib.to(tl.int64) * nv * nd + e, mask=j < nd, other=0.0)
     live = (j < nd) & (y != 0)
-    a = tl.load(a_ptr + e, mask=live, other=0.0)
-    b = tl.load(b_ptr + e, mask=live, other=0.0)
-    wy = tl.load(w_ptr + e, mask=live, other=0.0) * y
-    rows = tl.load(row_ptr + e, mask=live, other=0) != 0
+    a, b, w, rows = _ray(a_ptr, b_ptr, w_ptr, row_ptr, e, live)
+    wy = w * y
     base = out + ib.to(tl.int64) * n * n
     for k in range(0, n):
         idx0, idx1, f, in0, in1 = _joseph_taps(a, b, k, n, rows, live)
