@@ -118,6 +118,23 @@ def _commit(tmp: Path, path: Path, force: bool) -> None:
     os.remove(tmp)
 
 
+def _commit_set(pairs: Sequence[tuple[Path, Path]], force: bool) -> None:
+    """:func:`_commit` each (temp, target) in order; if one fails, the targets already committed are taken back
+    when they did not exist before (without ``force``), so no partial set remains."""
+    done: list[Path] = []
+    try:
+        for tmp, target in pairs:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _commit(tmp, target, force)
+            done.append(target)
+    except BaseException:
+        if not force:
+            for target in done:
+                with contextlib.suppress(OSError):
+                    os.remove(target)
+        raise
+
+
 @contextlib.contextmanager
 def atomic_outputs(paths: Sequence[PathLike], force: bool = False) -> Iterator[list[Path]]:
     """Yield temporary paths next to ``paths``; when the block succeeds they are moved onto ``paths`` in order
@@ -129,17 +146,7 @@ def atomic_outputs(paths: Sequence[PathLike], force: bool = False) -> Iterator[l
         for target in targets:
             temps.append(_new_temp(target))
         yield list(temps)
-        done: list[Path] = []
-        try:
-            for tmp, target in zip(temps, targets):
-                _commit(tmp, target, force)
-                done.append(target)
-        except BaseException:
-            if not force:  # these did not exist before: take the partial set back
-                for target in done:
-                    with contextlib.suppress(OSError):
-                        os.remove(target)
-            raise
+        _commit_set(list(zip(temps, targets)), force)
     finally:
         for tmp in temps:
             with contextlib.suppress(OSError):
@@ -167,19 +174,7 @@ def atomic_folder(out: PathLike, last: Sequence[str] = (), force: bool = False) 
         yield stage
         files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
         order = [f for f in files if str(f) not in last] + [f for f in files if str(f) in last]
-        targets = [check_writable(out / f, force) for f in order]
-        done: list[Path] = []
-        try:
-            for rel, target in zip(order, targets):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _commit(stage / rel, target, force)
-                done.append(target)
-        except BaseException:
-            if not force:
-                for target in done:
-                    with contextlib.suppress(OSError):
-                        os.remove(target)
-            raise
+        _commit_set([(stage / f, check_writable(out / f, force)) for f in order], force)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
