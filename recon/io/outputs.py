@@ -56,13 +56,19 @@ def pyplot():
 
 def save_figure(fig, path: PathLike, dpi: int = 110) -> Path:
     """Write a matplotlib figure to ``path`` (PNG) atomically and close it."""
-    plt = pyplot()
     try:
         with atomic_output(path, force=True) as tmp:
-            fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
+            _savefig(fig, tmp, dpi)
     finally:
-        plt.close(fig)
+        pyplot().close(fig)
     return Path(path)
+
+
+def _savefig(fig, path: PathLike, dpi: int) -> None:
+    """``fig`` as PNG at ``path``; a character of a file name that the font lacks is drawn as a box, silently."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        fig.savefig(path, dpi=dpi, format="png", bbox_inches="tight")
 
 
 def display_window(image: np.ndarray, low: float = 0.5, high: float = 99.5) -> tuple[float, float]:
@@ -122,8 +128,6 @@ def _preview(path: Path, rec: Reconstruction, title: str) -> None:
     ax.set_title(plain_text(title or rec.method), fontsize=9, parse_math=False)
     fig.colorbar(im, ax=ax, label="μ (1/mm)")
     try:
-        with warnings.catch_warnings():  # a file name's character the font lacks is drawn as a box, silently
-            warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
-            fig.savefig(path, dpi=110, format="png", bbox_inches="tight")
+        _savefig(fig, path, 110)
     finally:
         plt.close(fig)
