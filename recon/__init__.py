@@ -34,6 +34,6 @@ __all__ = [
     "geometry_differences", "project", "backproject", "weighted_backproject", "weighted_backproject_adjoint",
     "Projector", "Backprojector", "WeightedBackprojector", "Ellipse", "Polygon", "rectangle", "ray_transform",
     "rasterize", "shepp_logan", "make_phantom", "fbp", "FBP", "FBPRecipe", "LimitedAngleWarning", "rebin",
-    "Rebinning", "sirt", "cgls", "tv_reconstruct", "Scan", "ScanWarning", "read_scan", "LearnedFBP", "ViewUpsampledFBP", "FanToParallel",
-    "ParallelToFan", "fit_filter", "save_model", "load_model",
+    "Rebinning", "sirt", "cgls", "tv_reconstruct", "Scan", "ScanWarning", "read_scan", "LearnedFBP",
+    "ViewUpsampledFBP", "FanToParallel", "ParallelToFan", "fit_filter", "save_model", "load_model",
 ]

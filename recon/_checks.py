@@ -37,7 +37,8 @@ def torch_device(spec: Any, name: str = "device") -> torch.device:
         if count == 0:
             raise ValueError(f"{name} {str(spec)!r}: no CUDA device is available")
         if device.index is not None and device.index >= count:
-            raise ValueError(f"{name} {str(spec)!r}: this machine has {count} CUDA device(s), cuda:0 … cuda:{count - 1}")
+            raise ValueError(f"{name} {str(spec)!r}: this machine has {count} CUDA device(s), "
+                             f"cuda:0 … cuda:{count - 1}")
         return device
     raise ValueError(f"{name} {str(spec)!r}: recon computes on cpu or cuda devices, not {device.type}")
 

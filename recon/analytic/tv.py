@@ -59,7 +59,8 @@ def gradient(x: torch.Tensor) -> torch.Tensor:
 
 
 def divergence(g: torch.Tensor) -> torch.Tensor:
-    """The negative adjoint of :func:`gradient`: ``<∇x, g> = −<x, div g>``; ``[..., 2, N, N]`` → ``[..., N, N]``."""
+    """The negative adjoint of :func:`gradient` (``<∇x, g> = −<x, div g>``): ``[..., 2, N, N]`` →
+    ``[..., N, N]``."""
     gr, gc = g[..., 0, :, :], g[..., 1, :, :]
     d = torch.zeros_like(gr)
     d[..., :-1, :] += gr[..., :-1, :]

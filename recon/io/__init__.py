@@ -10,5 +10,5 @@ from .scan import Scan, ScanFormatError
 
 __all__ = ["atomic_output", "check_writable", "load_toml", "parse_toml", "angles_from_spec",
            "geometry_from_table", "geometry_to_table",
-           "Scan", "ScanFormatError", "ScanWarning", "read_scan", "read_htc_mat", "read_htc_reference", "read_dxchange",
-           "read_nxtomo", "read_tiff", "read_array", "normalize", "log_transform"]
+           "Scan", "ScanFormatError", "ScanWarning", "read_scan", "read_htc_mat", "read_htc_reference",
+           "read_dxchange", "read_nxtomo", "read_tiff", "read_array", "normalize", "log_transform"]

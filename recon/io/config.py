@@ -29,7 +29,6 @@ from typing import Any, Union
 import numpy as np
 
 from .._checks import check_memory
-
 from ..geometry import FanBeam, Geometry, ParallelBeam
 
 if sys.version_info >= (3, 11):

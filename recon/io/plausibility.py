@@ -5,10 +5,10 @@ Two outcomes, with the thresholds named here:
 * **refused** (:class:`~recon.io.scan.ScanFormatError`, saying the fraction found): more than
   :data:`MAX_IMPOSSIBLE` of the values are impossible — a line integral below :data:`MIN_LINE_INTEGRAL` (the
   detector saw more than 110 % of the open beam) or above :data:`MAX_LINE_INTEGRAL` (a transmission below
-  e⁻³⁰ ≈ 10⁻¹³, which no detector measures), or raw counts clipped at the log transform's floor (at or below the
-  dark level) — or more than :data:`MAX_NEGATIVE` of the line integrals are negative (brighter than the open
-  beam nearly everywhere: a flipped sign or a wrong flat field). Such a file is not a scan as described: raw counts read as line integrals, flat and dark swapped,
-  a wrong dtype or unit.
+  e⁻³⁰ ≈ 10⁻¹³, which no detector measures), or raw counts clipped at the log transform's floor (at or below
+  the dark level) — or more than :data:`MAX_NEGATIVE` of the line integrals are negative (brighter than the open
+  beam nearly everywhere: a flipped sign or a wrong flat field). Such a file is not a scan as described: raw
+  counts read as line integrals, flat and dark swapped, a wrong dtype or unit.
 * **warned** (:class:`ScanWarning`, also listed in ``scan.info["warnings"]`` for ``recon info``): a few values
   beyond the hard limits −1 … 30 (one of them spoils an FBP image), angles that look like radians read as
   degrees or the reverse, all or most views at one angle, a rotation axis that projects outside the detector.

@@ -63,6 +63,12 @@ def _h5_attr_str(obj, name: str) -> Optional[str]:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _no_darks(where: str) -> str:
+    """The warning for raw data without dark fields (``where``: where they would have been)."""
+    return f"no dark fields ({where}): the dark level is taken as 0, which biases the line integrals if the " \
+           "detector has an offset"
+
+
 def check_h5_dataset(path: Path, dataset, fraction: float = 1.0) -> None:
     """Before reading ``fraction`` of ``dataset``: refuse numeric data that are not numbers, an uncompressed
     dataset whose file holds fewer bytes than it declares (truncated, or never written: HDF5 would return fill
@@ -77,8 +83,9 @@ def check_h5_dataset(path: Path, dataset, fraction: float = 1.0) -> None:
         filters = {plist.get_filter(i)[0] for i in range(plist.get_nfilters())}
     filtered = bool(filters - {2, 3})  # anything beyond shuffle (2) and fletcher32 (3) may compress
     if not filtered and dataset.size and stored < declared:
-        raise fail(path, f"dataset {dataset.name} declares {tuple(dataset.shape)} {dtype} ({declared / 2**20:.4g} MiB) "
-                         f"but the file stores {stored / 2**20:.4g} MiB of it (truncated or never written)")
+        raise fail(path, f"dataset {dataset.name} declares {tuple(dataset.shape)} {dtype} "
+                         f"({declared / 2**20:.4g} MiB) but the file stores {stored / 2**20:.4g} MiB of it "
+                         "(truncated or never written)")
     check_memory(declared * fraction * 8.0 / dtype.itemsize * 2, f"{path}: reading dataset {dataset.name}")
 
 
@@ -203,8 +210,7 @@ def read_dxchange(path: PathLike, geometry: GeometryArg = None, *, rows: Rows = 
                                             "measurement/instrument/detection_system/objective/resolution"))
     info.update(rows=picked, n_flats=int(flat.shape[0]), n_darks=int(dark.shape[0]) if dark is not None else 0)
     if dark is None:
-        info.setdefault("warnings", []).append("no dark fields (exchange/data_dark): the dark level is taken as 0, which biases "
-                                               "the line integrals if the detector has an offset")
+        info.setdefault("warnings", []).append(_no_darks("exchange/data_dark"))
     if recorded:
         info["recorded_pixel_size"] = recorded
     return _raw_parallel_scan(path, "dxchange-hdf5", raw, flat, dark, theta_values, theta_unit, "exchange/theta",
@@ -271,8 +277,7 @@ def read_nxtomo(path: PathLike, geometry: GeometryArg = None, *, rows: Rows = No
     if skipped:
         info.setdefault("notes", []).append(f"skipped {skipped} invalid/alignment frame(s)")
     if not darks.any():
-        info.setdefault("warnings", []).append("no dark fields (image_key == 2): the dark level is taken as 0, which biases "
-                                               "the line integrals if the detector has an offset")
+        info.setdefault("warnings", []).append(_no_darks("image_key == 2"))
     if recorded:
         info["recorded_pixel_size"] = recorded
     angles = angle_values[proj] if angle_values is not None else None
