@@ -13,7 +13,6 @@ NCCL on GPU), each process on its share of every epoch; only rank 0 writes files
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -27,9 +26,10 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .._checks import integer, torch_device
+from .._checks import integer, one_line, torch_device
 from ..io.atomic import atomic_output
 from ..models import KnownOperatorModel, build_model, fit_filter, mean_squared_error, save_model, tune_start
+from ..models.serialization import state_checksum
 from ..simulation.dataset import Samples, load_samples
 from .config import TrainConfig, load_train_config
 from .figures import plot_filter, plot_loss
@@ -82,14 +82,6 @@ class TrainingDiverged(ValueError):
     """The training or validation loss became NaN/Inf: nothing of that epoch is kept."""
 
 
-def _samples_checksum(inputs: torch.Tensor, targets: torch.Tensor) -> str:
-    """SHA-256 of the training samples (inputs, then targets): what ``--resume`` must find again."""
-    digest = hashlib.sha256()
-    for t in (inputs, targets):
-        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _distributed() -> tuple[int, int]:
     """Initialise torch.distributed under torchrun (``WORLD_SIZE`` > 1); returns (rank, world size)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -125,7 +117,8 @@ def _load_data_and_model(run: _Run, data: Optional[PathLike]) -> None:
     path = cfg.data_path(data)
     run.device = torch_device(run.settings["device"])
     run.data = load_samples(path, cfg.target, cfg.views(path), cfg.data.get("max_samples"))
-    run.data_sha256 = _samples_checksum(run.data.inputs, run.data.targets)
+    # what --resume must find again: the SHA-256 of the samples (as of a model's parameters)
+    run.data_sha256 = state_checksum({"inputs": run.data.inputs, "targets": run.data.targets})
     if run.world > 1 and run.device.type == "cuda":
         run.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     # the samples live on the device: no host round trip per batch
@@ -166,8 +159,8 @@ def _load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # torch raises many kinds for corrupt, foreign or code-carrying files
-        raise ValueError(f"{path}: not a readable recon checkpoint; it is not loaded "
-                         f"({type(err).__name__}: {' '.join(str(err).split())[:300]})") from None
+        raise ValueError(f"{path}: not a readable recon checkpoint; it is not loaded ({one_line(err)[:300]})") \
+            from None
     missing = [k for k in ("epoch", "model", "optimizer", "history", "config_text") if not isinstance(ckpt, dict)
                or k not in ckpt]
     if missing:
@@ -234,12 +227,13 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int) -> dict[str, Any]:
             stats[3] += len(x)
     if run.world > 1:
         dist.all_reduce(stats)
-    if not all(math.isfinite(float(v)) for v in stats):
-        raise TrainingDiverged(f"epoch {epoch + 1}: the training loss became {float(stats[0] / stats[1]):.4g} and "
-                               f"the validation loss {float(stats[2] / max(stats[3], 1)):.4g}; stopped without saving "
-                               f"this epoch (the checkpoint of epoch {epoch} is kept): lower the learning rate")
-    return {"epoch": epoch + 1, "train_loss": float(stats[0] / stats[1]),
-            "val_loss": float(stats[2] / max(stats[3], 1)), "seconds": round(time.perf_counter() - t0, 3)}
+    train_loss, val_loss = float(stats[0] / stats[1]), float(stats[2] / max(stats[3], 1))
+    if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+        raise TrainingDiverged(f"epoch {epoch + 1}: the training loss became {train_loss:.4g} and the validation "
+                               f"loss {val_loss:.4g}; stopped without saving this epoch (the checkpoint of epoch "
+                               f"{epoch} is kept): lower the learning rate")
+    return {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
+            "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def _save_checkpoint(run: _Run, epoch: int) -> None:
