@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence, Union
 
 from ..evaluation.compare import Comparison, compare_scan
 from ..evaluation.report import comparison_figures, format_report, format_summary, summarise_scans
+from ..evaluation.scores import SSIM_KEYS
 from ..io import read_scan
 from ..io.atomic import atomic_folder, check_distinct, check_writable
 from ..io.references import load_reference
@@ -69,7 +70,7 @@ def _write_report(out: Path, path: Path, c: Comparison, models: Sequence, model_
     for k, model in enumerate(models, start=1):
         plot_filter(model, out / f"filter_{k}.png")
     result = {"scan": str(path), "models": [str(p) for p in model_paths], "reference": str(reference or ""),
-              "segmentation": str(segmentation or ""), **c.context, "methods": c.methods, "scores": c.scores}
+              "segmentation": str(segmentation or ""), **c.context, "ssim_conventions": SSIM_KEYS, "methods": c.methods, "scores": c.scores}
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
     labels = {i: m["label"] for i, m in c.methods.items()}
     report = format_report(c.scores, labels, c.context, f"Comparison on {path.name}")
@@ -123,7 +124,7 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
         if not single:
             summary = summarise_scans(results)
             text = format_summary(summary, f"Comparison on {len(paths)} scans")
-            (stage / "summary.json").write_text(json.dumps(summary, indent=2))
+            (stage / "summary.json").write_text(json.dumps({"ssim_conventions": SSIM_KEYS, **summary}, indent=2))
             (stage / "summary.md").write_text(text)
     if single:
         return results[0]

@@ -33,7 +33,7 @@ from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
 from .baselines import convert_both
 from .methods import Method, applicable_baselines, baseline_methods, model_method, tune_baselines
 from .report import evaluation_figure, format_table
-from .scores import image_scores, relative_l2
+from .scores import SSIM_KEYS, image_scores, relative_l2
 
 __all__ = ["evaluate"]
 
@@ -108,6 +108,7 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
     target = "target_sinograms" if conversion else training_summary(model).get("target", "images")
     report = {"model": str(model_path), "data": str(data_path), "target": target, "n_tune": n_tune,
               "n_test": int(truth.shape[0]), "psnr_data_range": "max - min of each ground-truth image",
+              "ssim_conventions": SSIM_KEYS,
               "methods": methods, "results": results}
     labels = {i: m["label"] for i, m in methods.items()}
     table = format_table(results, labels)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..io.outputs import Reconstruction, display_window, plain_text, pyplot, save_figure
-from ..metrics import psnr
+from ..metrics import SSIM_CONVENTIONS, psnr
 
 __all__ = ["format_table", "format_report", "format_summary", "evaluation_figure", "comparison_figures",
            "summarise_scans"]
@@ -23,14 +23,21 @@ __all__ = ["format_table", "format_report", "format_summary", "evaluation_figure
 PathLike = Union[str, os.PathLike]
 
 _EVALUATION_COLUMNS = {"sinogram_rel_l2": "{:.4f}", "rmse": "{:.3e}", "psnr": "{:.2f}", "ssim": "{:.4f}",
-                       "edge_rise_mm": "{:.3f}"}
-_SCAN_COLUMNS = [("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"), ("rmse", "RMSE (1/mm)", "{:.2e}"),
+                       "ssim_dival": "{:.4f}", "edge_rise_mm": "{:.3f}"}
+_SCAN_COLUMNS = [("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM (Gaussian)", "{:.4f}"),
+                 ("ssim_dival", "SSIM (DIVal)", "{:.4f}"), ("rmse", "RMSE (1/mm)", "{:.2e}"),
                  ("edge_rise_mm", "edge 10–90 % (mm)", "{:.3f}"), ("noise_std", "noise std (1/mm)", "{:.2e}"),
                  ("data_consistency", "‖Ax−p‖/‖p‖", "{:.4f}"), ("segmentation_mcc", "seg. MCC (Otsu)", "{:.4f}")]
 
 
+SSIM_NOTE = (f"SSIM (Gaussian), key `ssim`: {SSIM_CONVENTIONS['gaussian']}; SSIM (DIVal), key `ssim_dival`: "
+             f"{SSIM_CONVENTIONS['dival']}.")
+"""The sentence under every table with SSIM columns: which convention each is."""
+
+
 def format_table(results: dict[str, dict[str, Any]], labels: dict[str, str]) -> str:
-    """Markdown table of ``{id: {metric: value}}`` (``value ± std`` where ``<metric>_std`` is given)."""
+    """Markdown table of ``{id: {metric: value}}`` (``value ± std`` where ``<metric>_std`` is given), with the SSIM
+    conventions named under it."""
     cols = [c for c in _EVALUATION_COLUMNS if any(c in r for r in results.values())]
     lines = ["| method | " + " | ".join(cols) + " | id |", "|---|" + "---|" * len(cols) + "---|"]
     for method_id, r in results.items():
@@ -44,6 +51,8 @@ def format_table(results: dict[str, dict[str, Any]], labels: dict[str, str]) -> 
             else:
                 cells.append(fmt.format(r[c]))
         lines.append(f"| {labels[method_id]} | " + " | ".join(cells) + f" | `{method_id}` |")
+    if any(c.startswith("ssim") for c in cols):
+        lines += ["", SSIM_NOTE]
     return "\n".join(lines)
 
 
@@ -53,6 +62,8 @@ def _scan_table(scores: dict[str, dict[str, float]], labels: dict[str, str]) -> 
     for method_id, s in scores.items():
         lines.append(f"| {labels[method_id]} | " + " | ".join(c[2].format(s[c[0]]) if c[0] in s else "" for c in cols)
                      + f" | `{method_id}` |")
+    if any(c[0].startswith("ssim") for c in cols):
+        lines += ["", SSIM_NOTE]
     return lines
 
 
@@ -95,7 +106,7 @@ def format_summary(summary: dict[str, Any], title: str) -> str:
     means = {m: e["mean"] for m, e in summary["methods"].items()}
     labels = {m: e["label"] for m, e in summary["methods"].items()}
     lines = [f"# {title}", "", f"{len(summary['scans'])} scans: " + ", ".join(Path(s).name for s in summary["scans"]),
-             "", "Mean over the scans:", "", *_scan_table(means, labels), "", "| method | best PSNR | best SSIM | id |",
+             "", "Mean over the scans:", "", *_scan_table(means, labels), "", "| method | best PSNR | best SSIM (Gaussian) | id |",
              "|---|---|---|---|"]
     for m, e in summary["methods"].items():
         lines.append(f"| {e['label']} | {e.get('best_psnr', 0)} of {e['n_scans']} | {e.get('best_ssim', 0)} of "

@@ -26,8 +26,12 @@ def test_compare_reports_every_method_against_the_reference(tmp_path, untrained_
     assert result["n_views_used"] == 60 and result["n_views_full"] == 720
     assert result["methods"]["model_1"]["label"] == "learned LearnedFBP (filter)"
     ram_lak, learned = scores["fbp_ram_lak"], scores["model_1"]
-    for key in ("psnr", "ssim", "rmse", "edge_rise_mm", "noise_std", "data_consistency", "segmentation_mcc"):
+    for key in ("psnr", "ssim", "ssim_dival", "rmse", "edge_rise_mm", "noise_std", "data_consistency",
+                "segmentation_mcc"):
         assert learned[key] == pytest.approx(ram_lak[key], rel=1e-4)  # untrained model = Ram-Lak FBP
+    # both SSIM conventions, each named in the JSON and under the table
+    assert set(result["ssim_conventions"]) == {"ssim", "ssim_dival"} and ram_lak["ssim_dival"] != ram_lak["ssim"]
+    assert "DIVal" in result["ssim_conventions"]["ssim_dival"] and "SSIM (DIVal)" in (out / "report.md").read_text()
     oracle = scores["fbp_tuned_oracle"]
     assert oracle["psnr"] >= ram_lak["psnr"] and oracle["noise_std"] < ram_lak["noise_std"]
     assert 0.2 < ram_lak["edge_rise_mm"] < 2.0 and oracle["segmentation_mcc"] > 0.95

@@ -32,6 +32,24 @@ def test_ssim_matches_scikit_image():
     assert ssim(img, ref) == pytest.approx(expected, rel=1e-10)
 
 
+def test_dival_ssim_matches_scikit_image_defaults_and_differs_from_gaussian():
+    """``convention="dival"`` is scikit-image's default SSIM (7 × 7 uniform window, sample covariance) with the
+    ground truth's data range, as DIVal reports it; batched images give each image's value."""
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(2)
+    refs = ndimage.gaussian_filter(rng.random((3, 48, 40)), (0, 2, 2))
+    imgs = refs + 0.05 * rng.standard_normal(refs.shape)
+    ours = ssim(imgs, refs, convention="dival")
+    for k in range(3):
+        expected = structural_similarity(imgs[k], refs[k], data_range=float(refs[k].max() - refs[k].min()))
+        assert float(ours[k]) == pytest.approx(expected, rel=1e-10)
+    # the conventions really differ on noisy images (so a report must say which it used)
+    assert abs(float(ours[0]) - ssim(imgs[0], refs[0])) > 0.01
+    with pytest.raises(ValueError, match="convention"):
+        ssim(imgs, refs, convention="uniform")
+
+
 def test_edge_rise_of_a_blurred_disc_is_that_of_the_gaussian():
     n, px = 256, 0.3
     y, x = np.mgrid[:n, :n]
