@@ -23,6 +23,7 @@ import torch
 from benchlib import bench_geometries, machine, timed
 
 import recon
+from recon.interop import to_astra
 
 
 def astra_parallel_fbp(geom: recon.ParallelBeam, sino: np.ndarray) -> Optional[Callable[[], np.ndarray]]:
@@ -30,9 +31,7 @@ def astra_parallel_fbp(geom: recon.ParallelBeam, sino: np.ndarray) -> Optional[C
         import astra
     except ImportError:
         return None
-    px = geom.pixel_size
-    vg = astra.create_vol_geom(geom.image_size, geom.image_size)
-    pg = astra.create_proj_geom("parallel", geom.det_spacing / px, geom.n_det, geom.angles)
+    vg, pg = to_astra(geom)  # lengths in mm: ASTRA's FBP is μ in 1/mm
     pid = astra.create_projector("linear", pg, vg)
     sid = astra.data2d.create("-sino", pg, sino)
     rid = astra.data2d.create("-vol", vg, 0)
@@ -43,7 +42,7 @@ def astra_parallel_fbp(geom: recon.ParallelBeam, sino: np.ndarray) -> Optional[C
 
     def run() -> np.ndarray:
         astra.algorithm.run(alg)
-        return astra.data2d.get(rid) / px
+        return astra.data2d.get(rid)
     return run
 
 

@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 import recon
+from recon.interop import to_astra
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:
@@ -59,15 +60,9 @@ def bench_geometries(size: int = 512) -> dict[str, recon.Geometry]:
 
 
 def astra_geometries(geom: recon.Geometry):
-    """ASTRA's ``(vol_geom, proj_geom)`` of a parallel or flat-fan geometry, lengths in pixels (ASTRA's unit);
+    """ASTRA's ``(vol_geom, proj_geom)`` of a parallel or flat-fan geometry in ASTRA's habitual pixel units
+    (:func:`recon.interop.to_astra` with ``unit_mm`` = the pixel size; timings do not depend on the unit),
     ``None`` for an arc detector (ASTRA 2D has none). Needs ``astra`` importable."""
-    import astra
-
     if isinstance(geom, recon.FanBeam) and geom.detector == "arc":
         return None
-    px = geom.pixel_size
-    vg = astra.create_vol_geom(geom.image_size, geom.image_size)
-    if isinstance(geom, recon.FanBeam):
-        return vg, astra.create_proj_geom("fanflat", geom.det_spacing / px, geom.n_det, geom.angles, geom.sod / px,
-                                          (geom.sdd - geom.sod) / px)
-    return vg, astra.create_proj_geom("parallel", geom.det_spacing / px, geom.n_det, geom.angles)
+    return to_astra(geom, unit_mm=geom.pixel_size)

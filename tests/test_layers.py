@@ -6,6 +6,7 @@ Layers, lowest first (a module may import its own layer and any lower one)::
     1  recon.io            files: may import layer 0 only
     2  recon.operators     A, Aᵀ, B_w, B_wᵀ
     3  recon.analytic      classical reconstruction
+    3  recon.interop       ASTRA, ODL, deepinv (geometry and operators only)
     4  recon.models        known-operator networks
     5  recon.simulation    phantoms, noise, datasets
     6  recon.training      ``recon train``
@@ -26,7 +27,7 @@ from pathlib import Path
 
 
 PACKAGE = Path(__file__).resolve().parents[1] / "recon"
-LAYERS = {"geometry": 0, "metrics": 0, "_checks": 0, "_version": 0, "io": 1, "operators": 2, "analytic": 3,
+LAYERS = {"geometry": 0, "metrics": 0, "_checks": 0, "_version": 0, "io": 1, "operators": 2, "analytic": 3, "interop": 3,
           "models": 4, "simulation": 5, "training": 6, "evaluation": 7, "app": 8, "__init__": 9, "__main__": 9}
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80

@@ -24,6 +24,23 @@ def test_pyproject_lists_every_subpackage():
     assert found | {"recon.bundled"} == listed
 
 
+def test_distribution_name_is_not_the_unrelated_pypi_recon():
+    """``recon`` on PyPI is a single-cell biology package; ours ships as ``recon-ct`` with the import package
+    and the command still called ``recon``."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "recon-ct"
+    assert project["scripts"] == {"recon": "recon.app.cli:main"}
+    from importlib import metadata
+
+    import recon
+
+    try:  # installed (pip install -e . or a wheel, as in CI): the metadata is this checkout's
+        installed = metadata.version("recon-ct")
+    except metadata.PackageNotFoundError:  # run from a plain checkout
+        return
+    assert installed == recon.__version__
+
+
 def test_bundled_scan_is_found_and_readable():
     for name, variable in ((HTC_SCAN, "CtDataFull"), (HTC_REFERENCE, "reconFullFbp"),
                            (HTC_SEGMENTATION, "reconFullFbpSeg")):

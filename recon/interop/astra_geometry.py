@@ -1,0 +1,184 @@
+"""recon geometries as ASTRA Toolbox 2-D geometries and back.
+
+ASTRA's 2-D conventions are recon's (:class:`recon.ParallelBeam`, :class:`recon.FanBeam`): for view θ a parallel
+ray runs along ``(sin θ, −cos θ)``, a fan source sits at ``sod · (sin θ, −cos θ)``, the detector's ``u`` axis
+points along ``(cos θ, sin θ)``, and image row 0 is the top (largest y). ASTRA has no length unit: the volume
+window sets it. :func:`to_astra` writes the window in mm, so every length is in mm and an ASTRA projection of a
+μ image (1/mm) is in line integrals, as :func:`recon.project`'s. Geometries made in ASTRA's habitual pixel units
+(default window ``±N/2``) come back with ``unit_mm`` = the pixel size in mm.
+
+Vector forms (ASTRA's documentation, "2D geometries"): ``parallel_vec`` rows ``(rayX, rayY, dX, dY, uX, uY)`` —
+ray direction, detector centre, vector from detector element 0 to 1; ``fanflat_vec`` rows
+``(srcX, srcY, dX, dY, uX, uY)`` with the source instead of the ray. ASTRA's 2-D geometries have no arc
+(equiangular) detector.
+
+Reference: W. van Aarle et al., "Fast and flexible X-ray tomography using the ASTRA toolbox", *Opt. Express*
+24(22), 25129 (2016).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from ..geometry import FanBeam, Geometry, ParallelBeam
+
+__all__ = ["to_astra", "from_astra", "astra_vectors"]
+
+PROJECTION_TYPES = ("parallel", "fanflat", "parallel_vec", "fanflat_vec")
+
+
+def _import_astra():
+    try:
+        import astra
+    except ImportError:
+        raise ImportError("recon.interop.to_astra/from_astra need the ASTRA Toolbox: pip install astra-toolbox") from None
+    return astra
+
+
+def astra_vectors(geometry: Geometry, unit_mm: float = 1.0) -> np.ndarray:
+    """The ``[n_views, 6]`` rows of ASTRA's ``parallel_vec`` (ray, detector centre, u) or ``fanflat_vec``
+    (source, detector centre, u) for ``geometry``, lengths in units of ``unit_mm`` mm."""
+    _no_arc(geometry)
+    theta = geometry.angles
+    c, s = np.cos(theta), np.sin(theta)
+    u = np.stack([c, s], axis=1)
+    centre = geometry.det_offset * u
+    if isinstance(geometry, FanBeam):
+        first = geometry.sod * np.stack([s, -c], axis=1)
+        centre = centre + (geometry.sdd - geometry.sod) * np.stack([-s, c], axis=1)
+    else:
+        first = np.stack([s, -c], axis=1)
+    if isinstance(geometry, FanBeam):
+        first = first / unit_mm
+    return np.concatenate([first, centre / unit_mm, geometry.det_spacing / unit_mm * u], axis=1)
+
+
+def _no_arc(geometry: Geometry) -> None:
+    if isinstance(geometry, FanBeam) and geometry.detector == "arc":
+        raise ValueError("ASTRA's 2-D geometries have no arc (equiangular) detector; use recon's operators for "
+                         "this geometry, or rebin it to a flat detector first (recon.rebin)")
+    if not isinstance(geometry, (ParallelBeam, FanBeam)):
+        raise TypeError(f"to_astra needs a recon.ParallelBeam or recon.FanBeam, got {type(geometry).__name__}")
+
+
+def to_astra(geometry: Geometry, vectors: Optional[bool] = None,
+             unit_mm: float = 1.0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """ASTRA's ``(vol_geom, proj_geom)`` of a parallel or flat-fan ``geometry``, lengths in units of ``unit_mm``
+    mm: 1 (default) for mm, so that ASTRA's projections are line integrals and its FBP is μ in 1/mm;
+    ``geometry.pixel_size`` for ASTRA's habitual pixel units (then projections are in pixel lengths).
+
+    ``vectors``: ``True`` for ``parallel_vec``/``fanflat_vec``, ``False`` for the plain ``parallel``/``fanflat``
+    form; by default the plain form unless the detector is offset (the plain forms cannot hold an offset).
+    An arc detector raises ``ValueError``.
+    """
+    astra = _import_astra()
+    _no_arc(geometry)
+    _check_unit(unit_mm)
+    if vectors is None:
+        vectors = geometry.det_offset != 0.0
+    if not vectors and geometry.det_offset != 0.0:
+        raise ValueError(f"ASTRA's plain {'fanflat' if isinstance(geometry, FanBeam) else 'parallel'} geometry has "
+                         f"no detector offset (this one is {geometry.det_offset:g} mm): use vectors=True")
+    half = geometry.image_size * geometry.pixel_size / 2.0 / unit_mm
+    vol = astra.create_vol_geom(geometry.image_size, geometry.image_size, -half, half, -half, half)
+    fan = isinstance(geometry, FanBeam)
+    spacing = geometry.det_spacing / unit_mm
+    if vectors:
+        proj = astra.create_proj_geom("fanflat_vec" if fan else "parallel_vec", geometry.n_det,
+                                      astra_vectors(geometry, unit_mm))
+    elif fan:
+        proj = astra.create_proj_geom("fanflat", spacing, geometry.n_det, np.array(geometry.angles),
+                                      geometry.sod / unit_mm, (geometry.sdd - geometry.sod) / unit_mm)
+    else:
+        proj = astra.create_proj_geom("parallel", spacing, geometry.n_det, np.array(geometry.angles))
+    return vol, proj
+
+
+def _check_unit(unit_mm: float) -> None:
+    if not (isinstance(unit_mm, (int, float)) and np.isfinite(unit_mm) and unit_mm > 0):
+        raise ValueError(f"unit_mm must be a positive length in mm, got {unit_mm!r}")
+
+
+def _grid(vol_geom: dict[str, Any], unit_mm: float) -> tuple[int, float]:
+    """Image size and pixel size (mm) of a square, centred ASTRA volume geometry."""
+    try:
+        rows, cols = int(vol_geom["GridRowCount"]), int(vol_geom["GridColCount"])
+        o = vol_geom["option"]
+        x0, x1, y0, y1 = (float(o[k]) for k in ("WindowMinX", "WindowMaxX", "WindowMinY", "WindowMaxY"))
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"not an ASTRA 2-D volume geometry (missing {err})") from None
+    px, py = (x1 - x0) / cols, (y1 - y0) / rows
+    scale = max(abs(x0), abs(x1), abs(y0), abs(y1))
+    if rows != cols or not np.isclose(px, py, rtol=1e-9):
+        raise ValueError(f"recon's image grid is square with square pixels; this volume is {rows} × {cols} pixels "
+                         f"of {px:g} × {py:g}")
+    if abs(x0 + x1) > 1e-9 * scale or abs(y0 + y1) > 1e-9 * scale:
+        raise ValueError(f"recon's image grid is centred on the rotation axis; this volume's window is "
+                         f"x {x0:g}…{x1:g}, y {y0:g}…{y1:g}")
+    return rows, px * unit_mm
+
+
+def _views(vectors: np.ndarray, fan: bool) -> dict[str, Any]:
+    """Angles, detector pitch and offset (and sod, sdd) of vector rows, checked to be one circular scan."""
+    v = np.asarray(vectors, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != 6 or len(v) == 0:
+        raise ValueError(f"ASTRA 2-D vectors must be [n_views, 6], got shape {v.shape}")
+    first, centre, u = v[:, 0:2], v[:, 2:4], v[:, 4:6]
+    radius = np.linalg.norm(first, axis=1)
+    theta = np.unwrap(np.arctan2(first[:, 0], -first[:, 1]))
+    theta = theta - 2 * np.pi * np.floor(theta[0] / (2 * np.pi))
+    axis = np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    pitch = np.linalg.norm(u, axis=1)
+    scale = max(float(np.abs(v).max()), 1e-300)
+    tol = 1e-7
+    out = {"angles": theta, "det_spacing": float(pitch.mean()), "det_offset": float((centre * axis).sum(1).mean())}
+    checks = [("detector pitch |u|", pitch), ("detector offset", (centre * axis).sum(1))]
+    if fan:
+        odd = (centre * np.stack([-axis[:, 1], axis[:, 0]], axis=1)).sum(1)
+        out.update(sod=float(radius.mean()), sdd=float((radius + odd).mean()))
+        checks += [("source distance", radius), ("origin-detector distance", odd)]
+    for name, values in checks:
+        bad = np.flatnonzero(np.abs(values - values[0]) > tol * scale)
+        if bad.size:
+            raise ValueError(f"these ASTRA vectors are not one circular scan: the {name} changes from {values[0]:.6g} "
+                             f"(view 0) to {values[bad[0]]:.6g} (view {bad[0]}); recon has no such geometry")
+    skew = np.abs(u / pitch[:, None] - axis).max(axis=1)
+    if skew.max() > tol:
+        k = int(np.argmax(skew))
+        if np.allclose(u[k] / pitch[k], -axis[k], atol=1e-6):
+            raise ValueError(f"view {k}: the detector's u vector runs against the axis (cos θ, sin θ) (a mirrored "
+                             "detector); flip the sinogram's detector axis and reverse u first")
+        tilt = np.degrees(np.arccos(np.clip(float((u[k] / pitch[k]) @ axis[k]), -1.0, 1.0)))
+        raise ValueError(f"view {k}: the detector is tilted by {tilt:.3g}° from "
+                         "perpendicular to the central ray; recon has no tilted detectors")
+    return out
+
+
+def from_astra(vol_geom: dict[str, Any], proj_geom: dict[str, Any], unit_mm: float = 1.0) -> Geometry:
+    """The recon geometry of ASTRA's ``(vol_geom, proj_geom)`` (``parallel``, ``fanflat``, ``parallel_vec``,
+    ``fanflat_vec``); ``unit_mm`` is the length of ASTRA's unit in mm (1 for :func:`to_astra`'s geometries, the
+    pixel size in mm for geometries in pixel units). A geometry recon cannot hold (non-square or off-centre
+    volume, a vector scan that is not circular, a tilted detector) raises ``ValueError``."""
+    _check_unit(unit_mm)
+    kind = proj_geom.get("type") if isinstance(proj_geom, dict) else None
+    if kind not in PROJECTION_TYPES:
+        raise ValueError(f"recon reads ASTRA 2-D projection geometries of type {', '.join(PROJECTION_TYPES)}; "
+                         f"got {kind!r}")
+    size, px = _grid(vol_geom, unit_mm)
+    n_det = int(proj_geom["DetectorCount"])
+    common = {"n_det": n_det, "image_size": size, "pixel_size": px}
+    if kind.endswith("_vec"):
+        v = _views(proj_geom["Vectors"], fan=kind == "fanflat_vec")
+        lengths = {k: v[k] * unit_mm for k in ("det_spacing", "det_offset", "sod", "sdd") if k in v}
+        if kind == "fanflat_vec":
+            return FanBeam(v["angles"], **common, **lengths)
+        return ParallelBeam(v["angles"], **common, **lengths)
+    angles = np.asarray(proj_geom["ProjectionAngles"], dtype=np.float64)
+    spacing = float(proj_geom["DetectorWidth"]) * unit_mm
+    if kind == "fanflat":
+        sod = float(proj_geom["DistanceOriginSource"]) * unit_mm
+        return FanBeam(angles, det_spacing=spacing, sod=sod,
+                       sdd=sod + float(proj_geom["DistanceOriginDetector"]) * unit_mm, **common)
+    return ParallelBeam(angles, det_spacing=spacing, **common)
