@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 import warnings
 from typing import Callable, Optional, Sequence
@@ -20,6 +21,8 @@ from ..io.atomic import terminate_cleanly
 from ..evaluation.evaluate import evaluate
 from ..simulation.simulate import simulate_to_file
 from ..training.loop import train
+from ..evaluation.htc2022_report import format_benchmark
+from .benchmark import benchmark_htc2022, parse_models
 from .compare import compare_files
 from .demo import run_demo
 from .info import describe_scan
@@ -190,6 +193,42 @@ def _run_compare(args: argparse.Namespace) -> None:
     print(f"\nwrote {args.out}/{'summary.md' if 'summary' in result else 'report.md'}")
 
 
+# ---- benchmark -----------------------------------------------------------------------------------------------
+
+def _add_benchmark(sub) -> None:
+    p = sub.add_parser("benchmark", help="challenge-grade benchmarks: htc2022 = the HTC2022 limited-angle challenge "
+                                         "scored per level (MCC of segmentations), markdown + JSON + figures")
+    p.add_argument("name", choices=["htc2022"], help="the benchmark")
+    p.add_argument("data", help="HTC2022 data folder: the challenge's test set (htc2022_0<level><x>_limited.mat + "
+                                "*_recon_fbp_seg.mat) or the training phantoms (htc2022_<name>_full.mat + "
+                                "*_full_recon_fbp_seg.mat, cut to every level's arc)")
+    p.add_argument("--model", action="append", default=[], metavar="ARC=RUN",
+                   help="the limited-angle model for one level, e.g. 90=runs/limited_90_completion; repeatable")
+    p.add_argument("--starts", type=float, nargs="+", default=[0.0, 90.0, 180.0, 270.0], metavar="DEG",
+                   help="start angles of the arcs cut from full scans (training phantoms); default 0 90 180 270")
+    p.add_argument("--levels", type=int, nargs="+", default=None, help="levels to score (1…7; default all)")
+    p.add_argument("--segmentation", choices=["htc2022", "otsu"], default="htc2022",
+                   help="segmentation procedure: the organisers' (default) or plain Otsu")
+    p.add_argument("--out", required=True, help="report folder")
+    p.add_argument("--force", action="store_true", help="overwrite an existing report")
+
+
+def _benchmark_command(args: argparse.Namespace) -> str:
+    """The command line that regenerates this benchmark (stored in its record)."""
+    words = ["recon", "benchmark", args.name, args.data, *[w for m in args.model for w in ("--model", m)],
+             "--starts", *[f"{s:g}" for s in args.starts], "--segmentation", args.segmentation]
+    words += ["--levels", *map(str, args.levels)] if args.levels else []
+    return " ".join(shlex.quote(w) for w in words + ["--out", args.out])
+
+
+def _run_benchmark(args: argparse.Namespace) -> None:
+    record = benchmark_htc2022(args.data, args.out, parse_models(args.model), starts_deg=args.starts,
+                               segmentation=args.segmentation, levels=args.levels, force=args.force,
+                               command=_benchmark_command(args))
+    print(format_benchmark(record).split("\n![")[0])
+    print(f"\nwrote {args.out}/benchmark.md")
+
+
 # ---- entry point ---------------------------------------------------------------------------------------------
 
 _COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], None]]] = {
@@ -200,6 +239,7 @@ _COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], None]]] = {
     "evaluate": (_add_evaluate, _run_evaluate),
     "reconstruct": (_add_reconstruct, _run_reconstruct),
     "compare": (_add_compare, _run_compare),
+    "benchmark": (_add_benchmark, _run_benchmark),
 }
 
 

@@ -31,7 +31,7 @@ from ..models import GeometryConversion, KnownOperatorModel, training_summary
 from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
 from .methods import tune_baselines
 
-__all__ = ["training_baselines", "conversion_windows", "stored_arc_recipes", "convert_both", "CACHE_NAME"]
+__all__ = ["training_baselines", "arc_training_baselines", "conversion_windows", "stored_arc_recipes", "convert_both", "CACHE_NAME"]
 
 CACHE_NAME = "tuned_baselines.json"
 TUNING_SAMPLES = 16  # training samples the baselines are tuned on
@@ -98,6 +98,32 @@ def _tuned_from_dict(d: dict[str, Any]) -> TunedRecipe:
     return TunedRecipe(FBPRecipe.from_dict(d), float(d.get("mse", float("nan"))))
 
 
+def _training_samples(model: KnownOperatorModel, data: Path):
+    views = view_indices(SimulatedDataset(data, keys=("sinograms",)).geometry, model.geometry)
+    return load_samples(data, training_summary(model).get("target", "images"), views, max_samples=TUNING_SAMPLES)
+
+
+def arc_training_baselines(model: KnownOperatorModel, ids: Sequence[str]) -> dict[str, TunedRecipe]:
+    """The arc baselines of ``ids`` among ``limited_angle_fbp`` and ``view_completion_fbp`` tuned on up to
+    :data:`TUNING_SAMPLES` samples of a limited-angle model's simulated training data (cached beside the run like
+    :func:`training_baselines`); empty if the run recorded no readable file. ``recon compare`` uses the recipes
+    the training tuned instead (:func:`stored_arc_recipes`); ``recon benchmark`` needs both kinds for every
+    model, whichever one its training tuned."""
+    ids = [i for i in ids if i in ("limited_angle_fbp", "view_completion_fbp")]
+    data = _training_file(model)
+    if model.output_kind != "image" or data is None or not ids:
+        return {}
+
+    def compute() -> dict[str, TunedRecipe]:
+        samples = _training_samples(model, data)
+        return tune_baselines(ids, samples.inputs, samples.targets, model.geometry, [model])
+
+    try:
+        return _cached(model, {"what": "arc baselines", "ids": ids}, compute)
+    except (ValueError, OSError):
+        return {}
+
+
 def training_baselines(model: KnownOperatorModel, ids: Sequence[str], models: Sequence[KnownOperatorModel] = ()
                        ) -> Optional[dict[str, TunedRecipe]]:
     """The baselines of ``ids`` among ``fbp_tuned`` and ``fbp_view_interpolated`` tuned on up to
@@ -112,9 +138,7 @@ def training_baselines(model: KnownOperatorModel, ids: Sequence[str], models: Se
     factors = sorted({int(m.factor) for m in models if getattr(m, "factor", None) is not None})
 
     def compute() -> dict[str, TunedRecipe]:
-        views = view_indices(SimulatedDataset(data, keys=("sinograms",)).geometry, model.geometry)
-        samples = load_samples(data, training_summary(model).get("target", "images"), views,
-                               max_samples=TUNING_SAMPLES)
+        samples = _training_samples(model, data)
         return tune_baselines(ids, samples.inputs, samples.targets, model.geometry, models)
 
     try:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["EdgeSpread", "edge_spread", "edge_rise_distance", "flat_region_noise", "otsu_threshold",
-           "segmentation_mcc"]
+__all__ = ["EdgeSpread", "edge_spread", "edge_rise_distance", "flat_region_noise", "otsu_bin", "otsu_threshold",
+           "matthews_correlation", "segmentation_mcc"]
 
 
 @dataclass(frozen=True)
@@ -109,30 +109,45 @@ def flat_region_noise(image: np.ndarray, segmentation: np.ndarray, pixel_size: f
     return float(np.std(np.asarray(image, dtype=np.float64)[inside]))
 
 
-def otsu_threshold(image: np.ndarray, bins: int = 256) -> float:
-    """Otsu's threshold: the grey level that maximises the between-class variance of the histogram."""
-    values = np.asarray(image, dtype=np.float64).ravel()
-    hist, edges = np.histogram(values, bins=bins)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    weight0 = np.cumsum(hist)
+def otsu_bin(counts: np.ndarray) -> int:
+    """Otsu's choice on a histogram ``counts`` ``[bins]``: the last bin of the lower class, the one that
+    maximises the between-class variance."""
+    counts = np.asarray(counts, dtype=np.float64)
+    k = np.arange(counts.size, dtype=np.float64)
+    weight0 = np.cumsum(counts)
     weight1 = weight0[-1] - weight0
-    sum0 = np.cumsum(hist * centres)
+    sum0 = np.cumsum(counts * k)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean0 = sum0 / weight0
         mean1 = (sum0[-1] - sum0) / weight1
         between = weight0 * weight1 * (mean0 - mean1) ** 2
-    # class 0 = bins 0..k, class 1 = bins k+1..; the threshold is the last bin centre of class 0 (as scikit-image)
-    return float(centres[int(np.nanargmax(between[:-1]))])
+    return int(np.nanargmax(between[:-1]))
 
 
-def segmentation_mcc(image: np.ndarray, segmentation: np.ndarray) -> float:
-    """HTC2022 score: Matthews correlation coefficient between ``image > otsu_threshold(image)`` and the
-    binary ``segmentation``."""
-    predicted = np.asarray(image) > otsu_threshold(image)
-    truth = np.asarray(segmentation) > 0
+def otsu_threshold(image: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold: the grey level that maximises the between-class variance of the ``bins``-bin
+    histogram over the image's range; the last bin centre of the lower class (as scikit-image's
+    ``threshold_otsu``)."""
+    hist, edges = np.histogram(np.asarray(image, dtype=np.float64).ravel(), bins=bins)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    return float(centres[otsu_bin(hist)])
+
+
+def matthews_correlation(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """Matthews correlation coefficient of two binary images (nonzero = object): ``(TP·TN − FP·FN) /
+    √((TP+FP)(TP+FN)(TN+FP)(TN+FN))``, 0 when a factor of the denominator is 0 (as the HTC2022 scoring)."""
+    predicted, truth = np.asarray(predicted) > 0, np.asarray(truth) > 0
+    if predicted.shape != truth.shape:
+        raise ValueError(f"segmentations of different shapes: {predicted.shape} and {truth.shape}")
     tp = float(np.sum(predicted & truth))
     tn = float(np.sum(~predicted & ~truth))
     fp = float(np.sum(predicted & ~truth))
     fn = float(np.sum(~predicted & truth))
     denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
     return float((tp * tn - fp * fn) / denominator) if denominator > 0 else 0.0
+
+
+def segmentation_mcc(image: np.ndarray, segmentation: np.ndarray) -> float:
+    """HTC2022 score of a reconstruction: Matthews correlation between ``image > otsu_threshold(image)`` and
+    the binary ``segmentation``."""
+    return matthews_correlation(np.asarray(image) > otsu_threshold(image), segmentation)
