@@ -155,7 +155,9 @@ class Scan:
 
         Angles are compared modulo 2π. The arc runs counter-clockwise from ``start``; when ``stop < start``
         it wraps through 0 (``select_angles(radians(350), radians(10))`` is a 20° arc), and an arc of 2π or
-        more keeps every view. View order is preserved.
+        more keeps every view as it is. The views of a shorter arc come in their order along it, their angles
+        continued by whole turns so that they increase from the start (350°, …, 359.5°, 360°, …, 370°), as
+        arc weights, view completion and arc models need.
         """
         start = real("start", start)
         stop = real("stop", stop)
@@ -164,11 +166,18 @@ class Scan:
         tol = 1e-9 * max(1.0, abs(start), abs(stop))
         rel = np.mod(self.geometry.angles - start, two_pi)
         rel = np.where(rel > two_pi - tol, rel - two_pi, rel)  # an angle a hair below start counts as start
-        keep = np.flatnonzero(rel <= length + tol) if length < two_pi else np.arange(self.n_views)
+        if length >= two_pi:
+            return self._take_views(np.arange(self.n_views), f"select_angles({start:.6g}, {stop:.6g})")
+        keep = np.flatnonzero(rel <= length + tol)
         if keep.size == 0:
             raise ValueError(f"no view lies on the arc {math.degrees(start):.4g}° … {math.degrees(stop):.4g}° "
                              f"(views span {self.geometry._angles_repr()})")
-        return self._take_views(keep, f"select_angles({start:.6g}, {stop:.6g})")
+        keep = keep[np.argsort(rel[keep], kind="stable")]
+        angles = self.geometry.angles[keep]
+        turns = np.round((start + rel[keep] - angles) / two_pi)  # whole turns that continue the arc
+        geometry = self.geometry.replace(angles=angles + two_pi * turns)
+        return self._derive(np.take(self.sinogram, keep, axis=-2), geometry,
+                            f"select_angles({start:.6g}, {stop:.6g})")
 
     def bin_detector(self, factor: int) -> "Scan":
         """A scan with ``factor`` neighbouring detector elements averaged into one.

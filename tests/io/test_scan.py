@@ -57,7 +57,12 @@ def test_select_angles_arcs_and_wrap_around():
     assert quarter.n_views == 181  # 0 … 90° inclusive
     wrap = scan.select_angles(math.radians(350), math.radians(10))
     deg = np.rad2deg(wrap.geometry.angles)
-    assert wrap.n_views == 41 and deg[0] == 0.0 and deg[-1] == pytest.approx(359.5)  # order preserved
+    # ordered along the arc, angles continued through 360°: 350, …, 359.5, 360, …, 370
+    assert wrap.n_views == 41 and deg[0] == pytest.approx(350.0) and deg[-1] == pytest.approx(370.0)
+    np.testing.assert_allclose(np.diff(deg), 0.5, atol=1e-9)
+    np.testing.assert_array_equal(wrap.sinogram[0], scan.sinogram[700])  # 350° is view 700
+    np.testing.assert_array_equal(wrap.sinogram[-1], scan.sinogram[20])  # 370° ≡ 10° is view 20
+    np.testing.assert_array_equal(quarter.geometry.angles, scan.geometry.angles[:181])  # no wrap: as they were
     assert scan.select_angles(-math.radians(10), math.radians(10)).n_views == 41
     assert scan.select_angles(0.0, 4 * math.pi).n_views == 720
     short = scan.select_angles(math.radians(30), math.radians(30 + 200))
