@@ -38,8 +38,8 @@ lstsq_check = true
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     rebinning = next(v for k, v in rows.items() if k.startswith("rebinning + FBP"))
     network = next(v for k, v in rows.items() if k.startswith("network (filter) + FBP"))
-    for row in (rebinning, network):  # sinogram error, image metrics and edge sharpness per method
-        assert len([c for c in row.split("|")[2:-2] if c.strip()]) == 5
+    for row in (rebinning, network):  # sinogram error, RMSE, PSNR, both SSIMs and edge sharpness per method
+        assert len([c for c in row.split("|")[2:-2] if c.strip()]) == 6
 
 
 def test_evaluate_compares_with_ram_lak_and_a_tuned_window(dataset, tmp_path, capsys):
