@@ -107,12 +107,14 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--tune-fraction", type=float, default=0.25,
                    help="share of the test file used to tune the analytic filters (default: %(default)s)")
     p.add_argument("--max-samples", type=int, default=None, help="use at most this many samples")
+    p.add_argument("--tv", action="store_true", help="also TV-regularised reconstruction (Chambolle–Pock, λ tuned "
+                                                      "on the tuning samples; slow: hundreds of projections an image)")
     p.add_argument("--force", action="store_true", help="overwrite existing evaluation files")
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:
     report = evaluate(args.model, args.data, out=args.out, tune_fraction=args.tune_fraction,
-                      max_samples=args.max_samples, force=args.force)
+                      max_samples=args.max_samples, force=args.force, tv=args.tv)
     print(f"{report['n_tune']} samples tuned the analytic filters; {report['n_test']} scored "
           "(PSNR data range: max − min of each ground-truth image)\n")
     print(report["table"])
@@ -181,6 +183,8 @@ def _add_compare(sub) -> None:
                    help="ground-truth segmentation (HTC *_seg.mat or TIFF); per scan like --reference")
     p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files without geometry")
     _add_view_selection(p)
+    p.add_argument("--tv", action="store_true", help="also TV-regularised reconstruction (Chambolle–Pock; λ tuned on "
+                                                      "the first model's training data and, as an oracle, on the scan)")
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
 
@@ -188,7 +192,7 @@ def _add_compare(sub) -> None:
 def _run_compare(args: argparse.Namespace) -> None:
     result = compare_files(args.scans, args.out, args.model, reference=args.reference,
                            segmentation=args.segmentation, geometry=args.geometry, views=args.views,
-                           angles=args.angles, force=args.force)
+                           angles=args.angles, force=args.force, tv=args.tv)
     print(result["report"].split("\n![")[0])
     print(f"\nwrote {args.out}/{'summary.md' if 'summary' in result else 'report.md'}")
 

@@ -82,10 +82,12 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
                   reference: Union[None, PathLike, Sequence[PathLike]] = None,
                   segmentation: Union[None, PathLike, Sequence[PathLike]] = None,
                   geometry: Optional[PathLike] = None, views: Optional[int] = None,
-                  angles: Optional[tuple[float, float]] = None, force: bool = False) -> dict[str, Any]:
+                  angles: Optional[tuple[float, float]] = None, force: bool = False, tv: bool = False
+                  ) -> dict[str, Any]:
     """Compare every scan of ``scans`` (files or folders, see :func:`scan_paths`) and write the report folder
     ``out`` — for several scans one sub-folder per scan (named by its file stem) and ``summary.md`` /
-    ``summary.json``. References and segmentations: see :func:`per_scan`. Every output is checked before
+    ``summary.json``. References and segmentations: see :func:`per_scan`; ``tv``: TV as a method too
+    (:func:`recon.evaluation.compare.compare_scan`). Every output is checked before
     anything is computed, so nothing is overwritten without ``force``. Returns the result of the one scan, or
     ``{"scans": [...], "summary": ..., "report": summary markdown}``."""
     paths = scan_paths(scans)
@@ -114,7 +116,7 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
         grid = models[0].geometry if models and models[0].output_kind == "image" else scan.geometry
         comparisons.append(compare_scan(scan, models, load_reference(ref, grid) if ref is not None else None,
                                         load_reference(seg, grid) if seg is not None else None, views, angles,
-                                        grid, memo=memo))
+                                        grid, memo=memo, tv=tv))
     # the report folder(s) as one set: every figure first, each report.md (and summary.md) last
     last = ["report.md"] if single else [f"{s}/report.md" for s in stems] + ["summary.md"]
     with atomic_folder(out, last, force) as stage:

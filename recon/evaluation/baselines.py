@@ -25,16 +25,18 @@ from .._version import __version__
 from ..analytic.filters import WINDOWS
 from ..analytic.rebinning import Rebinning
 from ..analytic.recipe import CUTOFFS, FBPRecipe, TunedRecipe, tune_recipe
+from ..analytic.tv import LAMBDAS, TV_ITERATIONS, TunedTV
 from ..geometry import view_indices
 from ..io.atomic import atomic_output
 from ..models import GeometryConversion, KnownOperatorModel, training_summary
 from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
 from .methods import tune_baselines
 
-__all__ = ["training_baselines", "arc_training_baselines", "conversion_windows", "stored_arc_recipes", "convert_both", "CACHE_NAME"]
+__all__ = ["training_baselines", "arc_training_baselines", "tv_training_baseline", "conversion_windows", "stored_arc_recipes", "convert_both", "CACHE_NAME"]
 
 CACHE_NAME = "tuned_baselines.json"
 TUNING_SAMPLES = 16  # training samples the baselines are tuned on
+TV_SAMPLES = 4  # training samples TV's λ is tuned on (each λ costs TV_ITERATIONS projections and backprojections)
 
 
 def convert_both(model: GeometryConversion, sinograms: torch.Tensor, batch: int = 16) -> dict[str, torch.Tensor]:
@@ -63,9 +65,11 @@ def _training_file(model: KnownOperatorModel) -> Optional[Path]:
     return Path(data) if data and Path(data).is_file() else None
 
 
-def _cached(model: KnownOperatorModel, what: dict[str, Any], compute: Callable[[], dict[str, TunedRecipe]]
-            ) -> dict[str, TunedRecipe]:
-    """``compute()``, or its result stored beside the model's run for the same model file, data and search."""
+def _cached(model: KnownOperatorModel, what: dict[str, Any], compute: Callable[[], dict[str, Any]],
+            decode: Optional[Callable[[dict[str, Any]], Any]] = None) -> dict[str, Any]:
+    """``compute()`` (``{id: TunedRecipe or TunedTV}``), or its result stored beside the model's run for the same
+    model file, data and search; ``decode`` reads a stored entry back (default: a :class:`TunedRecipe`)."""
+    decode = decode or _tuned_from_dict
     path = getattr(model, "path", None)
     data = _training_file(model)
     if path is None or data is None:
@@ -80,7 +84,7 @@ def _cached(model: KnownOperatorModel, what: dict[str, Any], compute: Callable[[
         entries = json.loads(cache.read_text())
         for entry in entries.get("entries", []):
             if entry.get("key") == key:
-                return {i: _tuned_from_dict(d) for i, d in entry["baselines"].items()}
+                return {i: decode(d) for i, d in entry["baselines"].items()}
     except (OSError, ValueError, KeyError, TypeError):
         entries = {}
     tuned = compute()
@@ -122,6 +126,26 @@ def arc_training_baselines(model: KnownOperatorModel, ids: Sequence[str]) -> dic
         return _cached(model, {"what": "arc baselines", "ids": ids}, compute)
     except (ValueError, OSError):
         return {}
+
+
+def tv_training_baseline(model: KnownOperatorModel, n_samples: int = TV_SAMPLES) -> Optional[TunedTV]:
+    """TV with λ tuned (:data:`recon.analytic.tv.LAMBDAS`, :data:`~recon.analytic.tv.TV_ITERATIONS` iterations,
+    float32) on ``n_samples`` samples of an image model's simulated training data against its target, cached
+    beside the run; ``None`` if the run recorded no readable file (or for conversion networks)."""
+    data = _training_file(model)
+    if model.output_kind != "image" or data is None:
+        return None
+
+    def compute() -> dict[str, TunedTV]:
+        samples = _training_samples(model, data)
+        x, y = samples.inputs[:n_samples].float(), samples.targets[:n_samples].float()
+        return {"tv": TunedTV.tune(x, y, model.geometry)}
+
+    try:
+        return _cached(model, {"what": "tv", "samples": n_samples, "lambdas": list(LAMBDAS),
+                               "n_iter": TV_ITERATIONS}, compute, TunedTV.from_dict)["tv"]
+    except (ValueError, OSError):
+        return None
 
 
 def training_baselines(model: KnownOperatorModel, ids: Sequence[str], models: Sequence[KnownOperatorModel] = ()

@@ -12,7 +12,12 @@ The methods are those of :mod:`recon.evaluation.methods` that apply to the scan:
   beat on the scan (view interpolation and limited angle only when the training data did not give them);
 * rebinning + FBP (fan scans): interpolation rebinning to parallel beam (the conversion network's output
   geometry when there is one, with a window tuned for the rebinned data), then FBP;
+* with ``tv=True``, TV-regularised reconstruction (:mod:`recon.analytic.tv`, λ tuned on 4 training samples of the
+  first image model, ``tv``, and against the reference, ``tv_oracle``);
 * each model (learned FBP, or conversion network + FBP with its own window).
+
+Every method's reconstruction time of the scan is reported beside its scores (``seconds``; a model's includes
+applying it, not loading it).
 
 Against the reference (an image file, e.g. the HTC ``*_recon_fbp.mat``; default: FBP of the *full* scan, all
 views) each gets the scores of :func:`recon.evaluation.scores.scan_scores`. Writes ``comparison.png``,
@@ -23,6 +28,7 @@ parameters alongside) and ``report.md``; with several scans, one such folder per
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -31,13 +37,14 @@ import torch
 
 from ..analytic.rebinning import Rebinning, parallel_geometry_for
 from ..analytic.recipe import FBPRecipe, TunedRecipe, fbp, tune_recipe
+from ..analytic.tv import TunedTV
 from ..geometry import FanBeam, Geometry
 from ..io.outputs import Reconstruction
 from ..io.scan import Scan
 from ..models import GeometryConversion, KnownOperatorModel, apply_model, match_model_views
-from .baselines import conversion_windows, stored_arc_recipes, training_baselines
+from .baselines import conversion_windows, stored_arc_recipes, training_baselines, tv_training_baseline
 from .methods import (Method, applicable_baselines, baseline_methods, method_order, model_method, rebin_method,
-                      tune_baselines)
+                      tune_baselines, tv_method)
 from .quality import otsu_threshold
 from .scores import scan_scores
 
@@ -124,11 +131,13 @@ def _model_methods(scan: Scan, models: Sequence[KnownOperatorModel], tuned: dict
     methods = []
     first_conversion = next((m for m in models if isinstance(m, GeometryConversion)), None)
     for k, model in enumerate(models, start=1):
-        if not isinstance(model, GeometryConversion):
-            image = torch.from_numpy(apply_model(scan, model)[0].astype(np.float32))
-            methods.append(model_method(k, model, lambda _, image=image: image))
+        if not isinstance(model, GeometryConversion):  # applied when the method runs (and is timed)
+            methods.append(model_method(k, model, lambda _, model=model: torch.from_numpy(
+                apply_model(scan, model)[0].astype(np.float32))))
             continue
+        start = time.perf_counter()
         out, target = apply_model(scan, model)
+        applied = time.perf_counter() - start
         own = None if model is first_conversion else conversion_windows(model)
         if model is first_conversion and "conversion" in tuned:
             window, how = tuned["conversion"], "tuned on training data"
@@ -136,21 +145,41 @@ def _model_methods(scan: Scan, models: Sequence[KnownOperatorModel], tuned: dict
             window, how = own["model"], "tuned on training data"
         else:
             window, how = tune_recipe(torch.from_numpy(out)[None], torch.from_numpy(reference)[None], target), "oracle"
-        image = torch.from_numpy(np.asarray(window.recipe.reconstruct(out, target)))
         label = f"learned {type(model).__name__} ({model.learned_parts()}) + FBP ({window.describe()}, {how})"
-        methods.append(model_method(k, model, lambda _, image=image: image, label,
-                                    {"window": window.to_dict(), "tuned": how}, geometry=target))
+        methods.append(model_method(k, model, lambda _, out=out, window=window, target=target: torch.from_numpy(
+            np.asarray(window.recipe.reconstruct(out, target))), label,
+            {"window": window.to_dict(), "tuned": how}, geometry=target, extra_seconds=applied))
     return methods
+
+
+def _tv_methods(models: Sequence[KnownOperatorModel], g: Geometry, x: torch.Tensor, reference: np.ndarray,
+                memo: dict) -> list[Method]:
+    """``tv`` (λ tuned on the first image model's training data, once per ``memo``) and ``tv_oracle`` (tuned on
+    this scan against the reference), in float32."""
+    if "tv" not in memo:
+        memo["tv"] = next((t for t in (tv_training_baseline(m) for m in models if m.output_kind == "image")
+                           if t is not None), None)
+    x32 = x.float()
+    methods = [] if memo["tv"] is None else [tv_method(memo["tv"], g, "tuned on training data")]
+    oracle = TunedTV.tune(x32[None], torch.from_numpy(reference).float()[None], g)
+    return methods + [tv_method(oracle, g, "oracle", suffix="_oracle")]
+
+
+def _timed(method: Method, x: torch.Tensor, g: Geometry) -> tuple[Reconstruction, float]:
+    start = time.perf_counter()
+    image = method(x.float() if method.id.startswith("tv") else x).numpy()
+    return Reconstruction(image, method.geometry or g, method.label), time.perf_counter() - start + method.extra_seconds
 
 
 def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Optional[np.ndarray] = None,
                  segmentation: Optional[np.ndarray] = None, views: Optional[int] = None,
                  angles: Optional[tuple[float, float]] = None, grid: Optional[Geometry] = None,
-                 memo: Optional[dict] = None) -> Comparison:
+                 memo: Optional[dict] = None, tv: bool = False) -> Comparison:
     """Reconstruct ``full`` (or its ``views``/``angles`` subset, or the views the first model needs) with
-    every method and score them. ``reference``/``segmentation`` must be on the comparison grid (that of the
-    first model, else ``grid``, else the scan's). ``memo``: a dict that keeps the baselines tuned on the
-    models' training data (:func:`tuned_on_training_data`) between calls, so many scans tune them once."""
+    every method (TV too if ``tv``) and score them. ``reference``/``segmentation`` must be on the comparison
+    grid (that of the first model, else ``grid``, else the scan's). ``memo``: a dict that keeps the baselines
+    tuned on the models' training data (:func:`tuned_on_training_data`) between calls, so many scans tune them
+    once."""
     scan, g = _prepare(full, models, views, angles, grid)
     context: dict[str, Any] = {"n_views_used": scan.n_views, "n_views_full": full.n_views, "grid": g.to_dict()}
     if reference is None:
@@ -173,8 +202,11 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
     oracle = tune_baselines(oracle_ids, x[None], torch.from_numpy(reference)[None], g, models)
     methods = (baseline_methods(g, tuned, "tuned on training data")
                + baseline_methods(g, oracle, "oracle", suffix="_oracle", ram_lak=False)
-               + _rebinning(g, models, tuned, oracle, x, reference) + _model_methods(scan, models, tuned, reference))
+               + _rebinning(g, models, tuned, oracle, x, reference) + _model_methods(scan, models, tuned, reference)
+               + (_tv_methods(models, g, x, reference, memo) if tv else []))
     methods.sort(key=lambda m: method_order(m.id))
-    recs = {m.id: Reconstruction(m(x).numpy(), m.geometry or g, m.label) for m in methods}
-    scores = {i: scan_scores(r.image, reference, segmentation, sino, g, true_seg) for i, r in recs.items()}
+    timed = {m.id: _timed(m, x, g) for m in methods}
+    recs = {i: r for i, (r, _) in timed.items()}
+    scores = {i: {**scan_scores(r.image, reference, segmentation, sino, g, true_seg), "seconds": s}
+              for i, (r, s) in timed.items()}
     return Comparison(scores, recs, {m.id: m.describe() for m in methods}, reference, segmentation, context)

@@ -12,26 +12,31 @@ methods are those of :mod:`recon.evaluation.methods` that apply to the model's g
   followed by FBP in the target geometry with its own tuned window; scored on the sinogram (relative L2 to
   the exact target sinogram) and on the image.
 
-Scores: :func:`recon.evaluation.scores.image_scores`; ``evaluation.json`` keys them by method id, with each
-method's label and parameters alongside.
+With ``tv=True`` image models also face TV-regularised reconstruction (:mod:`recon.analytic.tv`, λ tuned on
+:data:`~recon.evaluation.baselines.TV_SAMPLES` tuning samples, float32).
+
+Scores: :func:`recon.evaluation.scores.image_scores` and each method's time per image (``seconds_per_image``,
+batches of 16); ``evaluation.json`` keys them by method id, with each method's label and parameters alongside.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 import torch
 
 from ..analytic.recipe import tune_recipe
+from ..analytic.tv import TunedTV
 from ..geometry import view_indices
 from ..io.atomic import atomic_folder, check_writable
 from ..models import GeometryConversion, KnownOperatorModel, load_model, training_summary
 from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
-from .baselines import convert_both
-from .methods import Method, applicable_baselines, baseline_methods, model_method, tune_baselines
+from .baselines import TV_SAMPLES, convert_both
+from .methods import Method, applicable_baselines, baseline_methods, model_method, tune_baselines, tv_method
 from .report import evaluation_figure, format_table
 from .scores import SSIM_KEYS, image_scores, relative_l2
 
@@ -46,25 +51,35 @@ def _batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch:
         return torch.cat([fn(x[i:i + batch]) for i in range(0, x.shape[0], batch)])
 
 
-def _image_methods(model: KnownOperatorModel, x_tune: torch.Tensor, y_tune: torch.Tensor) -> list[Method]:
+def _image_methods(model: KnownOperatorModel, x_tune: torch.Tensor, y_tune: torch.Tensor, tv: bool) -> list[Method]:
     g = model.geometry
     ids = applicable_baselines(g, [model], ids=("fbp_tuned", "fbp_view_interpolated", "limited_angle_fbp",
                                                  "view_completion_fbp"))
     tuned = tune_baselines(ids, x_tune, y_tune, g, [model])
-    return baseline_methods(g, tuned, "tuned") + [model_method(1, model, model)]
+    extra = [tv_method(TunedTV.tune(x_tune[:TV_SAMPLES].float(), y_tune[:TV_SAMPLES].float(), g), g, "tuned")] if tv else []
+    return baseline_methods(g, tuned, "tuned") + extra + [model_method(1, model, model)]
+
+
+def _run_timed(method: Method, x: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """The method's images of ``x`` (TV in float32) and the seconds per image."""
+    start = time.perf_counter()
+    out = _batched(method, x.float() if method.id == "tv" else x)
+    return out.to(x.dtype), (time.perf_counter() - start) / x.shape[0]
 
 
 def _score_images(model: KnownOperatorModel, data_path: Path, views: Any, tune_fraction: float,
-                  max_samples: Optional[int]) -> tuple[dict, dict, dict, torch.Tensor, int]:
+                  max_samples: Optional[int], tv: bool = False) -> tuple[dict, dict, dict, torch.Tensor, int]:
     target = training_summary(model).get("target", "images")
     data = load_samples(data_path, target, views, max_samples)
     n_tune = max(1, int(round(tune_fraction * data.inputs.shape[0])))
     if data.inputs.shape[0] - n_tune < 1:
         raise ValueError(f"{data_path}: too few samples to tune on {n_tune} and test on the rest")
     x_test, truth = data.inputs[n_tune:], data.targets[n_tune:]
-    methods = _image_methods(model, data.inputs[:n_tune], data.targets[:n_tune])
-    outputs = {m.id: _batched(m, x_test) for m in methods}
-    results = {i: image_scores(o, truth, model.geometry.pixel_size) for i, o in outputs.items()}
+    methods = _image_methods(model, data.inputs[:n_tune], data.targets[:n_tune], tv)
+    timed = {m.id: _run_timed(m, x_test) for m in methods}
+    outputs = {i: o for i, (o, _) in timed.items()}
+    results = {i: {**image_scores(o, truth, model.geometry.pixel_size), "seconds_per_image": s}
+               for i, (o, s) in timed.items()}
     return results, {m.id: m.describe() for m in methods}, outputs, truth, n_tune
 
 
@@ -89,7 +104,8 @@ def _score_conversion(model: GeometryConversion, data_path: Path, views: Any, tu
 
 
 def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] = None,
-             tune_fraction: float = 0.25, max_samples: Optional[int] = None, force: bool = False) -> dict[str, Any]:
+             tune_fraction: float = 0.25, max_samples: Optional[int] = None, force: bool = False,
+             tv: bool = False) -> dict[str, Any]:
     """Score a model on a simulated test file (see the module docstring). With ``out`` writes
     ``evaluation.json``, ``evaluation.md`` and ``evaluation.png`` there (refusing to overwrite without
     ``force``). Returns ``{"results": {id: metrics}, "methods": {id: {label, params}}, "table": ..., ...}``."""
@@ -104,7 +120,9 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
     views = view_indices(SimulatedDataset(data_path, keys=("sinograms",)).geometry, model.geometry)
     conversion = isinstance(model, GeometryConversion)
     score = _score_conversion if conversion else _score_images
-    results, methods, outputs, truth, n_tune = score(model, Path(data_path), views, tune_fraction, max_samples)
+    extra = {"tv": tv} if not conversion else {}  # TV reconstructs images, not the converted sinograms
+    results, methods, outputs, truth, n_tune = score(model, Path(data_path), views, tune_fraction, max_samples,
+                                                     **extra)
     target = "target_sinograms" if conversion else training_summary(model).get("target", "images")
     report = {"model": str(model_path), "data": str(data_path), "target": target, "n_tune": n_tune,
               "n_test": int(truth.shape[0]), "psnr_data_range": "max - min of each ground-truth image",

@@ -13,6 +13,8 @@ id                          method                                           app
 ``limited_angle_fbp``       window × cut-off × end taper × scale tuned       arcs (limited angle, short scan)
 ``view_completion_fbp``     the same over the arc completed to the circle    arcs, when a model completes views
 ``rebin_fbp``               interpolation rebinning → parallel FBP           fan scans (compare), conversions
+``tv``                      TV-regularised least squares (Chambolle–Pock),   every image comparison, when asked
+                            λ tuned, nonnegative                             (``--tv``: hundreds of projections)
 =========================== ================================================ ======================================
 
 Baselines tuned against the reference itself (``recon compare``'s oracles, an upper bound of what the choice
@@ -29,13 +31,14 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from ..analytic.recipe import FBPRecipe, TunedRecipe, arc_grid, tune_recipe
+from ..analytic.tv import TunedTV
 from ..analytic.views import uniform_full_scan_step
 from ..analytic.weights import scan_coverage
 from ..geometry import FanBeam, Geometry
 from ..models import KnownOperatorModel
 
 __all__ = ["Method", "Baseline", "BASELINES", "applicable_baselines", "interpolation_factors", "tune_baselines",
-           "baseline_methods", "rebin_method", "model_method", "method_order"]
+           "baseline_methods", "rebin_method", "tv_method", "model_method", "method_order"]
 
 Reconstruct = Callable[[torch.Tensor], torch.Tensor]
 
@@ -52,6 +55,7 @@ class Method:
     params: dict = field(default_factory=dict)
     clip: bool = False
     geometry: Optional[Geometry] = None  # of the output grid, when it is not the comparison geometry's
+    extra_seconds: float = 0.0  # time spent before the call (e.g. applying a conversion network), for run times
 
     def __call__(self, sinogram: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -104,6 +108,7 @@ BASELINES: dict[str, Baseline] = {
     "view_completion_fbp": Baseline("view completion + limited-angle FBP", _completes,
                                     lambda g, m: arc_grid(g, complete_views=True), clipped=True),
     "rebin_fbp": Baseline("rebin + FBP", lambda g, m: isinstance(g, FanBeam), None),
+    "tv": Baseline("TV (Chambolle–Pock)", lambda g, m: True, None),
 }
 
 
@@ -153,7 +158,7 @@ def baseline_methods(geometry: Geometry, tuned: dict[str, TunedRecipe], how: str
     methods = [_recipe_method("fbp_ram_lak", BASELINES["fbp_ram_lak"].name, FBPRecipe(), geometry,
                               {"tuned": False})] if ram_lak else []
     for i in BASELINES:
-        if i not in tuned or i == "rebin_fbp":
+        if i not in tuned or i in ("rebin_fbp", "tv"):
             continue
         t, name, arc = tuned[i], BASELINES[i].name, BASELINES[i].clipped
         params = {"tuned": how, "tuning_mse": t.mse}
@@ -164,6 +169,13 @@ def baseline_methods(geometry: Geometry, tuned: dict[str, TunedRecipe], how: str
             methods.append(_recipe_method(f"{i}{suffix}_clipped", f"{name} {how}, clipped at 0", t.recipe,
                                           geometry, params, clip=True, dtype=dtype))
     return methods
+
+
+def tv_method(tuned: TunedTV, geometry: Geometry, how: str, suffix: str = "") -> Method:
+    """``tv<suffix>``: :func:`recon.analytic.tv.tv_reconstruct` with the λ of ``tuned`` (tuned ``how``), in the
+    sinogram's dtype."""
+    return Method("tv" + suffix, f"{BASELINES['tv'].name} {how} ({tuned.describe()})",
+                  lambda sinogram: tuned.reconstruct(sinogram, geometry), {"tuned": how, **tuned.to_dict()})
 
 
 def rebin_method(window: TunedRecipe, reconstruct: Callable[[FBPRecipe], Reconstruct], how: str, own: bool,
@@ -179,14 +191,15 @@ def rebin_method(window: TunedRecipe, reconstruct: Callable[[FBPRecipe], Reconst
 
 
 def model_method(index: int, model: KnownOperatorModel, reconstruct: Reconstruct, label: Optional[str] = None,
-                 params: Optional[dict] = None, geometry: Optional[Geometry] = None) -> Method:
+                 params: Optional[dict] = None, geometry: Optional[Geometry] = None,
+                 extra_seconds: float = 0.0) -> Method:
     """The method of the ``index``-th model (1-based): id ``model_<index>``, label ``learned <Class> (<parts>)``."""
     label = label or f"learned {type(model).__name__} ({model.learned_parts()})"
     info = {"class": type(model).__name__, "learned": model.learned_parts(), **(params or {})}
     path = getattr(model, "path", None)
     if path is not None:
         info["path"] = str(path)
-    return Method(f"model_{index}", label, reconstruct, info, geometry=geometry)
+    return Method(f"model_{index}", label, reconstruct, info, geometry=geometry, extra_seconds=extra_seconds)
 
 
 def method_order(method_id: str) -> tuple[int, int]:

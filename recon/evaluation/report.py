@@ -23,11 +23,12 @@ __all__ = ["format_table", "format_report", "format_summary", "evaluation_figure
 PathLike = Union[str, os.PathLike]
 
 _EVALUATION_COLUMNS = {"sinogram_rel_l2": "{:.4f}", "rmse": "{:.3e}", "psnr": "{:.2f}", "ssim": "{:.4f}",
-                       "ssim_dival": "{:.4f}", "edge_rise_mm": "{:.3f}"}
+                       "ssim_dival": "{:.4f}", "edge_rise_mm": "{:.3f}", "seconds_per_image": "{:.3f}"}
 _SCAN_COLUMNS = [("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM (Gaussian)", "{:.4f}"),
                  ("ssim_dival", "SSIM (DIVal)", "{:.4f}"), ("rmse", "RMSE (1/mm)", "{:.2e}"),
                  ("edge_rise_mm", "edge 10–90 % (mm)", "{:.3f}"), ("noise_std", "noise std (1/mm)", "{:.2e}"),
-                 ("data_consistency", "‖Ax−p‖/‖p‖", "{:.4f}"), ("segmentation_mcc", "seg. MCC (Otsu)", "{:.4f}")]
+                 ("data_consistency", "‖Ax−p‖/‖p‖", "{:.4f}"), ("segmentation_mcc", "seg. MCC (Otsu)", "{:.4f}"),
+                 ("seconds", "time (s)", "{:.2f}")]
 
 
 SSIM_NOTE = (f"SSIM (Gaussian), key `ssim`: {SSIM_CONVENTIONS['gaussian']}; SSIM (DIVal), key `ssim_dival`: "

@@ -61,7 +61,7 @@ lr = 1e-2
     assert c.scores["model_1"]["rmse"] < 1.1 * c.scores["rebin_fbp"]["rmse"]  # a 32² toy: only a sanity bound here
 
 
-def _compare_on_arc(dataset, model, start_deg: float, stop_deg: float):
+def _compare_on_arc(dataset, model, start_deg: float, stop_deg: float, tv: bool = False):
     """``compare_scan`` of the first simulated scan cut to the arc START:STOP (degrees), against its phantom;
     the discs' outline is the segmentation (the holes leave no flat region in these tiny images)."""
     import math
@@ -76,7 +76,7 @@ def _compare_on_arc(dataset, model, start_deg: float, stop_deg: float):
     scan, phantom = Scan(full.inputs[0].numpy(), full.geometry), full.targets[0].numpy().astype(np.float64)
     r = (np.arange(32) - 15.5) * 0.5
     disc = (np.hypot(*np.meshgrid(r, r)) < 7.0).astype(np.uint8)
-    c = compare_scan(scan, [model], phantom, disc, angles=(math.radians(start_deg), math.radians(stop_deg)))
+    c = compare_scan(scan, [model], phantom, disc, angles=(math.radians(start_deg), math.radians(stop_deg)), tv=tv)
     return c
 
 
@@ -105,8 +105,12 @@ def test_limited_angle_training_starts_from_the_tuned_baseline_and_compare_repor
     err_baseline = float(torch.mean((baseline.reconstruct(data.inputs.double(), data.geometry) - data.targets) ** 2))
     assert err_model < 0.8 * err_baseline
     # a real-scan comparison on the arc from 180° to 270°: the model moves there, next to the stored baseline
-    c = _compare_on_arc(dataset, model, 180.0, 270.0)
+    c = _compare_on_arc(dataset, model, 180.0, 270.0, tv=True)
     assert c.context["n_views_used"] == 19
+    # TV as a method: λ tuned on the run's training data, and against the reference (so no worse there)
+    assert c.methods["tv"]["label"].startswith("TV (Chambolle–Pock) tuned on training data (λ ")
+    assert c.scores["tv_oracle"]["rmse"] <= c.scores["tv"]["rmse"] * (1 + 1e-6)
+    assert all(s["seconds"] > 0 for s in c.scores.values())  # every method's run time
     label = c.methods["limited_angle_fbp"]["label"]
     assert label.startswith("limited-angle FBP tuned on training data (") and baseline.describe() in label
     assert c.methods["limited_angle_fbp_clipped"]["label"] == "limited-angle FBP tuned on training data, clipped at 0"

@@ -47,13 +47,20 @@ def test_evaluate_compares_with_ram_lak_and_a_tuned_window(dataset, tmp_path, ca
     assert main(["train", "--config", str(train_config(tmp_path, 10)), "--data", str(dataset), "--out", str(run)]) == 0
     capsys.readouterr()
     assert main(["evaluate", "--model", str(run / "model.pt"), "--data", str(dataset), "--out",
-                 str(tmp_path / "eval")]) == 0
+                 str(tmp_path / "eval"), "--tv"]) == 0
     out = capsys.readouterr().out
     assert "FBP ram-lak" in out and "FBP tuned" in out and "learned LearnedFBP (filter)" in out
     assert "views interpolated ×4" in out  # 24 views over 360°: view-interpolated FBP is a baseline too
     report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     results = report["results"]
-    assert set(results) == {"fbp_ram_lak", "fbp_tuned", "fbp_view_interpolated", "model_1"} == set(report["methods"])
+    assert set(results) == {"fbp_ram_lak", "fbp_tuned", "fbp_view_interpolated", "tv", "model_1"} == set(
+        report["methods"])
+    # TV, its λ tuned on the tuning split, beats Ram-Lak FBP on sparse views; every method has its time per image
+    tv = report["methods"]["tv"]["params"]
+    assert tv["lam"] in [float(k) for k in tv["scores"]] and tv["n_iter"] == 200
+    assert results["tv"]["rmse"] < results["fbp_ram_lak"]["rmse"]
+    assert results["tv"]["seconds_per_image"] > 0 and results["fbp_ram_lak"]["seconds_per_image"] > 0
+    assert "seconds_per_image" in out
     assert report["methods"]["fbp_view_interpolated"]["params"]["recipe"]["upsample"] == 4
     ram_lak, learned = results["fbp_ram_lak"], results["model_1"]
     assert learned["psnr"] > ram_lak["psnr"]

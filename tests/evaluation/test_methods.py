@@ -17,12 +17,13 @@ from ..helpers import arc_fan, full_scans
 
 def test_which_baselines_apply_follows_the_scan():
     full = full_scans()
-    assert applicable_baselines(full["fan-flat"]) == ["fbp_ram_lak", "fbp_tuned", "fbp_view_interpolated", "rebin_fbp"]
-    assert applicable_baselines(full["parallel-2pi"]) == ["fbp_ram_lak", "fbp_tuned", "fbp_view_interpolated"]
+    assert applicable_baselines(full["fan-flat"]) == ["fbp_ram_lak", "fbp_tuned", "fbp_view_interpolated", "rebin_fbp",
+                                                      "tv"]
+    assert applicable_baselines(full["parallel-2pi"]) == ["fbp_ram_lak", "fbp_tuned", "fbp_view_interpolated", "tv"]
     irregular = full["fan-arc"].replace(angles=np.sort(np.random.default_rng(0).uniform(0, 2 * np.pi, 24)))
     assert "fbp_view_interpolated" not in applicable_baselines(irregular)
     _, arc = cut_arc(np.zeros(arc_fan().sino_shape), arc_fan(), math.radians(90))
-    assert applicable_baselines(arc) == ["fbp_ram_lak", "fbp_tuned", "limited_angle_fbp", "rebin_fbp"]
+    assert applicable_baselines(arc) == ["fbp_ram_lak", "fbp_tuned", "limited_angle_fbp", "rebin_fbp", "tv"]
     completing = recon.LearnedFBP(arc, complete_views=True)
     assert "view_completion_fbp" in applicable_baselines(arc, [completing])
 
