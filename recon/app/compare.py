@@ -70,7 +70,8 @@ def _write_report(out: Path, path: Path, c: Comparison, models: Sequence, model_
     for k, model in enumerate(models, start=1):
         plot_filter(model, out / f"filter_{k}.png")
     result = {"scan": str(path), "models": [str(p) for p in model_paths], "reference": str(reference or ""),
-              "segmentation": str(segmentation or ""), **c.context, "ssim_conventions": SSIM_KEYS, "methods": c.methods, "scores": c.scores}
+              "segmentation": str(segmentation or ""), **c.context, "ssim_conventions": SSIM_KEYS,
+              "methods": c.methods, "scores": c.scores}
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
     labels = {i: m["label"] for i, m in c.methods.items()}
     report = format_report(c.scores, labels, c.context, f"Comparison on {path.name}")

@@ -32,7 +32,8 @@ from ..models import GeometryConversion, KnownOperatorModel, training_summary
 from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
 from .methods import tune_baselines
 
-__all__ = ["training_baselines", "arc_training_baselines", "tv_training_baseline", "conversion_windows", "stored_arc_recipes", "convert_both", "CACHE_NAME"]
+__all__ = ["training_baselines", "arc_training_baselines", "tv_training_baseline", "conversion_windows",
+           "stored_arc_recipes", "convert_both", "CACHE_NAME"]
 
 CACHE_NAME = "tuned_baselines.json"
 TUNING_SAMPLES = 16  # training samples the baselines are tuned on

@@ -56,7 +56,9 @@ def _image_methods(model: KnownOperatorModel, x_tune: torch.Tensor, y_tune: torc
     ids = applicable_baselines(g, [model], ids=("fbp_tuned", "fbp_view_interpolated", "limited_angle_fbp",
                                                  "view_completion_fbp"))
     tuned = tune_baselines(ids, x_tune, y_tune, g, [model])
-    extra = [tv_method(TunedTV.tune(x_tune[:TV_SAMPLES].float(), y_tune[:TV_SAMPLES].float(), g), g, "tuned")] if tv else []
+    extra = []
+    if tv:
+        extra = [tv_method(TunedTV.tune(x_tune[:TV_SAMPLES].float(), y_tune[:TV_SAMPLES].float(), g), g, "tuned")]
     return baseline_methods(g, tuned, "tuned") + extra + [model_method(1, model, model)]
 
 

@@ -107,7 +107,8 @@ def format_summary(summary: dict[str, Any], title: str) -> str:
     means = {m: e["mean"] for m, e in summary["methods"].items()}
     labels = {m: e["label"] for m, e in summary["methods"].items()}
     lines = [f"# {title}", "", f"{len(summary['scans'])} scans: " + ", ".join(Path(s).name for s in summary["scans"]),
-             "", "Mean over the scans:", "", *_scan_table(means, labels), "", "| method | best PSNR | best SSIM (Gaussian) | id |",
+             "", "Mean over the scans:", "", *_scan_table(means, labels), "",
+             "| method | best PSNR | best SSIM (Gaussian) | id |",
              "|---|---|---|---|"]
     for m, e in summary["methods"].items():
         lines.append(f"| {e['label']} | {e.get('best_psnr', 0)} of {e['n_scans']} | {e.get('best_ssim', 0)} of "

@@ -2,11 +2,12 @@
 
 * Simulated test data (:func:`image_scores`), against the ground truth: RMSE (1/mm), PSNR (dB, data range =
   max − min of each ground-truth image), SSIM in both conventions of :mod:`recon.metrics` (``ssim``: Gaussian
-  σ = 1.5; ``ssim_dival``: scikit-image's 7 × 7 uniform window, as DIVal), each as mean ± std over the images, and the edge sharpness — 10–90 % rise distance (mm) of the mean profile across the boundaries of
+  σ = 1.5; ``ssim_dival``: scikit-image's 7 × 7 uniform window, as DIVal), each as mean ± std over the images,
+  and the edge sharpness — 10–90 % rise distance (mm) of the mean profile across the boundaries of
   ``truth > ½ max(truth)`` (:func:`recon.evaluation.quality.edge_spread`).
 * A real scan (:func:`scan_scores`), against a reference reconstruction: RMSE, PSNR (data range of the
-  reference), SSIM (both conventions); edge sharpness across the segmentation's boundaries; noise (std in the material away from
-  edges); data consistency ``‖A x − p‖ / ‖p‖`` on the views used; and, with a true segmentation, the HTC2022
+  reference), SSIM (both conventions); edge sharpness across the segmentation's boundaries; noise (std in the
+  material away from edges); data consistency ``‖A x − p‖ / ‖p‖`` on the views used; and, with a true segmentation, the HTC2022
   score (Matthews correlation of the Otsu-thresholded image with it).
 """
 

@@ -33,7 +33,8 @@ def _import_astra():
     try:
         import astra
     except ImportError:
-        raise ImportError("recon.interop.to_astra/from_astra need the ASTRA Toolbox: pip install astra-toolbox") from None
+        raise ImportError("recon.interop.to_astra/from_astra need the ASTRA Toolbox: "
+                          "pip install astra-toolbox") from None
     return astra
 
 
