@@ -10,7 +10,8 @@ in line integrals.
 The package is layered, each layer importing only those below it: :mod:`recon.geometry` →
 :mod:`recon.operators` → :mod:`recon.analytic` → :mod:`recon.models` → :mod:`recon.simulation` →
 :mod:`recon.training` → :mod:`recon.evaluation` → :mod:`recon.app`; :mod:`recon.io` reads and writes files and
-depends on the geometry only.
+depends on the geometry only. :mod:`recon.interop` converts geometries and operators to and from ASTRA, ODL and
+deepinv (imported explicitly: ``from recon.interop import to_astra``).
 """
 
 from ._version import __version__
