@@ -2,16 +2,16 @@
 phantoms, with run times (issue 14).
 
 For each task — sparse view (``--views``, default 60 and 90 of 720: ``configs/train_upsampled_htc<V>.toml``) and
-limited angle (``--arcs``, default 90° and 50° from 0°: ``configs/train_limited_<ARC>_completion.toml``) — trains
+limited angle (``--arcs``, default 90°, 70° and 50° from 0°: ``configs/train_limited_<ARC>_completion.toml``) — trains
 the shipped config on ``configs/fan_htc_real.toml`` simulations (once; finished runs are reused), then runs
 ``recon compare --tv`` on every phantom of ``--data`` against the organisers' full-data FBP and segmentation.
 Writes ``<out>/tv_comparison.md``: per task the mean over the phantoms of PSNR, both SSIMs, the segmentation MCC
 and the reconstruction time of every method, and on how many phantoms each is best in PSNR and in SSIM.
 
     python research/tv_comparison.py --out tv_study [--data ../shared/data/htc2022-training]
-        [--views 60 90] [--arcs 90 50]
+        [--views 60 90] [--arcs 90 70 50]
 
-About 70 minutes on 2 CPU cores (simulation 1, training ~4 per model, TV tuning and the oracles most of the rest).
+About 80 minutes on 2 CPU cores (simulation 1, training ~4 per model, TV tuning and the oracles most of the rest).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "htc2022-training")
     parser.add_argument("--views", type=int, nargs="*", default=[60, 90])
-    parser.add_argument("--arcs", type=int, nargs="*", default=[90, 50])
+    parser.add_argument("--arcs", type=int, nargs="*", default=[90, 70, 50])
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
