@@ -167,7 +167,7 @@ def _tv_methods(models: Sequence[KnownOperatorModel], g: Geometry, x: torch.Tens
 
 def _timed(method: Method, x: torch.Tensor, g: Geometry) -> tuple[Reconstruction, float]:
     start = time.perf_counter()
-    image = method(x.float() if method.id.startswith("tv") else x).numpy()
+    image = method(x).numpy()
     return Reconstruction(image, method.geometry or g, method.label), time.perf_counter() - start + method.extra_seconds
 
 

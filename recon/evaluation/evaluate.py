@@ -63,10 +63,10 @@ def _image_methods(model: KnownOperatorModel, x_tune: torch.Tensor, y_tune: torc
 
 
 def _run_timed(method: Method, x: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """The method's images of ``x`` (TV in float32) and the seconds per image."""
+    """The method's images of ``x`` and the seconds per image."""
     start = time.perf_counter()
-    out = _batched(method, x.float() if method.id == "tv" else x)
-    return out.to(x.dtype), (time.perf_counter() - start) / x.shape[0]
+    out = _batched(method, x)
+    return out, (time.perf_counter() - start) / x.shape[0]
 
 
 def _score_images(model: KnownOperatorModel, data_path: Path, views: Any, tune_fraction: float,

@@ -172,10 +172,11 @@ def baseline_methods(geometry: Geometry, tuned: dict[str, TunedRecipe], how: str
 
 
 def tv_method(tuned: TunedTV, geometry: Geometry, how: str, suffix: str = "") -> Method:
-    """``tv<suffix>``: :func:`recon.analytic.tv.tv_reconstruct` with the λ of ``tuned`` (tuned ``how``), in the
-    sinogram's dtype."""
+    """``tv<suffix>``: :func:`recon.analytic.tv.tv_reconstruct` with the λ of ``tuned`` (tuned ``how``), computed in
+    float32 (λ is tuned in float32) and returned in the sinogram's dtype."""
     return Method("tv" + suffix, f"{BASELINES['tv'].name} {how} ({tuned.describe()})",
-                  lambda sinogram: tuned.reconstruct(sinogram, geometry), {"tuned": how, **tuned.to_dict()})
+                  lambda sinogram: tuned.reconstruct(sinogram.float(), geometry).to(sinogram.dtype),
+                  {"tuned": how, **tuned.to_dict()})
 
 
 def rebin_method(window: TunedRecipe, reconstruct: Callable[[FBPRecipe], Reconstruct], how: str, own: bool,
