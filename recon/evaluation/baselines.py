@@ -51,14 +51,15 @@ def convert_both(model: GeometryConversion, sinograms: torch.Tensor, batch: int 
                 "model": torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])}
 
 
-def stored_arc_recipes(models: Sequence[KnownOperatorModel]) -> list[TunedRecipe]:
-    """The limited-angle recipes the models' training tuned (``init = "tuned"``), without repeats."""
-    found: dict[FBPRecipe, TunedRecipe] = {}
+def stored_arc_recipes(models: Sequence[KnownOperatorModel]) -> dict[str, TunedRecipe]:
+    """The limited-angle recipes the models' training tuned (``init = "tuned"``) by baseline id — plain:
+    ``limited_angle_fbp``, views completed: ``view_completion_fbp`` — the first model's where several have one."""
+    found: dict[str, TunedRecipe] = {}
     for d in (training_summary(m).get("limited_angle_baseline") for m in models):
         if d:
             tuned = _tuned_from_dict(d)
-            found.setdefault(tuned.recipe, tuned)
-    return list(found.values())
+            found.setdefault("view_completion_fbp" if tuned.recipe.complete_views else "limited_angle_fbp", tuned)
+    return found
 
 
 def _training_file(model: KnownOperatorModel) -> Optional[Path]:

@@ -74,8 +74,8 @@ def tuned_on_training_data(models: Sequence[KnownOperatorModel], geometry: Geome
     tuned: dict[str, TunedRecipe] = {}
     found = next((t for t in (training_baselines(m, ids, models) for m in models) if t is not None), None)
     tuned.update(found or {})
-    for stored in stored_arc_recipes(models):
-        tuned.setdefault("view_completion_fbp" if stored.recipe.complete_views else "limited_angle_fbp", stored)
+    for i, stored in stored_arc_recipes(models).items():
+        tuned.setdefault(i, stored)
     conversion = next((m for m in models if isinstance(m, GeometryConversion)), None)
     windows = conversion_windows(conversion) if conversion is not None else None
     if windows is not None:
