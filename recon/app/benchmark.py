@@ -139,7 +139,8 @@ def benchmark_htc2022(data_dir: PathLike, out: PathLike, models: Mapping[int, Pa
     phantoms = find_phantoms(data_dir)
     loaded = _load(models)
     starts = tuple(float(s) for s in starts_deg)
-    scored = [score_level(lv, phantoms, loaded.get(LEVELS[lv]), starts, segmentation) for lv in levels]
+    files: dict = {}  # each phantom's scan and segmentation, read once for all levels
+    scored = [score_level(lv, phantoms, loaded.get(LEVELS[lv]), starts, segmentation, files) for lv in levels]
     scored = [s for s in scored if s["methods"]]
     if not scored:
         raise ValueError(f"{data_dir}: no scan of the levels {levels}")

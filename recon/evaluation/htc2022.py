@@ -44,8 +44,7 @@ from ..io.formats import HTC_EFFECTIVE_PIXEL_SIZE, HTC_IMAGE_SIZE, read_htc_refe
 from ..io.references import resample_to_grid
 from ..io.scan import Scan
 from ..models import KnownOperatorModel, apply_model
-from .baselines import arc_training_baselines
-from .compare import tuned_on_training_data
+from .baselines import arc_training_baselines, stored_arc_recipes
 from .methods import Method, applicable_baselines, baseline_methods, model_method
 from .quality import matthews_correlation, otsu_bin, otsu_threshold
 
@@ -127,16 +126,14 @@ def find_phantoms(data_dir: PathLike) -> list[Phantom]:
     return found
 
 
-def level_arcs(phantom: Phantom, arc_deg: float, starts_deg: tuple[float, ...]) -> list[tuple[float, Scan]]:
-    """``(start°, scan)`` of every arc of ``arc_deg`` the phantom gives: its limited-angle scan (test set, only
-    at its own level) or its full scan cut at each start (both arc ends included)."""
+def level_arcs(phantom: Phantom, scan: Scan, arc_deg: float, starts_deg: tuple[float, ...]
+               ) -> list[tuple[float, Scan]]:
+    """``(start°, scan)`` of every arc of ``arc_deg`` the phantom's ``scan`` (read from ``phantom.scan``) gives:
+    a test phantom's limited-angle scan itself (its level's arc), or a training phantom's full scan cut at each
+    start (both arc ends included)."""
     if phantom.level is not None:
-        if LEVELS[phantom.level] != arc_deg:
-            return []
-        scan = read_scan(phantom.scan)
         return [(float(np.degrees(scan.geometry.angles[0])), scan)]
-    full = read_scan(phantom.scan)
-    return [(s, full.select_angles(math.radians(s), math.radians(s + arc_deg))) for s in starts_deg]
+    return [(s, scan.select_angles(math.radians(s), math.radians(s + arc_deg))) for s in starts_deg]
 
 
 def level_methods(scan: Scan, model: Optional[KnownOperatorModel], memo: dict) -> tuple[list[Method], Geometry]:
@@ -150,7 +147,7 @@ def level_methods(scan: Scan, model: Optional[KnownOperatorModel], memo: dict) -
     g = scan.geometry.replace(image_size=grid.image_size, pixel_size=grid.pixel_size)
     key = tuple(applicable_baselines(g, models, ids=ARC_BASELINES))
     if key not in memo:
-        tuned = {k: v for k, v in (tuned_on_training_data(models, g) if models else {}).items() if k in key}
+        tuned = {k: v for k, v in stored_arc_recipes(models).items() if k in key}
         missing = [i for i in key if i not in tuned]
         memo[key] = {**tuned, **(arc_training_baselines(model, missing) if model is not None else {})}
     # clipping at 0 cannot change the organisers' segmentation (negatives count as 0): no "_clipped" rows
@@ -167,20 +164,27 @@ def _on_truth_grid(image: np.ndarray, geometry: Geometry, truth: np.ndarray) -> 
 
 
 def score_level(level: int, phantoms: list[Phantom], model: Optional[KnownOperatorModel],
-                starts_deg: tuple[float, ...], procedure: str = "htc2022") -> dict:
-    """Every method's MCC on every arc of ``level`` (see the module docstring): ``{"level", "arc_deg",
-    "n_views", "methods": {id: {"label", "params", "score", "mean_mcc", "n", "per_scan": [...]}}, "example":
-    {"phantom", "start_deg", "truth", "segmentations": {id: ...}, "mcc": {id: ...}}}`` (the first arc of a
+                starts_deg: tuple[float, ...], procedure: str = "htc2022", files: Optional[dict] = None) -> dict:
+    """Every method's MCC on every arc of ``level`` (see the module docstring); ``files``: a dict that keeps the
+    phantoms' scans and segmentations once read, so that scoring every level reads each file once. Returns
+    ``{"level", "arc_deg", "n_views", "methods": {id: {"label", "params", "score", "mean_mcc", "n", "per_scan":
+    [...]}}, "example": {"phantom", "start_deg", "truth", "segmentations": {id: ...}, "mcc": {id: ...}}}`` (the first arc of a
     phantom with holes, for the figure)."""
     arc = LEVELS[level]
     memo: dict = {}
     methods_out: dict[str, dict] = {}
+    phantoms = [p for p in phantoms if p.level is None or LEVELS[p.level] == arc]  # test phantoms: this level's
+    if not phantoms:
+        return {"level": level, "arc_deg": arc, "n_views": None, "methods": {}, "example": {}}
     shown = next((p.name for p in phantoms if p.name != "solid_disc"), phantoms[0].name)  # one with holes
     example: dict[str, Any] = {"segmentations": {}, "mcc": {}}
     n_views = None
+    files = {} if files is None else files
     for phantom in phantoms:
-        truth = read_htc_reference(phantom.truth)
-        for start, scan in level_arcs(phantom, arc, starts_deg):
+        if phantom.name not in files:
+            files[phantom.name] = (read_scan(phantom.scan), read_htc_reference(phantom.truth))
+        full, truth = files[phantom.name]
+        for start, scan in level_arcs(phantom, full, arc, starts_deg):
             n_views = scan.n_views
             methods, g = level_methods(scan, model, memo)
             x = torch.from_numpy(scan.sinogram.astype(np.float64))

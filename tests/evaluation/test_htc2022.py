@@ -74,17 +74,19 @@ def _training_folder(tmp_path):
 
 
 def _challenge_folder(tmp_path):
-    """The bundled phantom as level 1 of the challenge's test set: a 90° arc from 30° (CtDataLimited), its
-    ground truth, and as the organisers' limited-angle segmentation the ground truth itself (scores 3)."""
+    """The bundled phantom as the challenge's test set: level 1, a 90° arc from 30° (CtDataLimited), with its
+    ground truth and, as the organisers' limited-angle segmentation, the ground truth itself (scores 3); and
+    level 2, an 80° arc from 0°, without the organisers' segmentation."""
     folder = tmp_path / "challenge"
     folder.mkdir()
     struct = scipy.io.loadmat(bundled_file(HTC_SCAN), squeeze_me=True, struct_as_record=False)["CtDataFull"]
-    params = {k: getattr(struct.parameters, k) for k in struct.parameters._fieldnames}
-    keep = slice(60, 241)  # 30° … 120°, 0.5° steps, both ends
-    params["angles"] = np.asarray(params["angles"])[keep]
-    scipy.io.savemat(folder / "htc2022_01a_limited.mat", {"CtDataLimited": {
-        "type": "sinogram", "sinogram": np.asarray(struct.sinogram)[keep], "parameters": params}})
-    shutil.copy(bundled_file(HTC_SEGMENTATION), folder / "htc2022_01a_recon_fbp_seg.mat")
+    # 0.5° steps, both ends: 30° … 120° for level 1, 0° … 80° for level 2
+    for name, keep in (("01a", slice(60, 241)), ("02a", slice(0, 161))):
+        params = {k: getattr(struct.parameters, k) for k in struct.parameters._fieldnames}
+        params["angles"] = np.asarray(params["angles"])[keep]
+        scipy.io.savemat(folder / f"htc2022_{name}_limited.mat", {"CtDataLimited": {
+            "type": "sinogram", "sinogram": np.asarray(struct.sinogram)[keep], "parameters": params}})
+        shutil.copy(bundled_file(HTC_SEGMENTATION), folder / f"htc2022_{name}_recon_fbp_seg.mat")
     truth = scipy.io.loadmat(bundled_file(HTC_SEGMENTATION))["reconFullFbpSeg"]
     scipy.io.savemat(folder / "htc2022_01a_recon_fbp_seg_limited.mat", {"reconLimitedFbpSeg": truth})
     return folder
@@ -137,11 +139,15 @@ def test_benchmark_on_the_training_phantom(tmp_path, arc_model):
 @pytest.mark.slow
 def test_benchmark_on_a_challenge_style_folder(tmp_path, arc_model):
     folder = _challenge_folder(tmp_path)
-    (phantom,) = find_phantoms(folder)
-    assert (phantom.name, phantom.level) == ("01a", 1) and phantom.organisers is not None
+    first, second = find_phantoms(folder)
+    assert (first.name, first.level) == ("01a", 1) and first.organisers is not None
+    assert (second.name, second.level, second.organisers) == ("02a", 2, None)
     record = benchmark_htc2022(folder, tmp_path / "bench", {90: arc_model}, segmentation="otsu")
     _check_record(record)
-    assert record["data"]["kind"] == "challenge" and len(record["levels"]) == 1  # only level 1 has a scan
+    assert record["data"]["kind"] == "challenge"
+    assert [(lv["level"], lv["n_views"]) for lv in record["levels"]] == [(1, 181), (2, 161)]  # levels with a scan
+    assert set(record["levels"][1]["methods"]) == {"fbp_ram_lak"}  # no model for 80°, no organisers' file
+    assert (tmp_path / "bench" / "level_2.png").read_bytes()[:4] == b"\x89PNG"
     methods = record["levels"][0]["methods"]
     assert methods["organisers_fbp_seg_limited"]["score"] == 3.0
     assert methods["model_1"]["per_scan"][0]["start_deg"] == pytest.approx(30.0)  # the model moved to 30°
