@@ -54,7 +54,7 @@ def format_benchmark(record: dict[str, Any]) -> str:
     """``benchmark.md`` from a ``benchmark.json`` record."""
     levels = record["levels"]
     ids = method_ids(levels)
-    sums = totals(levels)
+    sums = record["totals"]
     head = " | ".join(f"L{lv['level']} {lv['arc_deg']}°" for lv in levels)
     lines = [f"# HTC2022 limited-angle benchmark on {record['data']['kind']} data", "",
              f"Data: `{record['data']['folder']}` — {', '.join(record['data']['phantoms'])}"
