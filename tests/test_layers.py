@@ -28,7 +28,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "recon"
 LAYERS = {"geometry": 0, "metrics": 0, "_checks": 0, "_version": 0, "io": 1, "operators": 2, "analytic": 3,
-          "interop": 3, "models": 4, "simulation": 5, "training": 6, "evaluation": 7, "app": 8, "__init__": 9, "__main__": 9}
+          "interop": 3, "models": 4, "simulation": 5, "training": 6, "evaluation": 7, "app": 8, "__init__": 9,
+          "__main__": 9}
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
 

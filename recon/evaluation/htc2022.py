@@ -168,8 +168,8 @@ def score_level(level: int, phantoms: list[Phantom], model: Optional[KnownOperat
     """Every method's MCC on every arc of ``level`` (see the module docstring); ``files``: a dict that keeps the
     phantoms' scans and segmentations once read, so that scoring every level reads each file once. Returns
     ``{"level", "arc_deg", "n_views", "methods": {id: {"label", "params", "score", "mean_mcc", "n", "per_scan":
-    [...]}}, "example": {"phantom", "start_deg", "truth", "segmentations": {id: ...}, "mcc": {id: ...}}}`` (the first arc of a
-    phantom with holes, for the figure)."""
+    [...]}}, "example": {"phantom", "start_deg", "truth", "segmentations": {id: ...}, "mcc": {id: ...}}}``
+    (the first arc of a phantom with holes, for the figure)."""
     arc = LEVELS[level]
     memo: dict = {}
     methods_out: dict[str, dict] = {}

@@ -7,8 +7,8 @@
   ``truth > ½ max(truth)`` (:func:`recon.evaluation.quality.edge_spread`).
 * A real scan (:func:`scan_scores`), against a reference reconstruction: RMSE, PSNR (data range of the
   reference), SSIM (both conventions); edge sharpness across the segmentation's boundaries; noise (std in the
-  material away from edges); data consistency ``‖A x − p‖ / ‖p‖`` on the views used; and, with a true segmentation, the HTC2022
-  score (Matthews correlation of the Otsu-thresholded image with it).
+  material away from edges); data consistency ``‖A x − p‖ / ‖p‖`` on the views used; and, with a true
+  segmentation, the HTC2022 score (Matthews correlation of the Otsu-thresholded image with it).
 """
 
 from __future__ import annotations
