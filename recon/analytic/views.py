@@ -4,8 +4,9 @@ of arcs.
 At 60–90 views the error of FBP is dominated by the angular sampling of the backprojection (streaks), not
 by the filter. Interpolating the sinogram linearly along the views to ``factor``× more views and
 backprojecting those removes most of the streaks: *view-interpolated FBP* is an analytic method and the fair
-baseline for sparse-view learned models. Interpolation is circular, so the scan must cover the full
-circle with uniform steps (a 2π fan scan, or a parallel scan over 2π).
+baseline for sparse-view learned models. Interpolation is circular, so the scan must cover one period of
+its data with uniform steps: the full circle, or for a parallel beam with a centred detector also a half turn,
+whose views continue with the detector reversed (``p(θ + π, u) = p(θ, −u)``, :func:`scan_period_step`).
 
 An arc (limited angle, short scan) can be *completed* to the full circle: :func:`complete_arc` fills the
 missing views with the mean measured view — the exact projection of a centred rotation-symmetric object
@@ -21,9 +22,9 @@ import math
 import numpy as np
 import torch
 
-from ..geometry import Geometry
+from ..geometry import Geometry, ParallelBeam
 
-__all__ = ["uniform_full_scan_step", "upsampled_geometry", "upsample_views", "completed_geometry", "complete_arc"]
+__all__ = ["uniform_full_scan_step", "scan_period_step", "continue_half_turn", "upsampled_geometry", "upsample_views", "completed_geometry", "complete_arc"]
 
 
 def uniform_full_scan_step(geometry: Geometry, what: str = "view interpolation") -> float:
@@ -44,12 +45,40 @@ def uniform_full_scan_step(geometry: Geometry, what: str = "view interpolation")
     return step
 
 
+def scan_period_step(geometry: Geometry, what: str = "view interpolation") -> tuple[float, bool]:
+    """``(step, half_turn)``: the angular step (rad) of a uniform scan over one period of its data, and whether
+    that period is a half turn — a parallel beam over 180° with a centred detector, whose view after the last
+    is the first with the detector reversed (``p(θ + π, u) = p(θ, −u)``, :func:`continue_half_turn`).
+    Otherwise the scan must cover the full circle (:func:`uniform_full_scan_step`); ``ValueError`` saying why
+    not."""
+    angles = np.asarray(geometry.angles, dtype=np.float64)
+    if isinstance(geometry, ParallelBeam) and angles.size >= 3:
+        steps = np.diff(angles)
+        step = float(steps.mean())
+        uniform = np.allclose(steps, step, rtol=1e-6, atol=1e-9)
+        if uniform and abs(abs(step) * angles.size - math.pi) <= 1e-6 * math.pi:
+            if geometry.det_offset != 0.0:
+                raise ValueError(f"{what} of a parallel scan over 180° continues its views with the detector "
+                                 f"reversed, which needs a centred detector; this one is offset by "
+                                 f"{geometry.det_offset:g} mm (use a scan over 360°)")
+            return step, True
+    return uniform_full_scan_step(geometry, what), False
+
+
+def continue_half_turn(sinogram: torch.Tensor, n_turns: int = 2) -> torch.Tensor:
+    """A parallel half-turn sinogram ``[..., V, D]`` (centred detector, :func:`scan_period_step`) continued over
+    ``n_turns`` half turns: ``[..., n_turns·V, D]``, every second half turn with the detector reversed."""
+    halves = [sinogram if k % 2 == 0 else sinogram.flip(-1) for k in range(int(n_turns))]
+    return torch.cat(halves, dim=-2)
+
+
 def upsampled_geometry(geometry: Geometry, factor: int) -> Geometry:
     """``geometry`` with ``factor``× more views: the original views at every ``factor``-th position and
-    ``factor − 1`` evenly spaced views between neighbours (circularly)."""
+    ``factor − 1`` evenly spaced views between neighbours (circularly; over a parallel half turn, see
+    :func:`scan_period_step`)."""
     if int(factor) != factor or factor < 1:
         raise ValueError(f"the upsampling factor must be a positive integer, got {factor!r}")
-    step = uniform_full_scan_step(geometry)
+    step, _ = scan_period_step(geometry)
     k = np.arange(geometry.n_views * int(factor), dtype=np.float64)
     return geometry.replace(angles=geometry.angles[0] + k * (step / factor))
 
@@ -57,15 +86,17 @@ def upsampled_geometry(geometry: Geometry, factor: int) -> Geometry:
 def upsample_views(sinogram, geometry: Geometry, factor: int):
     """Linear interpolation along the views of a full uniform scan: ``[..., V, D]`` → ``[..., factor·V, D]``
     (torch or numpy, as given), and the matching geometry (:func:`upsampled_geometry`). View ``factor·v``
-    is view ``v``; view ``factor·v + j`` is ``(1 − j/factor) p[v] + (j/factor) p[v + 1]``, circularly."""
+    is view ``v``; view ``factor·v + j`` is ``(1 − j/factor) p[v] + (j/factor) p[v + 1]``, circularly (over a
+    parallel half turn ``p[V]`` is ``p[0]`` with the detector reversed)."""
     geom_up = upsampled_geometry(geometry, factor)
+    _, half_turn = scan_period_step(geometry)
     was_numpy = not isinstance(sinogram, torch.Tensor)
     p = torch.as_tensor(sinogram)
     if p.ndim < 2 or tuple(p.shape[-2:]) != geometry.sino_shape:
         raise ValueError(f"sinogram must be [..., {geometry.n_views}, {geometry.n_det}], got {tuple(p.shape)}")
     t = torch.arange(int(factor), dtype=p.dtype if p.is_floating_point() else torch.float64) / factor
     t = t[:, None]
-    nxt = torch.roll(p, -1, dims=-2)
+    nxt = continue_half_turn(p)[..., 1:p.shape[-2] + 1, :] if half_turn else torch.roll(p, -1, dims=-2)
     up = (1 - t) * p.unsqueeze(-2) + t * nxt.unsqueeze(-2)  # [..., V, factor, D]
     up[..., 0, :] = p  # the measured views unchanged, bit for bit
     up = up.reshape(p.shape[:-2] + (geom_up.n_views, geometry.n_det))

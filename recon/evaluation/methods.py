@@ -32,7 +32,7 @@ import torch
 
 from ..analytic.recipe import FBPRecipe, TunedRecipe, arc_grid, tune_recipe
 from ..analytic.tv import TunedTV
-from ..analytic.views import uniform_full_scan_step
+from ..analytic.views import scan_period_step
 from ..analytic.weights import scan_coverage
 from ..geometry import FanBeam, Geometry
 from ..models import KnownOperatorModel
@@ -83,9 +83,9 @@ def interpolation_factors(models: Sequence[KnownOperatorModel]) -> tuple[int, ..
     return tuple(sorted({int(m.factor) for m in models if getattr(m, "factor", None) is not None})) or (4,)
 
 
-def _uniform_full(geometry: Geometry, models: Sequence[KnownOperatorModel]) -> bool:
+def _one_period(geometry: Geometry, models: Sequence[KnownOperatorModel]) -> bool:
     try:
-        uniform_full_scan_step(geometry)
+        scan_period_step(geometry)
     except ValueError:
         return False
     return True
@@ -102,7 +102,7 @@ def _completes(geometry: Geometry, models: Sequence[KnownOperatorModel]) -> bool
 BASELINES: dict[str, Baseline] = {
     "fbp_ram_lak": Baseline("FBP ram-lak", lambda g, m: True, None),
     "fbp_tuned": Baseline("FBP", lambda g, m: True, lambda g, m: {}),
-    "fbp_view_interpolated": Baseline("view-interpolated FBP", _uniform_full,
+    "fbp_view_interpolated": Baseline("view-interpolated FBP", _one_period,
                                       lambda g, m: {"upsample": interpolation_factors(m)}),
     "limited_angle_fbp": Baseline("limited-angle FBP", _arc, lambda g, m: arc_grid(g), clipped=True),
     "view_completion_fbp": Baseline("view completion + limited-angle FBP", _completes,

@@ -36,7 +36,7 @@ from ..analytic.filters import padded_length, ramp_response
 from ..analytic.recipe import FBPRecipe
 from ..geometry import Geometry, check_geometry
 from ..operators.functional import weighted_backproject
-from ..analytic.views import upsampled_geometry
+from ..analytic.views import continue_half_turn, scan_period_step, upsampled_geometry
 from .base import KnownOperatorModel, initial_filter
 from .parameters import LearnableWeights
 
@@ -93,15 +93,21 @@ class ViewCirculantFilter(torch.nn.Module):
         Number of detector hats, evenly spaced over ``[0, det_max]`` × Nyquist.
     det_max : float
         Highest detector frequency the correction reaches (fraction of Nyquist).
+    half_turn : bool
+        The views cover a parallel half turn (:func:`recon.analytic.views.scan_period_step`): the filter is
+        circulant over the ``2V`` views of the full circle (the second half turn = the first with the detector
+        reversed) and returns the ``U·V`` views of the first.
     """
 
     per_view = False  # one 2-D filter (the least-squares fit of recon.models.lstsq applies)
 
     def __init__(self, n_views: int, n_det: int, factor: int, window: np.ndarray, ramp: np.ndarray,
                  view_knots: Sequence[float] = DEFAULT_VIEW_KNOTS, det_knots: int = 10, det_max: float = 0.8,
-                 dtype: torch.dtype = torch.float32) -> None:
+                 half_turn: bool = False, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.n_views, self.n_det, self.factor = int(n_views), int(n_det), int(factor)
+        self.half_turn = bool(half_turn)
+        period = 2 * self.n_views if self.half_turn else self.n_views  # views over the full circle
         self.size = padded_length(n_det)
         bins = self.size // 2 + 1
         window = np.asarray(window, dtype=np.float64)
@@ -109,10 +115,10 @@ class ViewCirculantFilter(torch.nn.Module):
             raise ValueError(f"window must have shape ({bins},), got {window.shape}")
         if det_knots < 2 or not 0.0 < det_max <= 1.0:
             raise ValueError(f"need det_knots >= 2 and 0 < det_max <= 1, got {det_knots}, {det_max}")
-        m_total = self.factor * self.n_views
+        m_total = self.factor * period
         m = np.arange(m_total)
         m_abs = np.minimum(m, m_total - m).astype(np.float64)
-        knots = np.array([k for k in view_knots if 0.0 <= k < self.factor] + [float(self.factor)]) * n_views / 2
+        knots = np.array([k for k in view_knots if 0.0 <= k < self.factor] + [float(self.factor)]) * period / 2
         if knots.size < 2 or knots[0] != 0.0 or np.any(np.diff(knots) <= 0):
             raise ValueError(f"view_knots must start at 0 and increase; got {list(view_knots)}")
         self.view_knots = [float(k) for k in view_knots]
@@ -122,7 +128,7 @@ class ViewCirculantFilter(torch.nn.Module):
         det_basis = _hats(nu, f_knots, right_zero=det_max + f_knots[1])
         ramp = np.abs(np.asarray(ramp, dtype=np.float64))
         scale = np.maximum(np.interp(f_knots, nu, ramp), ramp.max() / 64)
-        k0 = interpolation_response(self.n_views, self.factor)[:, None] / self.factor * window[None, :]
+        k0 = interpolation_response(period, self.factor)[:, None] / self.factor * window[None, :]
         self.register_buffer("initial", torch.as_tensor(k0, dtype=dtype))
         self.register_buffer("view_basis", torch.as_tensor(_hats(m_abs, knots), dtype=dtype))
         self.register_buffer("det_basis", torch.as_tensor(det_basis * scale[:, None], dtype=dtype))
@@ -141,12 +147,15 @@ class ViewCirculantFilter(torch.nn.Module):
     def _spectrum(self, sinogram: torch.Tensor) -> torch.Tensor:
         if tuple(sinogram.shape[-2:]) != (self.n_views, self.n_det):
             raise ValueError(f"expected sinograms [..., {self.n_views}, {self.n_det}], got {tuple(sinogram.shape)}")
-        stuffed = sinogram.new_zeros(sinogram.shape[:-2] + (self.factor * self.n_views, self.n_det))
+        if self.half_turn:
+            sinogram = continue_half_turn(sinogram)
+        stuffed = sinogram.new_zeros(sinogram.shape[:-2] + (self.factor * sinogram.shape[-2], self.n_det))
         stuffed[..., ::self.factor, :] = sinogram
         return torch.fft.rfft2(stuffed, s=(stuffed.shape[-2], self.size))
 
     def _inverse(self, spectrum: torch.Tensor) -> torch.Tensor:
-        return torch.fft.irfft2(spectrum, s=(self.factor * self.n_views, self.size))[..., :self.n_det]
+        m_total = self.factor * self.n_views * (2 if self.half_turn else 1)
+        return torch.fft.irfft2(spectrum, s=(m_total, self.size))[..., :self.factor * self.n_views, :self.n_det]
 
     def forward(self, sinogram: torch.Tensor) -> torch.Tensor:
         """``[..., V, D]`` weighted sinograms → filtered, upsampled ``[..., U·V, D]``."""
@@ -169,19 +178,22 @@ class ViewCirculantFilter(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return (f"U={self.factor}, {self.view_basis.shape[0]}×{self.det_basis.shape[0]} basis "
-                f"(angular × detector, up to {self.det_max:g} Nyquist)")
+                f"(angular × detector, up to {self.det_max:g} Nyquist)" + (", half turn" if self.half_turn else ""))
 
 
 def view_upsampled_parts(geometry: Geometry, factor: int, filter: FilterSpec, cutoff: float,
                          view_knots: Sequence[float], det_knots: int, det_max: float, warn: bool,
                          dtype: torch.dtype) -> tuple[ViewCirculantFilter, LearnableWeights, Geometry]:
-    """The parts of view-upsampled FBP for sinograms in ``geometry`` (a uniform full scan): a learnable
+    """The parts of view-upsampled FBP for sinograms in ``geometry`` (a uniform full scan, or a parallel half
+    turn): a learnable
     :class:`ViewCirculantFilter` starting from ``filter``/``cutoff`` × linear view interpolation, the fixed
     analytic weights, and the geometry of the ``factor``·V views to backproject."""
     upsampled = upsampled_geometry(geometry, factor)  # checks the scan and the factor
+    _, half_turn = scan_period_step(geometry)
     spacing, arc = filter_spacing(geometry)
     k = ViewCirculantFilter(geometry.n_views, geometry.n_det, int(factor), initial_filter(geometry, filter, cutoff),
-                            ramp_response(geometry.n_det, spacing, arc), view_knots, det_knots, det_max, dtype=dtype)
+                            ramp_response(geometry.n_det, spacing, arc), view_knots, det_knots, det_max,
+                            half_turn=half_turn, dtype=dtype)
     w = LearnableWeights(FBPRecipe().weights(geometry, warn=warn), dtype=dtype)
     w.coefficients.requires_grad_(False)
     return k, w, upsampled
@@ -193,7 +205,8 @@ class ViewUpsampledFBP(KnownOperatorModel):
     Parameters
     ----------
     geometry : ParallelBeam or FanBeam
-        A uniform scan over the full circle (``ValueError`` otherwise), and the output image grid.
+        A uniform scan over the full circle, or a parallel one over 180° with a centred detector (``ValueError``
+        otherwise), and the output image grid.
     factor : int
         Angular upsampling ``U`` (1 gives a 2-D filter without upsampling; the choice: ``docs/research_sparse_view.md``).
     filter, cutoff :

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import recon
-from recon.analytic.views import upsample_views, upsampled_geometry
+from recon.analytic.views import continue_half_turn, scan_period_step, upsample_views, upsampled_geometry
 
 from ..helpers import full_scans
 
@@ -22,6 +23,38 @@ def test_upsample_views_interpolates_linearly_and_circularly():
     np.testing.assert_allclose(up[:, 35], (p[:, 11] + 2 * p[:, 0]) / 3, rtol=1e-12, atol=1e-15)  # wraps to view 0
     np.testing.assert_allclose(np.diff(gu.angles), np.diff(g.angles)[0] / 3, rtol=1e-12)
     assert gu.angles[0] == g.angles[0]
+
+
+def _half_turn(n_views: int = 20) -> recon.ParallelBeam:
+    return recon.ParallelBeam(np.linspace(0, np.pi, n_views, endpoint=False) + 0.2, n_det=41, det_spacing=0.5,
+                              image_size=32, pixel_size=0.5)
+
+
+def test_a_parallel_half_turn_continues_with_the_detector_reversed():
+    """Physics: the analytic line integrals over the second half turn are the first half turn's, mirrored."""
+    g = _half_turn()
+    disc = [recon.Ellipse(0.02, (2.0, -3.0), (5.0, 3.0), 0.4), recon.Ellipse(-0.01, (1.0, 1.0), (1.5, 1.0), 0.0)]
+    full = g.replace(angles=np.concatenate([g.angles, g.angles + np.pi]))
+    p = torch.as_tensor(recon.ray_transform(disc, g))
+    expected = recon.ray_transform(disc, full)
+    np.testing.assert_allclose(continue_half_turn(p).numpy(), expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    assert scan_period_step(g) == (pytest.approx(np.pi / 20), True)
+    assert scan_period_step(full) == (pytest.approx(np.pi / 20), False)
+
+
+def test_view_interpolation_over_a_parallel_half_turn_wraps_to_the_mirrored_first_view():
+    g = _half_turn()
+    p = np.random.default_rng(2).normal(size=(3,) + g.sino_shape)
+    up, gu = upsample_views(p, g, 4)
+    assert up.shape == (3, 80, 41)
+    np.testing.assert_array_equal(up[:, ::4], p)
+    np.testing.assert_allclose(up[:, 79], (p[:, 19] + 3 * p[:, 0, ::-1]) / 4, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gu.angles, g.angles[0] + np.arange(80) * np.pi / 80, rtol=1e-12)
+    with pytest.raises(ValueError, match="centred detector"):
+        upsampled_geometry(g.replace(det_offset=0.2), 2)
+    fan = full_scans(20)["fan-arc"]
+    with pytest.raises(ValueError, match="full circle"):  # a fan beam has no half-turn symmetry
+        upsampled_geometry(fan.replace(angles=g.angles), 2)
 
 
 def test_view_interpolation_refuses_scans_that_are_not_full_and_uniform():

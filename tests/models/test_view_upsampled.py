@@ -22,15 +22,37 @@ def test_interpolation_response_is_the_dft_of_the_triangle():
     np.testing.assert_allclose(h[[10, 20, 30]], 0.0, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", ["fan-flat", "fan-arc", "parallel-2pi"])
+def _scan(kind: str) -> recon.Geometry:
+    if kind == "parallel-pi":  # a half turn: the views continue with the detector reversed
+        return recon.ParallelBeam(np.linspace(0, np.pi, 18, endpoint=False) - 0.3, 40, 0.45, 32, 0.5)
+    return full_scans()[kind]
+
+
+@pytest.mark.parametrize("kind", ["fan-flat", "fan-arc", "parallel-2pi", "parallel-pi"])
 @pytest.mark.parametrize("factor", [1, 3])
 def test_untrained_model_is_view_interpolated_fbp(kind, factor):
-    g = full_scans()[kind]
+    g = _scan(kind)
     model = ViewUpsampledFBP(g, factor=factor, filter="hamming", cutoff=0.8, dtype=torch.float64)
     p = torch.rand((2,) + g.sino_shape, dtype=torch.float64)
     up, gu = upsample_views(p, g, factor)
     expected = recon.fbp(up, gu, "hamming", 0.8)
     torch.testing.assert_close(model(p), expected, rtol=1e-10, atol=1e-12 * float(expected.abs().max()))
+
+
+def test_a_half_turn_model_is_the_full_circle_model_on_the_continued_views():
+    """Over a parallel half turn the 2-D filter is circulant over the full circle: any learned response gives
+    the model of the 2V-view full scan applied to the data continued with the detector reversed."""
+    half = _scan("parallel-pi")
+    full = half.replace(angles=half.angles[0] + np.arange(36) * np.pi / 18)
+    model_half = ViewUpsampledFBP(half, factor=2, filter="hann", dtype=torch.float64)
+    model_full = ViewUpsampledFBP(full, factor=2, filter="hann", dtype=torch.float64)
+    c = torch.as_tensor(np.random.default_rng(4).normal(0, 0.2, model_half.filter.n_basis))
+    model_half.filter.coefficients.data.copy_(c)
+    model_full.filter.coefficients.data.copy_(c)
+    p = torch.rand((2,) + half.sino_shape, dtype=torch.float64)
+    with torch.no_grad():
+        got, expected = model_half(p), model_full(torch.cat([p, p.flip(-1)], dim=-2))
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12 * float(expected.abs().max()))
 
 
 def test_least_squares_recovers_a_known_2d_filter_and_gradients_reach_only_it():
