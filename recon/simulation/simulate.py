@@ -22,6 +22,10 @@ A simulation is described by a TOML config::
     [target_geometry]            # optional second geometry whose clean sinograms are stored too
     type = "parallel"  ...
 
+    [acquisition]                # optional: measure in this geometry (the noise is drawn here) and rebin the
+    type = "fan"  ...            # noisy data to [geometry] by interpolation (recon.rebin), as real data that
+                                 # were rebinned from another scan are (their noise interpolated, correlated)
+
 and written by :func:`simulate_to_file` as HDF5 (``format = "recon-simulated-v1"``):
 
 * float32 datasets, one sample per chunk, compressed and Fletcher-32 checksummed: ``images`` ``[n, N, N]``
@@ -29,7 +33,9 @@ and written by :func:`simulate_to_file` as HDF5 (``format = "recon-simulated-v1"
   ``[n, n_views, n_det]`` (noisy line integrals), ``sinograms_clean`` (exact analytic line integrals) and,
   with ``[target_geometry]``, ``target_sinograms`` ``[n, V_t, D_t]`` (clean, same ``det_supersample``);
 * root attributes ``format``, ``recon_version``, ``geometry`` (JSON), ``target_geometry`` (JSON, if given),
-  ``config`` (the TOML text as read), ``seed``, ``n_samples``.
+  ``config`` (the TOML text as read), ``seed``, ``n_samples``; with ``[acquisition]`` the noisy ``sinograms`` are
+  rebinned from it (``sinograms_clean`` stay exact in ``[geometry]``) and ``acquisition_geometry`` (JSON) is
+  stored.
 
 :class:`recon.simulation.dataset.SimulatedDataset` reads such files (layout: :mod:`recon.simulation.layout`).
 """
@@ -53,6 +59,7 @@ import numpy as np
 from .shapes import rasterize, ray_transform
 from .._checks import integer, real
 from .._version import __version__
+from ..analytic.rebinning import rebin, rebin_coverage
 from ..geometry import FanBeam, Geometry
 from ..io import atomic_output, check_writable, geometry_from_table, parse_toml
 from ..io.atomic import check_distinct
@@ -85,11 +92,13 @@ class SimulationConfig:
     electronic_sigma: float = 0.0
     min_counts: float = 0.5
     target_geometry: Optional[Geometry] = None
+    acquisition: Optional[Geometry] = None
 
 
 # ---- config parsing -----------------------------------------------------------------------------------------
 
-_SECTIONS = {"simulation": True, "phantom": True, "noise": False, "geometry": True, "target_geometry": False}
+_SECTIONS = {"simulation": True, "phantom": True, "noise": False, "geometry": True, "target_geometry": False,
+             "acquisition": False}
 _SIMULATION_KEYS = ("n", "seed", "det_supersample")
 _NOISE_KEYS = ("i0", "electronic_sigma", "min_counts")
 
@@ -146,7 +155,7 @@ def parse_config(text: str, source: str = "<config>") -> SimulationConfig:
         raise ValueError(f"{source}: [phantom] {err}") from None
 
     geometries = {}
-    for name in ("geometry", "target_geometry"):
+    for name in ("geometry", "target_geometry", "acquisition"):
         if name in cfg:
             try:
                 geometries[name] = geometry_from_table(cfg[name], where=name)
@@ -156,7 +165,13 @@ def parse_config(text: str, source: str = "<config>") -> SimulationConfig:
     config = SimulationConfig(text=text, source=source, n=n, seed=seed, family=family, phantom_params=params,
                               geometry=geometries["geometry"], det_supersample=det_supersample,
                               i0=i0 if i0 > 0 else None, electronic_sigma=electronic_sigma, min_counts=min_counts,
-                              target_geometry=geometries.get("target_geometry"))
+                              target_geometry=geometries.get("target_geometry"),
+                              acquisition=geometries.get("acquisition"))
+    if config.acquisition is not None:
+        covered = float(rebin_coverage(config.acquisition, config.geometry).mean())
+        if covered < 0.9:
+            raise ValueError(f"{source}: the [acquisition] scan contains only {covered:.0%} of the [geometry] "
+                             "sinogram's lines; rebinning would leave the rest zero")
     for message in _coverage_problems(config):
         warnings.warn(f"{source}: {message}", stacklevel=2)
     return config
@@ -181,7 +196,8 @@ def _coverage_problems(config: SimulationConfig) -> list[str]:
     if radius > g.image_size * g.pixel_size / 2:
         problems.append(f"phantom radius {radius} mm exceeds the image half-width "
                         f"{g.image_size * g.pixel_size / 2:.4g} mm: ground-truth images are cut off")
-    for name, geom in (("geometry", g), ("target_geometry", config.target_geometry)):
+    for name, geom in (("geometry", g), ("target_geometry", config.target_geometry),
+                       ("acquisition", config.acquisition)):
         if geom is None:
             continue
         u = np.abs(geom.det_coords).max() + geom.det_spacing / 2
@@ -210,8 +226,12 @@ def simulate_sample(config: SimulationConfig, index: int, seed: Optional[int] = 
     phantom_seq, noise_seq = np.random.SeedSequence([seed, index]).spawn(2)
     phantom = make_phantom(config.family, np.random.default_rng(phantom_seq), **config.phantom_params)
     clean = ray_transform(phantom, config.geometry, det_supersample=config.det_supersample)
-    noisy = poisson_noise(clean, config.i0, np.random.default_rng(noise_seq), config.electronic_sigma,
+    measured = clean if config.acquisition is None else ray_transform(phantom, config.acquisition,
+                                                                      det_supersample=config.det_supersample)
+    noisy = poisson_noise(measured, config.i0, np.random.default_rng(noise_seq), config.electronic_sigma,
                           config.min_counts)
+    if config.acquisition is not None:
+        noisy = rebin(noisy, config.acquisition, config.geometry)
     out = {
         "images": rasterize(phantom, config.geometry, supersample=IMAGE_SUPERSAMPLE).astype(np.float32),
         "sinograms": noisy.astype(np.float32),
@@ -318,6 +338,8 @@ def simulate_to_file(config: Union[PathLike, SimulationConfig], out: PathLike, n
         f.attrs["geometry"] = cfg.geometry.to_json()
         if cfg.target_geometry is not None:
             f.attrs["target_geometry"] = cfg.target_geometry.to_json()
+        if cfg.acquisition is not None:
+            f.attrs["acquisition_geometry"] = cfg.acquisition.to_json()
         f.attrs["config"] = cfg.text
         f.attrs["seed"] = seed
         f.attrs["n_samples"] = n

@@ -109,6 +109,44 @@ def test_file_has_exactly_the_documented_layout(written):
         assert not np.array_equal(images[0], images[1])
 
 
+ACQUIRED = TINY.split("[target_geometry]")[0].replace("[geometry]", "[acquisition]").replace("count = 20",
+                                                                                      "count = 80") + """
+[geometry]
+type = "parallel"
+n_det = 30
+det_spacing = 0.35
+image_size = 32
+pixel_size = 0.3
+angles = { start = 0, stop = 180, count = 24, unit = "deg" }
+"""
+
+
+def test_an_acquisition_geometry_draws_the_noise_there_and_rebins_it(tmp_path):
+    """``[acquisition]``: the noisy sinograms are the acquisition's noisy data rebinned to ``[geometry]`` (as real
+    data rebinned from another scan), the clean ones the exact line integrals in ``[geometry]``."""
+    cfg = simulate.parse_config(ACQUIRED)
+    assert cfg.acquisition.kind == "fan" and cfg.acquisition.n_views == 80 and cfg.geometry.kind == "parallel"
+    path = simulate.simulate_to_file(cfg, tmp_path / "acq.h5", workers=1)
+    i = 1
+    phantom_seq, noise_seq = np.random.SeedSequence([3, i]).spawn(2)
+    phantom = make_phantom("disc_with_holes", np.random.default_rng(phantom_seq), **cfg.phantom_params)
+    fan = ray_transform(phantom, cfg.acquisition, det_supersample=2)
+    noisy = simulate.poisson_noise(fan, 1e4, np.random.default_rng(noise_seq), 0.0, 0.5)
+    with h5py.File(path, "r") as f:
+        assert recon.geometry_from_json(f.attrs["acquisition_geometry"]) == cfg.acquisition
+        assert f["sinograms"].shape == (4, 24, 30)
+        np.testing.assert_allclose(f["sinograms"][i], recon.rebin(noisy, cfg.acquisition, cfg.geometry), rtol=1e-6,
+                                   atol=1e-6)
+        clean = ray_transform(phantom, cfg.geometry, det_supersample=2)
+        np.testing.assert_array_equal(f["sinograms_clean"][i], clean.astype(np.float32))
+        # rebinning averages neighbouring measured rays: less noise than measuring at I0 directly (√(1/I0·e^p))
+        direct = np.sqrt(np.exp(clean) / 1e4)
+        assert 0.2 < np.std(f["sinograms"][:] - f["sinograms_clean"][:]) / direct.mean() < 0.9
+    half_arc = ACQUIRED.replace("stop = 360, count = 80", "stop = 120, count = 80")
+    with pytest.raises(ValueError, match=r"\[acquisition\] scan contains only"):
+        simulate.parse_config(half_arc)
+
+
 @pytest.mark.slow
 def test_same_bytes_for_one_and_two_workers(tiny, written, tmp_path):
     two = simulate.simulate_to_file(tiny, tmp_path / "two.h5", workers=2)
