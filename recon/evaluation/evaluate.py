@@ -12,8 +12,10 @@ methods are those of :mod:`recon.evaluation.methods` that apply to the model's g
   followed by FBP in the target geometry with its own tuned window; scored on the sinogram (relative L2 to
   the exact target sinogram) and on the image.
 
-With ``tv=True`` image models also face TV-regularised reconstruction (:mod:`recon.analytic.tv`, λ tuned on
-:data:`~recon.evaluation.baselines.TV_SAMPLES` tuning samples, float32).
+With ``tv=True`` every model also faces TV-regularised reconstruction (:mod:`recon.analytic.tv`, λ tuned on
+:data:`~recon.evaluation.baselines.TV_SAMPLES` tuning samples, float32) — for a conversion network TV
+reconstructs the image straight from the source data, the classical alternative to converting and
+reconstructing.
 
 Scores: :func:`recon.evaluation.scores.image_scores` and each method's time per image (``seconds_per_image``,
 batches of 16); ``evaluation.json`` keys them by method id, with each method's label and parameters alongside.
@@ -86,22 +88,35 @@ def _score_images(model: KnownOperatorModel, data_path: Path, views: Any, tune_f
 
 
 def _score_conversion(model: GeometryConversion, data_path: Path, views: Any, tune_fraction: float,
-                      max_samples: Optional[int]) -> tuple[dict, dict, dict, torch.Tensor, int]:
+                      max_samples: Optional[int], tv: bool = False) -> tuple[dict, dict, dict, torch.Tensor, int]:
     sino = load_samples(data_path, "target_sinograms", views, max_samples)
     n_tune = max(1, int(round(tune_fraction * sino.inputs.shape[0])))
     truth = read_dataset(data_path, "images", sino.inputs.shape[0])
     grid = model.output_geometry.replace(image_size=sino.geometry.image_size, pixel_size=sino.geometry.pixel_size)
     results, described, outputs = {}, {}, {}
-    for method_id, p in convert_both(model, sino.inputs).items():
+    start = time.perf_counter()
+    converted = convert_both(model, sino.inputs)
+    convert_seconds = (time.perf_counter() - start) / sino.inputs.shape[0] / 2  # the two conversions together
+    for method_id, p in converted.items():
         window = tune_recipe(p[:n_tune], truth[:n_tune], grid)
+        start = time.perf_counter()
         image = _batched(lambda x: window.recipe.reconstruct(x, grid), p[n_tune:])
+        seconds = (time.perf_counter() - start) / image.shape[0] + convert_seconds
         name = "rebinning" if method_id == "rebin_fbp" else f"network ({model.learned_parts()})"
         label = f"{name} + FBP ({window.describe()})"
         method_id = method_id if method_id == "rebin_fbp" else "model_1"
         results[method_id] = {"sinogram_rel_l2": relative_l2(p[n_tune:], sino.targets[n_tune:]),
-                              **image_scores(image, truth[n_tune:], grid.pixel_size)}
+                              **image_scores(image, truth[n_tune:], grid.pixel_size), "seconds_per_image": seconds}
         described[method_id] = {"label": label, "params": {"window": window.to_dict(), "tuned": "tuned"}}
         outputs[method_id] = image
+    if tv:  # TV-regularised reconstruction straight from the source data: no conversion, no target-geometry FBP
+        source = sino.geometry.replace(image_size=grid.image_size, pixel_size=grid.pixel_size)
+        method = tv_method(TunedTV.tune(sino.inputs[:min(n_tune, TV_SAMPLES)].float(),
+                                        truth[:min(n_tune, TV_SAMPLES)].float(), source), source, "tuned")
+        image, seconds = _run_timed(method, sino.inputs[n_tune:])
+        results[method.id] = {**image_scores(image, truth[n_tune:], grid.pixel_size), "seconds_per_image": seconds}
+        described[method.id] = {"label": method.label + ", from the source data", "params": method.params}
+        outputs[method.id] = image
     return results, described, outputs, truth[n_tune:], n_tune
 
 
@@ -122,9 +137,8 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
     views = view_indices(SimulatedDataset(data_path, keys=("sinograms",)).geometry, model.geometry)
     conversion = isinstance(model, GeometryConversion)
     score = _score_conversion if conversion else _score_images
-    extra = {"tv": tv} if not conversion else {}  # TV reconstructs images, not the converted sinograms
     results, methods, outputs, truth, n_tune = score(model, Path(data_path), views, tune_fraction, max_samples,
-                                                     **extra)
+                                                     tv=tv)
     target = "target_sinograms" if conversion else training_summary(model).get("target", "images")
     report = {"model": str(model_path), "data": str(data_path), "target": target, "n_tune": n_tune,
               "n_test": int(truth.shape[0]), "psnr_data_range": "max - min of each ground-truth image",

@@ -33,13 +33,23 @@ lstsq_check = true
     summary = json.loads((tmp_path / "f2p" / "metrics.json").read_text())
     assert summary["model"] == "FanToParallel"
     assert summary["final_train_mse"] <= summary["lstsq"]["loss_analytic"]
-    assert main(["evaluate", "--model", str(tmp_path / "f2p"), "--data", str(dataset)]) == 0
+    assert main(["evaluate", "--model", str(tmp_path / "f2p"), "--data", str(dataset), "--tv",
+                 "--out", str(tmp_path / "eval")]) == 0
     out = capsys.readouterr().out
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     rebinning = next(v for k, v in rows.items() if k.startswith("rebinning + FBP"))
     network = next(v for k, v in rows.items() if k.startswith("network (filter) + FBP"))
-    for row in (rebinning, network):  # sinogram error, RMSE, PSNR, both SSIMs and edge sharpness per method
-        assert len([c for c in row.split("|")[2:-2] if c.strip()]) == 6
+    header = next(line for line in out.splitlines() if line.startswith("| method"))
+    for row in (rebinning, network):  # a value in every column
+        assert len([c for c in row.split("|") if c.strip()]) == len([c for c in header.split("|") if c.strip()])
+    results = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    for method in ("rebin_fbp", "model_1"):
+        assert {"sinogram_rel_l2", "psnr", "ssim", "ssim_dival", "edge_rise_mm",
+                "seconds_per_image"} <= set(results["results"][method])
+    # TV reconstructs straight from the source (fan) data: an image score, no converted sinogram, a run time
+    assert "from the source data" in results["methods"]["tv"]["label"]
+    assert "sinogram_rel_l2" not in results["results"]["tv"] and results["results"]["tv"]["psnr"] > 10
+    assert all(r["seconds_per_image"] > 0 for r in results["results"].values())
 
 
 def test_evaluate_compares_with_ram_lak_and_a_tuned_window(dataset, tmp_path, capsys):
