@@ -21,7 +21,7 @@ Config (TOML)::
     learn = "filter"          # filter | view_filters | weights, joined with "+"
     filter_basis = 64         # optional: hat functions of the filter correction (default: every bin)
     weight_basis = [8, 16]    # optional: smooth weights (default: every element)
-    positivity = false        # learned_fbp only
+    positivity = false        # image models: clamp the output at 0 (μ ≥ 0)
     complete_views = false    # learned_fbp on an arc: complete it to the circle with the mean measured view
     grid_pixel = 0.15         # conversion only, mm (default: target isocentre pitch)
     factor = 6                # view_upsampled_fbp, and conversions from a uniform full scan: angular
