@@ -237,6 +237,54 @@ def protocol_check(out: Path, runs: dict, test_h5: Path, n: int = 40) -> list[st
     return lines + [""]
 
 
+def tooth_study(out: Path, path: Path, center: float = 296.0) -> list[str]:
+    """The real synchrotron parallel scan (181 views over 180°, pixel units, rotation centre at ``center``): the
+    detector cropped symmetric about the axis (a centred half turn), converted by rebinning and by the untrained
+    ×2 known-operator network (no model of this geometry is trained) to a fan beam of the same isocentre pitch
+    (720 views over 360°, magnification 1.25), reconstructed by fan FBP and compared with the parallel FBP of
+    the measured data."""
+    from recon.analytic.rebinning import field_of_view_radius
+    from recon.evaluation.quality import otsu_threshold
+
+    scan = recon.read_scan(path, rows=0, center=center)
+    half = int(min(center, scan.geometry.n_det - 1 - center))
+    first = int(round(center)) - half
+    sino = torch.from_numpy(scan.sinogram[:, first:first + 2 * half + 1].astype(np.float64))
+    par = recon.ParallelBeam(scan.geometry.angles, 2 * half + 1, 1.0, 2 * half + 1, 1.0)
+    fan = recon.FanBeam(np.linspace(0, 2 * np.pi, 720, endpoint=False), int(1.25 * (2 * half + 1)) + 40, 1.25,
+                        par.image_size, 1.0, sod=1500.0, sdd=1875.0, detector="flat")
+    reference = recon.fbp(sino, par, "hann", 1.0).numpy()
+    xy = par.pixel_coords
+    disc = np.hypot(xy[None, :], xy[::-1, None]) < min(field_of_view_radius(par), field_of_view_radius(fan)) - 2
+    seg = (reference > otsu_threshold(reference[disc])) & disc
+    network = recon.ParallelToFan(par, fan, factor=2, dtype=torch.float64).eval()
+    rows, images = {}, {}
+    for name, convert in (("rebinning", Rebinning(par, fan, dtype=torch.float64)), ("×2 network, untrained", network)):
+        start = time.perf_counter()
+        with torch.no_grad():
+            p = convert(sino)
+        image = recon.fbp(p, fan, "hann", 1.0).numpy() * disc
+        elapsed = time.perf_counter() - start
+        rows[name] = {**scan_scores(image, reference * disc, seg, sino.numpy(), par, False), "seconds": elapsed}
+        images[name] = image
+    figure = np.concatenate([reference * disc, *images.values()], axis=1)
+    from PIL import Image
+    scaled = np.clip(figure / np.percentile(figure, 99.5), 0, 1) * 255
+    Image.fromarray(scaled.astype(np.uint8)).save(out / "tooth.png")
+    (out / "tooth.json").write_text(json.dumps(rows, indent=2))
+    lines = ["## Real parallel scan: the tooth (TomoPy sample data)", "",
+             f"181 views over 180°, detector cropped to {2 * half + 1} columns about the rotation centre (column "
+             f"{center:g}), pixel units; converted to a flat fan beam (720 views over 360°, magnification 1.25, "
+             "isocentre pitch 1 px), fan FBP (hann) against the parallel FBP (hann) of the measured data, inside "
+             "the field of view; data consistency against the measured parallel sinogram.", "",
+             "| conversion | PSNR (dB) | SSIM | edge 10–90 % (px) | ‖Ax−p‖/‖p‖ | time (s) |",
+             "|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.3f} | {r['edge_rise_mm']:.2f} | "
+                     f"{r['data_consistency']:.4f} | {r['seconds']:.2f} |")
+    return lines + [""]
+
+
 def first_name(models: dict) -> str:
     return next(iter(models))
 
@@ -276,6 +324,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="120 training / 24 test samples")
     parser.add_argument("--htc", type=Path, default=ROOT.parent / "shared" / "data" / "htc2022-training",
                         help="folder with the real htc2022_<name>_full*.mat scans (skipped if missing)")
+    parser.add_argument("--tooth", type=Path, default=ROOT.parent / "shared" / "data" / "tooth" / "tooth.h5",
+                        help="the real parallel scan (skipped if missing)")
     args = parser.parse_args()
     if args.quick:
         args.n_train, args.n_test = 120, 24
@@ -289,6 +339,8 @@ def main() -> None:
     if args.htc.is_dir():
         lines += real_study(args.out, runs, args)
         lines += protocol_check(args.out, runs, test_h5)
+    if args.tooth.is_file():
+        lines += tooth_study(args.out, args.tooth)
     (args.out / "summary.md").write_text("\n".join(lines))
     print("\n".join(lines))
     print(f"wrote {args.out / 'summary.md'}")
