@@ -109,16 +109,9 @@ def test_file_has_exactly_the_documented_layout(written):
         assert not np.array_equal(images[0], images[1])
 
 
-ACQUIRED = TINY.split("[target_geometry]")[0].replace("[geometry]", "[acquisition]").replace("count = 20",
-                                                                                      "count = 80") + """
-[geometry]
-type = "parallel"
-n_det = 30
-det_spacing = 0.35
-image_size = 32
-pixel_size = 0.3
-angles = { start = 0, stop = 180, count = 24, unit = "deg" }
-"""
+_FAN, _PARALLEL = TINY.split("[target_geometry]")
+# the tiny fan scan (80 views) as the acquisition, rebinned to the tiny parallel geometry
+ACQUIRED = _FAN.replace("[geometry]", "[acquisition]").replace("count = 20", "count = 80") + "[geometry]" + _PARALLEL
 
 
 def test_an_acquisition_geometry_draws_the_noise_there_and_rebins_it(tmp_path):
