@@ -33,22 +33,28 @@ from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
 from .methods import tune_baselines
 
 __all__ = ["training_baselines", "arc_training_baselines", "tv_training_baseline", "conversion_windows",
-           "stored_arc_recipes", "convert_both", "CACHE_NAME"]
+           "stored_arc_recipes", "conversions", "convert_both", "CACHE_NAME"]
 
 CACHE_NAME = "tuned_baselines.json"
 TUNING_SAMPLES = 16  # training samples the baselines are tuned on
 TV_SAMPLES = 4  # training samples TV's λ is tuned on (each λ costs TV_ITERATIONS projections and backprojections)
 
 
+def conversions(model: GeometryConversion) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """The two ways to convert source sinograms ``[n, V_s, D_s]`` (in ``model.geometry``) to the model's output
+    geometry: interpolation rebinning (``"rebin_fbp"``) and the network (``"model"``, input cast to its dtype)."""
+    rebinning = Rebinning(model.geometry, model.output_geometry)
+    dtype = next(model.buffers()).dtype
+    return {"rebin_fbp": rebinning, "model": lambda sinograms: model(sinograms.to(dtype))}
+
+
 def convert_both(model: GeometryConversion, sinograms: torch.Tensor, batch: int = 16) -> dict[str, torch.Tensor]:
     """Source sinograms ``[n, V_s, D_s]`` (in ``model.geometry``) converted to the model's output geometry by
     interpolation rebinning (``"rebin_fbp"``) and by the network (``"model"``), ``[n, V_t, D_t]`` each."""
     model.eval()
-    rebinning = Rebinning(model.geometry, model.output_geometry)
-    x = sinograms.to(next(model.buffers()).dtype)
     with torch.no_grad():
-        return {"rebin_fbp": torch.cat([rebinning(sinograms[i:i + batch]) for i in range(0, len(sinograms), batch)]),
-                "model": torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])}
+        return {name: torch.cat([convert(sinograms[i:i + batch]) for i in range(0, len(sinograms), batch)])
+                for name, convert in conversions(model).items()}
 
 
 def stored_arc_recipes(models: Sequence[KnownOperatorModel]) -> dict[str, TunedRecipe]:

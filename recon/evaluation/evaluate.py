@@ -37,7 +37,7 @@ from ..geometry import view_indices
 from ..io.atomic import atomic_folder, check_writable
 from ..models import GeometryConversion, KnownOperatorModel, load_model, training_summary
 from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
-from .baselines import TV_SAMPLES, convert_both
+from .baselines import TV_SAMPLES, conversions
 from .methods import Method, applicable_baselines, baseline_methods, model_method, tune_baselines, tv_method
 from .report import evaluation_figure, format_table
 from .scores import SSIM_KEYS, image_scores, relative_l2
@@ -94,10 +94,10 @@ def _score_conversion(model: GeometryConversion, data_path: Path, views: Any, tu
     truth = read_dataset(data_path, "images", sino.inputs.shape[0])
     grid = model.output_geometry.replace(image_size=sino.geometry.image_size, pixel_size=sino.geometry.pixel_size)
     results, described, outputs = {}, {}, {}
-    start = time.perf_counter()
-    converted = convert_both(model, sino.inputs)
-    convert_seconds = (time.perf_counter() - start) / sino.inputs.shape[0] / 2  # the two conversions together
-    for method_id, p in converted.items():
+    for method_id, convert in conversions(model).items():
+        start = time.perf_counter()
+        p = _batched(convert, sino.inputs)
+        convert_seconds = (time.perf_counter() - start) / sino.inputs.shape[0]
         window = tune_recipe(p[:n_tune], truth[:n_tune], grid)
         start = time.perf_counter()
         image = _batched(lambda x: window.recipe.reconstruct(x, grid), p[n_tune:])
