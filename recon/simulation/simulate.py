@@ -43,6 +43,7 @@ and written by :func:`simulate_to_file` as HDF5 (``format = "recon-simulated-v1"
 from __future__ import annotations
 
 import collections
+import functools
 import inspect
 import math
 import multiprocessing
@@ -55,11 +56,12 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
+import torch
 
 from .shapes import rasterize, ray_transform
 from .._checks import integer, real
 from .._version import __version__
-from ..analytic.rebinning import rebin, rebin_coverage
+from ..analytic.rebinning import Rebinning, rebin_coverage
 from ..geometry import FanBeam, Geometry
 from ..io import atomic_output, check_writable, geometry_from_table, parse_toml
 from ..io.atomic import check_distinct
@@ -212,6 +214,13 @@ def _coverage_problems(config: SimulationConfig) -> list[str]:
     return problems
 
 
+@functools.lru_cache(maxsize=4)
+def _rebinning(acquisition: Geometry, geometry: Geometry) -> Rebinning:
+    """The float64 rebinning layer ``acquisition`` → ``geometry``, built once per process (its sparse map costs
+    more than applying it)."""
+    return Rebinning(acquisition, geometry, dtype=torch.float64)
+
+
 # ---- one sample ---------------------------------------------------------------------------------------------
 
 def simulate_sample(config: SimulationConfig, index: int, seed: Optional[int] = None) -> dict[str, np.ndarray]:
@@ -231,7 +240,7 @@ def simulate_sample(config: SimulationConfig, index: int, seed: Optional[int] = 
     noisy = poisson_noise(measured, config.i0, np.random.default_rng(noise_seq), config.electronic_sigma,
                           config.min_counts)
     if config.acquisition is not None:
-        noisy = rebin(noisy, config.acquisition, config.geometry)
+        noisy = _rebinning(config.acquisition, config.geometry)(torch.from_numpy(noisy)).numpy()
     out = {
         "images": rasterize(phantom, config.geometry, supersample=IMAGE_SUPERSAMPLE).astype(np.float32),
         "sinograms": noisy.astype(np.float32),
