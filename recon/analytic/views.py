@@ -24,7 +24,8 @@ import torch
 
 from ..geometry import Geometry, ParallelBeam
 
-__all__ = ["uniform_full_scan_step", "scan_period_step", "continue_half_turn", "upsampled_geometry", "upsample_views", "completed_geometry", "complete_arc"]
+__all__ = ["uniform_full_scan_step", "scan_period_step", "continue_half_turn", "upsampled_geometry", "upsample_views",
+           "completed_geometry", "complete_arc"]
 
 
 def uniform_full_scan_step(geometry: Geometry, what: str = "view interpolation") -> float:

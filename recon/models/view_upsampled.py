@@ -107,7 +107,7 @@ class ViewCirculantFilter(torch.nn.Module):
         super().__init__()
         self.n_views, self.n_det, self.factor = int(n_views), int(n_det), int(factor)
         self.half_turn = bool(half_turn)
-        period = 2 * self.n_views if self.half_turn else self.n_views  # views over the full circle
+        self.period = period = 2 * self.n_views if self.half_turn else self.n_views  # views over the full circle
         self.size = padded_length(n_det)
         bins = self.size // 2 + 1
         window = np.asarray(window, dtype=np.float64)
@@ -154,8 +154,8 @@ class ViewCirculantFilter(torch.nn.Module):
         return torch.fft.rfft2(stuffed, s=(stuffed.shape[-2], self.size))
 
     def _inverse(self, spectrum: torch.Tensor) -> torch.Tensor:
-        m_total = self.factor * self.n_views * (2 if self.half_turn else 1)
-        return torch.fft.irfft2(spectrum, s=(m_total, self.size))[..., :self.factor * self.n_views, :self.n_det]
+        filtered = torch.fft.irfft2(spectrum, s=(self.factor * self.period, self.size))
+        return filtered[..., :self.factor * self.n_views, :self.n_det]
 
     def forward(self, sinogram: torch.Tensor) -> torch.Tensor:
         """``[..., V, D]`` weighted sinograms → filtered, upsampled ``[..., U·V, D]``."""
@@ -185,9 +185,8 @@ def view_upsampled_parts(geometry: Geometry, factor: int, filter: FilterSpec, cu
                          view_knots: Sequence[float], det_knots: int, det_max: float, warn: bool,
                          dtype: torch.dtype) -> tuple[ViewCirculantFilter, LearnableWeights, Geometry]:
     """The parts of view-upsampled FBP for sinograms in ``geometry`` (a uniform full scan, or a parallel half
-    turn): a learnable
-    :class:`ViewCirculantFilter` starting from ``filter``/``cutoff`` × linear view interpolation, the fixed
-    analytic weights, and the geometry of the ``factor``·V views to backproject."""
+    turn): a learnable :class:`ViewCirculantFilter` starting from ``filter``/``cutoff`` × linear view
+    interpolation, the fixed analytic weights, and the geometry of the ``factor``·V views to backproject."""
     upsampled = upsampled_geometry(geometry, factor)  # checks the scan and the factor
     _, half_turn = scan_period_step(geometry)
     spacing, arc = filter_spacing(geometry)
