@@ -29,13 +29,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
+from PIL import Image
 
 import recon
 from known_operator_targets import ROOT, dataset, run, run_name, scored
-from recon.analytic.rebinning import Rebinning, rebin_coverage
+from recon.analytic.rebinning import Rebinning, field_of_view_radius, rebin_coverage
 from recon.analytic.tv import TunedTV
 from recon.evaluation.baselines import conversion_windows
 from recon.evaluation.evaluate import evaluate
+from recon.evaluation.quality import otsu_threshold
 from recon.evaluation.report import format_table
 from recon.evaluation.scores import scan_scores
 from recon.geometry import geometry_differences
@@ -43,6 +45,10 @@ from recon.io.references import load_reference
 from recon.metrics import psnr
 from recon.models import build_model, load_model, save_model
 from recon.simulation.dataset import SimulatedDataset
+from recon.simulation.noise import poisson_noise
+from recon.simulation.phantoms import make_phantom
+from recon.simulation.shapes import ray_transform
+from recon.simulation.simulate import load_config
 from recon.training.config import parse_train_config
 
 DATA = "parallel_htc_to_fan.toml"
@@ -124,18 +130,18 @@ def parallel_input(scan: recon.Scan, model) -> tuple[torch.Tensor, recon.Geometr
     return Rebinning(scan.geometry, model.geometry, dtype=torch.float64)(fan), model.geometry
 
 
-def heldout_errors(scan: recon.Scan, par_geom: recon.Geometry, models: dict) -> dict[str, float]:
+def heldout_errors(scan: recon.Scan, par_geom: recon.Geometry, rebinning: Rebinning, covered: torch.Tensor,
+                   models: dict) -> dict[str, float]:
     """Sinogram error against measured views the input never saw: the parallel data rebinned from the even
     fan views only, each conversion scored on the odd views (whose noise is independent of the input)."""
     g, measured = scan.geometry, torch.from_numpy(scan.sinogram.astype(np.float64))
     even = g.replace(angles=g.angles[0::2])
     par = Rebinning(even, par_geom, dtype=torch.float64)(measured[0::2])
-    covered = torch.from_numpy(rebin_coverage(par_geom, g))[1::2]
     with torch.no_grad():
-        out = {"rebinning": Rebinning(par_geom, g, dtype=torch.float64)(par),
+        out = {"rebinning": rebinning(par),
                **{name: m(par) for name, m in models.items()}}
-    target = measured[1::2][covered]
-    return {name: float((p[1::2][covered] - target).norm() / target.norm()) for name, p in out.items()}
+    target = measured[1::2][covered[1::2]]
+    return {name: float((p[1::2][covered[1::2]] - target).norm() / target.norm()) for name, p in out.items()}
 
 
 def real_study(out: Path, runs: dict, args: argparse.Namespace) -> list[str]:
@@ -163,10 +169,10 @@ def real_study(out: Path, runs: dict, args: argparse.Namespace) -> list[str]:
             with torch.no_grad():
                 converted[name] = m(par)
             timing[name] = time.perf_counter() - start
-        heldout = heldout_errors(scan, par_geom, models)
+        heldout = heldout_errors(scan, par_geom, rebinning, covered, models)
         scores: dict[str, dict] = {}
         for name, p in converted.items():
-            window = (windows[first_name(models)]["rebin_fbp"] if name == "rebinning" else windows[name]["model"])
+            window = (windows[REAL_MODELS[0]]["rebin_fbp"] if name == "rebinning" else windows[name]["model"])
             start = time.perf_counter()
             image = window.recipe.reconstruct(p, g).numpy()
             elapsed = timing[name] + time.perf_counter() - start
@@ -193,8 +199,6 @@ def protocol_check(out: Path, runs: dict, test_h5: Path, n: int = 40) -> list[st
     """The real-data protocol on simulations: score the conversions of the first ``n`` test samples against the
     *noisy* fan scan the parallel data were rebinned from (as the real study must) and against the exact fan
     sinogram, and their fan FBP against the FBP of that noisy scan and against the phantom."""
-    from recon.simulation.simulate import load_config, make_phantom, poisson_noise, ray_transform
-
     cfg = load_config(ROOT / "configs" / DATA)
     data = SimulatedDataset(test_h5, keys=("sinograms", "target_sinograms", "images"))
     model = load_model(runs[REAL_MODELS[1]] / "model.pt").double().eval()
@@ -243,9 +247,6 @@ def tooth_study(out: Path, path: Path, center: float = 296.0) -> list[str]:
     ×2 known-operator network (no model of this geometry is trained) to a fan beam of the same isocentre pitch
     (720 views over 360°, magnification 1.25), reconstructed by fan FBP and compared with the parallel FBP of
     the measured data."""
-    from recon.analytic.rebinning import field_of_view_radius
-    from recon.evaluation.quality import otsu_threshold
-
     scan = recon.read_scan(path, rows=0, center=center)
     half = int(min(center, scan.geometry.n_det - 1 - center))
     first = int(round(center)) - half
@@ -268,7 +269,6 @@ def tooth_study(out: Path, path: Path, center: float = 296.0) -> list[str]:
         rows[name] = {**scan_scores(image, reference * disc, seg, sino.numpy(), par, False), "seconds": elapsed}
         images[name] = image
     figure = np.concatenate([reference * disc, *images.values()], axis=1)
-    from PIL import Image
     scaled = np.clip(figure / np.percentile(figure, 99.5), 0, 1) * 255
     Image.fromarray(scaled.astype(np.uint8)).save(out / "tooth.png")
     (out / "tooth.json").write_text(json.dumps(rows, indent=2))
@@ -283,10 +283,6 @@ def tooth_study(out: Path, path: Path, center: float = 296.0) -> list[str]:
         lines.append(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.3f} | {r['edge_rise_mm']:.2f} | "
                      f"{r['data_consistency']:.4f} | {r['seconds']:.2f} |")
     return lines + [""]
-
-
-def first_name(models: dict) -> str:
-    return next(iter(models))
 
 
 def real_tables(per: dict[str, dict[str, dict]]) -> list[str]:
