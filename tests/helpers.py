@@ -156,3 +156,21 @@ init = "tuned+lstsq"
 lstsq_samples = 8
 seed = 4
 """
+
+UNROLLED_ARCS = """
+[data]
+arcs = [30.0, 90.0]
+val_fraction = 0.2
+[model]
+type = "learned_gradient_descent"
+iterations = 2
+channels = 4
+filter = "hann"
+cutoff = 0.6
+[training]
+epochs = {epochs}
+batch_size = 4
+lr = 3e-3
+loss = "mse+segmentation"
+seed = 5
+"""

@@ -4,6 +4,9 @@
 * :class:`ViewUpsampledFBP` — ``x = B_w^(U·V) · F₂⁻¹ diag(k) F₂ · Z_U (W ⊙ p)``: sparse-view full scans, a 2-D
   view-circulant filter with angular upsampling.
 * :class:`FanToParallel`, :class:`ParallelToFan` — geometry conversion ``p_t = A_t · B_w,s · K · (W ⊙ p_s)``.
+* :class:`LearnedGradientDescent`, :class:`LearnedPrimalDual` — unrolled networks: iterations of an iterative
+  reconstruction around the exact ``A`` and ``Aᵀ`` with small learned CNN updates, from the analytic start;
+  one arc model serves every arc length in its range at any start.
 * :func:`fit_filter` — the least-squares optimal shared filter (fit mode, and the check that training
   converged).
 * :data:`MODELS` / :func:`build_model` — the registry of model types; :func:`save_model` / :func:`load_model` —
@@ -18,9 +21,11 @@ from .lstsq import FilterFit, fit_filter, mean_squared_error
 from .parameters import LearnableFilter, LearnableWeights, hat_basis
 from .registry import MODELS, build_model, model_class
 from .serialization import load_model, save_model, training_summary
+from .unrolled import LearnedGradientDescent, LearnedPrimalDual, UnrolledNetwork
 from .view_upsampled import ViewCirculantFilter, ViewUpsampledFBP
 
 __all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "LearnedFBP", "tune_start", "ViewUpsampledFBP",
            "ViewCirculantFilter", "GeometryConversion", "FanToParallel", "ParallelToFan", "FilterFit", "fit_filter",
            "mean_squared_error", "LearnableFilter", "LearnableWeights", "hat_basis", "MODELS", "model_class",
-           "build_model", "save_model", "load_model", "training_summary", "apply_model", "match_model_views"]
+           "build_model", "save_model", "load_model", "training_summary", "apply_model", "match_model_views",
+           "UnrolledNetwork", "LearnedGradientDescent", "LearnedPrimalDual"]

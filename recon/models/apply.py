@@ -18,9 +18,15 @@ __all__ = ["match_model_views", "apply_model"]
 def match_model_views(scan: Scan, model: KnownOperatorModel) -> tuple[Scan, KnownOperatorModel]:
     """The scan cut to the views the model was trained for (if it has more), and the model to apply: a
     model trained on a limited-angle or short-scan arc is moved to the scan's arc when that is the same arc
-    rotated (same length and view spacing, another start; :meth:`recon.models.LearnedFBP.for_geometry`).
+    rotated (same length and view spacing, another start; :meth:`recon.models.LearnedFBP.for_geometry`), a model
+    of several arc lengths (:class:`recon.models.UnrolledNetwork` with ``arcs``) to any arc it reconstructs.
     Raises ``ValueError`` saying what differs."""
     diffs = geometry_differences(model.geometry, scan.geometry, ignore=("angles", "image_size", "pixel_size"))
+    if getattr(model, "arcs", None) is not None and not diffs:  # a model of every arc in a range of lengths
+        if scan_coverage(scan.geometry).kind != "full":
+            scan = scan.select_views(indices=np.argsort(arc_positions(scan.geometry, scan_coverage(scan.geometry)),
+                                                        kind="stable"))
+        return scan, model.for_geometry(scan.geometry)
     if diffs:
         raise ValueError(f"the scan does not match the model's geometry ({type(model).__name__} expects "
                          f"{model.geometry!r}): " + "; ".join(diffs))
@@ -49,7 +55,7 @@ def apply_model(scan: Scan, model: KnownOperatorModel, device: str = "cpu") -> t
     sinogram, in the target geometry on the scan's image grid."""
     scan, model = match_model_views(scan, model)
     model = model.to(device).eval()
-    sino = torch.from_numpy(scan.sinogram).to(device=device, dtype=next(model.buffers()).dtype)
+    sino = torch.from_numpy(scan.sinogram).to(device=device, dtype=model.dtype)
     with torch.no_grad():
         out = model(sino).cpu().double().numpy()
     if model.output_kind == "image":

@@ -92,6 +92,9 @@ class KnownOperatorModel(torch.nn.Module):
     output_kind: str
     filter: LearnableFilter
     weights: LearnableWeights
+    #: whether the model has the filter and weights above (the unrolled networks of
+    #: :mod:`recon.models.unrolled` share the rest of this interface but learn CNNs instead)
+    has_filter: bool = True
 
     def _record_settings(self, filter: FilterSpec, cutoff: float, learn: tuple[str, ...],
                          filter_basis: Optional[int], weight_basis: Optional[Sequence[int]],
@@ -144,6 +147,11 @@ class KnownOperatorModel(torch.nn.Module):
         return offset, columns
 
     # ---- bookkeeping ---------------------------------------------------------------------------------------
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating-point type of the model's tensors (the input is cast to it when applied to a scan)."""
+        return next(t for t in (*self.parameters(), *self.buffers()) if t.is_floating_point()).dtype
+
     def learned_parts(self) -> str:
         """What the model learns, for tables: ``"filter+weights"`` (subclasses add their structure, e.g.
         ``"×6 views, 2-D filter"``)."""

@@ -11,6 +11,7 @@ from ..geometry import Geometry
 from .base import KnownOperatorModel
 from .conversion import FanToParallel, GeometryConversion, ParallelToFan
 from .learned_fbp import LearnedFBP
+from .unrolled import LearnedGradientDescent, LearnedPrimalDual, UnrolledNetwork
 from .view_upsampled import ViewUpsampledFBP
 
 __all__ = ["MODELS", "model_class", "build_model"]
@@ -18,13 +19,19 @@ __all__ = ["MODELS", "model_class", "build_model"]
 # config type → class; a model file records the class name (both name the same entry)
 MODELS: dict[str, type[KnownOperatorModel]] = {
     "learned_fbp": LearnedFBP, "view_upsampled_fbp": ViewUpsampledFBP, "fan_to_parallel": FanToParallel,
-    "parallel_to_fan": ParallelToFan, "geometry_conversion": GeometryConversion}
+    "parallel_to_fan": ParallelToFan, "geometry_conversion": GeometryConversion,
+    "learned_gradient_descent": LearnedGradientDescent, "learned_primal_dual": LearnedPrimalDual}
 
 # [model] keys that belong to other kinds of model
-_MISPLACED = {"learned_fbp": ("grid_pixel", "grid_size", "factor", "view_knots", "det_knots", "det_max"),
+_UNROLLED = ("iterations", "channels", "memory", "mu_scale")
+_MISPLACED = {"learned_fbp": ("grid_pixel", "grid_size", "factor", "view_knots", "det_knots", "det_max", *_UNROLLED),
               "view_upsampled_fbp": ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis",
-                                     "complete_views")}
-_CONVERSION_MISPLACED = ("positivity", "complete_views")
+                                     "complete_views", *_UNROLLED),
+              "learned_gradient_descent": ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis",
+                                           "complete_views", "view_knots", "det_knots", "det_max", "memory"),
+              "learned_primal_dual": ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis",
+                                      "complete_views", "view_knots", "det_knots", "det_max")}
+_CONVERSION_MISPLACED = ("positivity", "complete_views", *_UNROLLED)
 
 
 def model_class(name: str) -> type[KnownOperatorModel]:
@@ -49,8 +56,8 @@ def build_model(model_table: dict[str, Any], geometry: Geometry, target_geometry
     for key in _MISPLACED.get(kind, _CONVERSION_MISPLACED):
         if key in m and (key != "learn" or m[key] != "filter"):
             raise ValueError(f"[model] {key} does not apply to a {kind} model")
-    if cls is ViewUpsampledFBP:
-        m.pop("learn", None)  # its 2-D filter is all it learns
+    if cls is ViewUpsampledFBP or issubclass(cls, UnrolledNetwork):
+        m.pop("learn", None)  # its 2-D filter (its CNNs) is all it learns
     if cls.output_kind == "image":
         return cls(geometry, dtype=dtype, warn=warn, **m)
     if target_geometry is None:

@@ -27,6 +27,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .cells import cell_parameters, maybe_cells
+from .checks import check_rng, positive, value_range
 from .shapes import Ellipse, Polygon, Shape, _polygon_contains_kernel, _segments_cross, rectangle
 
 __all__ = ["shepp_logan", "random_ellipses", "random_polygons", "disc_with_holes", "PHANTOMS", "make_phantom"]
@@ -56,42 +58,6 @@ def shepp_logan(radius: float = 100.0, mu: float = 0.02) -> list[Ellipse]:
     """
     return [Ellipse(value=v * mu, center=(x * radius, y * radius), axes=(a * radius, b * radius),
                     angle=math.radians(ang)) for v, x, y, a, b, ang in _MODIFIED_SHEPP_LOGAN]
-
-
-# ---- argument checks ----------------------------------------------------------------------------------------
-
-def _check_rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
-    return rng
-
-
-def _positive(name: str, value: Any) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not (math.isfinite(out) and out > 0):
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return out
-
-
-def _range(name: str, value: Any, integer: bool = False, low: float = 0.0) -> tuple[Any, Any]:
-    """``(lo, hi)`` from a pair or a single number (lo = hi); both >= ``low`` and lo <= hi."""
-    pair = tuple(value) if isinstance(value, (list, tuple)) else (value, value)
-    if len(pair) != 2:
-        raise ValueError(f"{name} must be a number or a (min, max) pair, got {value!r}")
-    kind = int if integer else float
-    try:
-        if integer and not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
-            raise TypeError
-        lo, hi = (kind(v) for v in pair)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a {'whole number' if integer else 'number'} or a (min, max) pair of them, "
-                         f"got {value!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and low <= lo <= hi):
-        raise ValueError(f"{name} must satisfy {low} <= min <= max, got {value!r}")
-    return lo, hi
 
 
 # ---- outlines and shape helpers -----------------------------------------------------------------------------
@@ -174,11 +140,11 @@ def _random_values(rng: np.random.Generator, background: float, contrast: tuple[
 
 def _insert_parameters(radius: Any, n: Any, mu: Any, contrast: Any, size: Any) -> tuple:
     """Validated parameters shared by the random ellipse and polygon families."""
-    size = _range("size", size)
+    size = value_range("size", size)
     if size[0] <= 0 or size[1] >= 1:
         raise ValueError(f"size must be fractions of the radius in (0, 1), got {size}")
-    return (_positive("radius", radius), _range("n", n, integer=True), _range("mu", mu),
-            _range("contrast", contrast, low=-math.inf), size)
+    return (positive("radius", radius), value_range("n", n, integer=True), value_range("mu", mu),
+            value_range("contrast", contrast, low=-math.inf), size)
 
 
 def random_ellipses(rng: np.random.Generator, radius: float = 60.0, n: Any = (3, 6), mu: Any = (0.01, 0.03),
@@ -206,7 +172,7 @@ def random_ellipses(rng: np.random.Generator, radius: float = 60.0, n: Any = (3,
     list of Ellipse
         Background first; values in 1/mm, lengths in mm.
     """
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     radius, (n_lo, n_hi), (mu_lo, mu_hi), contrast, size = _insert_parameters(radius, n, mu, contrast, size)
     background = Ellipse(rng.uniform(mu_lo, mu_hi), (0.0, 0.0),
                          tuple(radius * rng.uniform(0.75, 1.0, 2)), rng.uniform(0, np.pi))
@@ -233,7 +199,7 @@ def random_polygons(rng: np.random.Generator, radius: float = 60.0, n: Any = (3,
     Parameters are those of :func:`random_ellipses`; ``size`` gives the inserts' circumradius as fractions of
     ``radius``. Returns a list of :class:`Polygon` (background first; values in 1/mm, lengths in mm).
     """
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     radius, (n_lo, n_hi), (mu_lo, mu_hi), contrast, size = _insert_parameters(radius, n, mu, contrast, size)
     # vertices on one circle: convex, so that an insert whose vertices are inside lies wholly inside
     back_r = radius * rng.uniform(0.8, 1.0)
@@ -280,13 +246,16 @@ def _random_hole(rng: np.random.Generator, kind: str, center: np.ndarray, r: flo
     return Polygon(value, _star_polygon(rng, center, r, int(rng.integers(5, 11)), roughness=0.55))
 
 
-def disc_with_holes(rng: np.random.Generator, radius: float = 35.0, mu: float = 0.041, n_holes: Any = (1, 8),
+def disc_with_holes(rng: np.random.Generator, radius: float = 35.0, mu: Any = 0.041, n_holes: Any = (1, 8),
                     size: Any = (1.0, 12.0), gap: float = 1.0, rim: float = 1.0,
-                    kinds: Sequence[str] = _HOLE_KINDS) -> list[Shape]:
+                    kinds: Sequence[str] = _HOLE_KINDS, cells: float = 0.0, n_cells: Any = (5, 20),
+                    wall: Any = (1.0, 4.0)) -> list[Shape]:
     """An acrylic disc with laser-cut holes, like the HTC2022 phantoms (70 mm discs, μ ≈ 0.041/mm).
 
     The holes (value ``-mu``) never overlap each other and stay inside the disc, so the image is ``mu`` or 0
-    (up to partial volume at the edges).
+    (up to partial volume at the edges). With probability ``cells`` the disc is instead cut into cells: the
+    Voronoi cells of ``n_cells`` random points, separated by walls of ``wall`` mm and kept 1.5–5 mm (at least
+    ``rim``) inside the edge, each cell a convex hole with probability ¾ (the rest stay solid).
 
     Parameters
     ----------
@@ -294,8 +263,9 @@ def disc_with_holes(rng: np.random.Generator, radius: float = 35.0, mu: float = 
         Source of randomness.
     radius : float
         Disc radius in mm (centred on the rotation axis).
-    mu : float
-        Disc attenuation in 1/mm.
+    mu : float or (float, float)
+        Disc attenuation in 1/mm, or the range it is drawn from uniformly per phantom (the scanner's effective
+        attenuation is not known exactly).
     n_holes : int or (int, int)
         Number of holes, drawn uniformly from the inclusive range. When a hole does not fit after many tries it
         is made smaller, and dropped after that (rare unless the holes are many and large).
@@ -308,20 +278,29 @@ def disc_with_holes(rng: np.random.Generator, radius: float = 35.0, mu: float = 
     kinds : sequence of str
         Hole shapes to draw from: "circle", "ellipse", "rectangle", "polygon" (convex, 3–8 vertices) and
         "star" (non-convex, 5–10 vertices).
+    cells : float
+        Probability of a disc of cells instead of scattered holes (0: never; then no extra random draw).
+    n_cells : int or (int, int)
+        Number of cell seeds (inclusive range). Cells smaller than 2 mm² are dropped.
+    wall : float or (float, float)
+        Wall thickness between cells in mm (range drawn uniformly per phantom).
 
     Returns
     -------
     list of Ellipse and Polygon
         The disc first, then the holes; values in 1/mm, lengths in mm.
     """
-    rng = _check_rng(rng)
-    radius = _positive("radius", radius)
-    mu = _positive("mu", mu)
-    n_lo, n_hi = _range("n_holes", n_holes, integer=True)
-    s_lo, s_hi = _range("size", size)
+    rng = check_rng(rng)
+    radius = positive("radius", radius)
+    mu_lo, mu_hi = value_range("mu", mu)
+    if mu_lo <= 0:
+        raise ValueError(f"mu must be > 0, got {mu!r}")
+    layout = cell_parameters(cells, n_cells, wall)
+    n_lo, n_hi = value_range("n_holes", n_holes, integer=True)
+    s_lo, s_hi = value_range("size", size)
     if s_lo <= 0:
         raise ValueError(f"size must be > 0 mm, got {size!r}")
-    gap, rim = _positive("gap", gap), _positive("rim", rim)
+    gap, rim = positive("gap", gap), positive("rim", rim)
     kinds = tuple(kinds) if isinstance(kinds, (list, tuple)) else (kinds,)
     bad = [k for k in kinds if k not in _HOLE_KINDS]
     if not kinds or bad:
@@ -329,13 +308,24 @@ def disc_with_holes(rng: np.random.Generator, radius: float = 35.0, mu: float = 
     if radius - rim <= s_lo:
         raise ValueError(f"holes of circumradius >= {s_lo} mm cannot fit in a disc of radius {radius} mm "
                          f"with a {rim} mm rim")
-    shapes: list[Shape] = [Ellipse(mu, (0.0, 0.0), (radius, radius))]
+    mu = rng.uniform(mu_lo, mu_hi) if mu_hi > mu_lo else mu_lo  # a fixed value draws nothing
+    celled = maybe_cells(rng, radius, mu, rim, layout)
+    if celled is not None:
+        return celled
+    holes = _scattered_holes(rng, radius, mu, int(rng.integers(n_lo, n_hi + 1)), (s_lo, s_hi), gap, rim, kinds)
+    return [Ellipse(mu, (0.0, 0.0), (radius, radius))] + holes
+
+
+def _scattered_holes(rng: np.random.Generator, radius: float, mu: float, n: int, size: tuple[float, float],
+                     gap: float, rim: float, kinds: tuple[str, ...]) -> list[Shape]:
+    """``n`` non-overlapping holes (value ``-mu``) of :func:`disc_with_holes`, placed at random."""
+    s_lo, s_hi = size
+    shapes: list[Shape] = []
     outlines: list[np.ndarray] = []
-    for _ in range(int(rng.integers(n_lo, n_hi + 1))):
+    for _ in range(n):
         r = min(math.exp(rng.uniform(math.log(s_lo), math.log(s_hi))), radius - rim)
         kind = kinds[int(rng.integers(len(kinds)))]
-        placed = False
-        for attempt in range(200):
+        for attempt in range(200):  # a hole that never fits is dropped
             if attempt and attempt % 40 == 0:
                 r = max(s_lo, 0.7 * r)  # crowded: try a smaller hole
             rho = (radius - rim - 0.3 * r) * math.sqrt(rng.uniform())
@@ -347,10 +337,7 @@ def disc_with_holes(rng: np.random.Generator, radius: float = 35.0, mu: float = 
             if all(_polygons_apart(outline, other, gap) for other in outlines):
                 shapes.append(hole)
                 outlines.append(outline)
-                placed = True
                 break
-        if not placed:
-            continue
     return shapes
 
 

@@ -12,7 +12,8 @@ A simulation is described by a TOML config::
     radius = 35.0                # other keys are the family function's keyword parameters
 
     [noise]                      # optional; omit i0 (or set 0) for noiseless data
-    i0 = 1e4                     # incident photons per detector element
+    i0 = 1e4                     # incident photons per detector element, or [min, max]: drawn log-uniformly
+                                 # per sample (the dose of a real scan is known only roughly)
     electronic_sigma = 0.0       # counts
     min_counts = 0.5             # counts are clipped below at this before the log
 
@@ -90,7 +91,7 @@ class SimulationConfig:
     geometry: Geometry
     phantom_params: dict[str, Any] = field(default_factory=dict)
     det_supersample: int = 1
-    i0: Optional[float] = None
+    i0: Union[None, float, tuple[float, float]] = None
     electronic_sigma: float = 0.0
     min_counts: float = 0.5
     target_geometry: Optional[Geometry] = None
@@ -138,7 +139,16 @@ def parse_config(text: str, source: str = "<config>") -> SimulationConfig:
     det_supersample = integer(f"{source}: [simulation] det_supersample", sim.get("det_supersample", 1), low=1)
 
     noise = _table(cfg, "noise", source, _NOISE_KEYS)
-    i0 = real(f"{source}: [noise] i0", noise.get("i0", 0.0), low=0.0)
+    i0_value = noise.get("i0", 0.0)
+    if isinstance(i0_value, list):
+        if len(i0_value) != 2:
+            raise ValueError(f"{source}: [noise] i0 must be a number or [min, max], got {i0_value!r}")
+        lo, hi = (real(f"{source}: [noise] i0", v, low=0.0, strict=True) for v in i0_value)
+        if lo > hi:
+            raise ValueError(f"{source}: [noise] i0 must be [min, max] with min <= max, got {i0_value!r}")
+        i0: Any = (lo, hi)
+    else:
+        i0 = real(f"{source}: [noise] i0", i0_value, low=0.0)
     electronic_sigma = real(f"{source}: [noise] electronic_sigma", noise.get("electronic_sigma", 0.0), low=0.0)
     min_counts = real(f"{source}: [noise] min_counts", noise.get("min_counts", 0.5), low=0.0, strict=True)
 
@@ -166,7 +176,7 @@ def parse_config(text: str, source: str = "<config>") -> SimulationConfig:
 
     config = SimulationConfig(text=text, source=source, n=n, seed=seed, family=family, phantom_params=params,
                               geometry=geometries["geometry"], det_supersample=det_supersample,
-                              i0=i0 if i0 > 0 else None, electronic_sigma=electronic_sigma, min_counts=min_counts,
+                              i0=i0 if isinstance(i0, tuple) or i0 > 0 else None, electronic_sigma=electronic_sigma, min_counts=min_counts,
                               target_geometry=geometries.get("target_geometry"),
                               acquisition=geometries.get("acquisition"))
     if config.acquisition is not None:
@@ -237,8 +247,11 @@ def simulate_sample(config: SimulationConfig, index: int, seed: Optional[int] = 
     clean = ray_transform(phantom, config.geometry, det_supersample=config.det_supersample)
     measured = clean if config.acquisition is None else ray_transform(phantom, config.acquisition,
                                                                       det_supersample=config.det_supersample)
-    noisy = poisson_noise(measured, config.i0, np.random.default_rng(noise_seq), config.electronic_sigma,
-                          config.min_counts)
+    noise_rng = np.random.default_rng(noise_seq)
+    i0 = config.i0
+    if isinstance(i0, tuple):  # a range: this sample's dose, log-uniform (drawn first from the noise stream)
+        i0 = float(np.exp(noise_rng.uniform(np.log(i0[0]), np.log(i0[1]))))
+    noisy = poisson_noise(measured, i0, noise_rng, config.electronic_sigma, config.min_counts)
     if config.acquisition is not None:
         noisy = _rebinning(config.acquisition, config.geometry)(torch.from_numpy(noisy)).numpy()
     out = {

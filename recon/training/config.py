@@ -8,6 +8,9 @@ Config (TOML)::
     views = 60                # optional: use this many evenly spaced views of the dataset's scan
     angles = [0.0, 90.0]      # optional (instead of views): the views on this arc, degrees (limited angle,
                               # short scan); a model trained on it applies to any start of its arc length
+    arcs = [30.0, 90.0]       # optional (unrolled models, instead of views/angles): one model for every arc
+                              # of 30°–90° at any start; each batch an arc drawn from the full scans
+                              # (recon.training.arcs)
     target = "images"         # image models: "images" (the phantoms) or "full_view_fbp" (Ram-Lak FBP of
                               # every simulated view on a 2× finer grid, averaged down: how a real
                               # full-data reference is made; see recon.simulation.targets)
@@ -15,7 +18,8 @@ Config (TOML)::
     max_samples = 1000        # optional cap
 
     [model]
-    type = "learned_fbp"      # learned_fbp | view_upsampled_fbp | fan_to_parallel | parallel_to_fan
+    type = "learned_fbp"      # learned_fbp | view_upsampled_fbp | fan_to_parallel | parallel_to_fan |
+                              # learned_gradient_descent | learned_primal_dual (recon.models.unrolled)
     filter = "ram-lak"        # analytic start (any window of recon.fbp)
     cutoff = 1.0
     learn = "filter"          # filter | view_filters | weights, joined with "+"
@@ -26,15 +30,23 @@ Config (TOML)::
     grid_pixel = 0.15         # conversion only, mm (default: target isocentre pitch)
     factor = 6                # view_upsampled_fbp, and conversions from a uniform full scan: angular
                               # upsampling U with a learnable 2-D filter (also view_knots, det_knots,
-                              # det_max: its basis, see recon.models.view_upsampled)
+                              # det_max: its basis, see recon.models.view_upsampled); for unrolled
+                              # networks the view interpolation of their analytic start
+    iterations = 5            # unrolled networks: iterations (one A and one Aᵀ each), CNN width,
+    channels = 32             # memory channels (learned_primal_dual) and the attenuation scale of the
+    memory = 5                # CNNs' inputs (1/mm)
+    mu_scale = 0.04
 
     [training]
     epochs = 20
     batch_size = 8
     lr = 1e-3
-    loss = "mse"              # or "mse+ssim" (normalised MSE + ssim_weight · (1 − SSIM)), images only
-    ssim_weight = 0.5
+    loss = "mse"              # or "mse+ssim" (normalised MSE + ssim_weight · (1 − SSIM)), or
+    ssim_weight = 0.5         # "mse+segmentation" (normalised MSE + segmentation_weight · cross-entropy of a
+    segmentation_weight = 0.1 # soft threshold at half the target's maximum), images only
     seed = 0
+    schedule = "constant"     # or "cosine": the learning rate falls from lr to 0 over the epochs asked for
+    grad_clip = 0.0           # > 0: clip the gradient's norm at this value (unrolled networks)
     lstsq_check = true        # also compute the least-squares optimum of the shared filter
     init = "analytic"         # "lstsq": start from the least-squares filter fitted on lstsq_samples
     lstsq_samples = 32        #   training samples (relative ridge: ridge), then refine with Adam;
@@ -59,6 +71,7 @@ import numpy as np
 from ..analytic.arcs import arc_view_indices
 from ..io.config import load_toml, parse_toml
 from ..models.registry import MODELS
+from ..models.unrolled import UnrolledNetwork
 from ..simulation.dataset import SimulatedDataset
 from .losses import LOSSES
 
@@ -68,23 +81,27 @@ PathLike = Union[str, os.PathLike]
 
 IMAGE_TARGETS = ("images", "full_view_fbp")
 INITS = ("analytic", "lstsq", "tuned", "tuned+lstsq")
+SCHEDULES = ("constant", "cosine")
 
 _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
-    "data": {"file": (str,), "views": (int,), "angles": (list,), "val_fraction": (float, int), "max_samples": (int,),
-             "target": (str,)},
+    "data": {"file": (str,), "views": (int,), "angles": (list,), "arcs": (list,), "val_fraction": (float, int),
+             "max_samples": (int,), "target": (str,)},
     "model": {"type": (str,), "filter": (str,), "cutoff": (float, int), "learn": (str, list),
               "filter_basis": (int,), "weight_basis": (list,), "positivity": (bool,), "grid_pixel": (float, int),
               "grid_size": (int,), "factor": (int,), "view_knots": (list,), "det_knots": (int,),
-              "det_max": (float, int), "complete_views": (bool,)},
+              "det_max": (float, int), "complete_views": (bool,), "iterations": (int,), "channels": (int,),
+              "memory": (int,), "mu_scale": (float, int)},
     "training": {"epochs": (int,), "batch_size": (int,), "lr": (float, int), "loss": (str,),
                  "ssim_weight": (float, int), "seed": (int,), "lstsq_check": (bool,), "device": (str,),
-                 "init": (str,), "lstsq_samples": (int,), "ridge": (float, int)},
+                 "init": (str,), "lstsq_samples": (int,), "ridge": (float, int),
+                 "segmentation_weight": (float, int), "schedule": (str,), "grad_clip": (float, int)},
 }
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"val_fraction": 0.1},
     "model": {"type": "learned_fbp", "filter": "ram-lak", "cutoff": 1.0, "learn": "filter"},
     "training": {"epochs": 10, "batch_size": 8, "lr": 1e-3, "loss": "mse", "ssim_weight": 0.5, "seed": 0,
-                 "lstsq_check": False, "device": "cpu", "init": "analytic", "lstsq_samples": 32, "ridge": 1e-6},
+                 "lstsq_check": False, "device": "cpu", "init": "analytic", "lstsq_samples": 32, "ridge": 1e-6,
+                 "segmentation_weight": 0.1, "schedule": "constant", "grad_clip": 0.0},
 }
 
 
@@ -117,9 +134,14 @@ class TrainConfig:
             raise ValueError("no training data: give a data file (HDF5) or [data] file in the config")
         return self.base / self.data["file"]
 
+    @property
+    def arcs(self) -> Optional[tuple[float, float]]:
+        """``[data] arcs`` (shortest, longest in degrees), or ``None``."""
+        return tuple(float(a) for a in self.data["arcs"]) if "arcs" in self.data else None
+
     def views(self, path: PathLike) -> Union[None, int, np.ndarray]:
         """``[data] views`` (a count), or the indices of the views on ``[data] angles`` (degrees) in the scan
-        of the file at ``path``, in order along the arc."""
+        of the file at ``path``, in order along the arc; ``None`` (every view) for ``[data] arcs``."""
         if "angles" not in self.data:
             return self.data.get("views")
         start, stop = (math.radians(float(v)) for v in self.data["angles"])
@@ -151,8 +173,13 @@ def _check_training(t: dict[str, Any], m: dict[str, Any], source: str) -> None:
     for key, low in (("epochs", 1), ("batch_size", 1), ("lstsq_samples", 1)):
         if t[key] < low:
             raise ValueError(f"{source}: [training] {key} must be >= {low}, got {t[key]}")
-    if not t["lr"] > 0 or t["ridge"] < 0:
-        raise ValueError(f"{source}: [training] needs lr > 0 and ridge >= 0, got {t['lr']} and {t['ridge']}")
+    if not t["lr"] > 0 or t["ridge"] < 0 or t["segmentation_weight"] < 0:
+        raise ValueError(f"{source}: [training] needs lr > 0, ridge >= 0 and segmentation_weight >= 0, got "
+                         f"{t['lr']}, {t['ridge']} and {t['segmentation_weight']}")
+    if t["schedule"] not in SCHEDULES:
+        raise ValueError(f"{source}: [training] schedule must be one of {SCHEDULES}, got {t['schedule']!r}")
+    if not (math.isfinite(t["grad_clip"]) and t["grad_clip"] >= 0):
+        raise ValueError(f"{source}: [training] grad_clip must be >= 0 (0: no clipping), got {t['grad_clip']}")
     if t["loss"] not in LOSSES:
         raise ValueError(f"{source}: [training] loss must be one of {LOSSES}, got {t['loss']!r}")
     if t["init"] not in INITS:
@@ -166,6 +193,17 @@ def _check_training(t: dict[str, Any], m: dict[str, Any], source: str) -> None:
 
 
 def _check_data(d: dict[str, Any], image_model: bool, loss: str, kind: str, source: str) -> None:
+    if "arcs" in d:
+        if "views" in d or "angles" in d:
+            raise ValueError(f"{source}: [data] arcs draws arcs from the full scans: give it without views or angles")
+        if not issubclass(MODELS[kind], UnrolledNetwork):
+            raise ValueError(f"{source}: [data] arcs needs a model that takes any arc (learned_gradient_descent, "
+                             f"learned_primal_dual), not {kind}")
+        a = d["arcs"]
+        if len(a) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                                  for v in a) or not 0 < a[0] <= a[1] < 360:
+            raise ValueError(f"{source}: [data] arcs must be [shortest, longest] in degrees, 0 < shortest <= "
+                             f"longest < 360, got {a!r}")
     if "angles" in d:
         if "views" in d:
             raise ValueError(f"{source}: [data] give views or angles, not both")
@@ -180,7 +218,7 @@ def _check_data(d: dict[str, Any], image_model: bool, loss: str, kind: str, sour
         if d["target"] not in IMAGE_TARGETS:
             raise ValueError(f"{source}: [data] target must be one of {IMAGE_TARGETS}, got {d['target']!r}")
     if loss != "mse" and not image_model:
-        raise ValueError(f"{source}: [training] loss {loss!r} needs image targets (learned_fbp, view_upsampled_fbp)")
+        raise ValueError(f"{source}: [training] loss {loss!r} needs image targets (an image model)")
     if not 0.0 < d["val_fraction"] < 1.0:
         raise ValueError(f"{source}: [data] val_fraction must be in (0, 1), got {d['val_fraction']}")
 

@@ -31,6 +31,7 @@ from ..io.atomic import atomic_output
 from ..models import KnownOperatorModel, build_model, fit_filter, mean_squared_error, save_model, tune_start
 from ..models.serialization import state_checksum
 from ..simulation.dataset import Samples, load_samples
+from .arcs import ArcSampler
 from .config import TrainConfig, load_train_config
 from .figures import plot_filter, plot_loss
 from .losses import training_loss
@@ -63,6 +64,17 @@ class _Run:
     baseline: Optional[dict] = None
     lstsq: Optional[dict] = None
     data_sha256: str = ""
+    arcs: Optional[ArcSampler] = None
+
+    def loss(self, net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epoch: int, batch: int) -> torch.Tensor:
+        """The training loss of one batch (of training ``epoch``, or validation for ``epoch = -1``); with
+        ``[data] arcs`` the batch's full scans are cut to the batch's arc first."""
+        kwargs = {}
+        if self.arcs is not None:
+            idx, geometry = self.arcs.validation(batch) if epoch < 0 else self.arcs.draw(self.seed, epoch, batch)
+            x, kwargs = x[:, torch.from_numpy(idx).to(x.device)], {"geometry": geometry}
+        s = self.settings
+        return training_loss(net(x, **kwargs), y, s["loss"], float(s["ssim_weight"]), float(s["segmentation_weight"]))
 
     @property
     def seed(self) -> int:
@@ -117,6 +129,10 @@ def _load_data_and_model(run: _Run, data: Optional[PathLike]) -> None:
     path = cfg.data_path(data)
     run.device = torch_device(run.settings["device"])
     run.data = load_samples(path, cfg.target, cfg.views(path), cfg.data.get("max_samples"))
+    geometry, model_table = run.data.geometry, cfg.model
+    if cfg.arcs is not None:  # one model for every arc: built for the longest, trained on arcs drawn per batch
+        run.arcs = ArcSampler(geometry, *cfg.arcs)
+        geometry, model_table = run.arcs.longest_arc(), {**cfg.model, "arcs": list(cfg.arcs)}
     # what --resume must find again: the SHA-256 of the samples (as of a model's parameters)
     run.data_sha256 = state_checksum({"inputs": run.data.inputs, "targets": run.data.targets})
     if run.world > 1 and run.device.type == "cuda":
@@ -124,7 +140,7 @@ def _load_data_and_model(run: _Run, data: Optional[PathLike]) -> None:
     # the samples live on the device: no host round trip per batch
     run.data.inputs, run.data.targets = run.data.inputs.to(run.device), run.data.targets.to(run.device)
     torch.manual_seed(run.seed)
-    run.model = build_model(cfg.model, run.data.geometry, run.data.target_geometry,
+    run.model = build_model(model_table, geometry, run.data.target_geometry,
                             warn="angles" not in cfg.data).to(run.device)
     n = run.data.inputs.shape[0]
     n_val = max(1, int(round(cfg.data["val_fraction"] * n)))
@@ -189,7 +205,7 @@ def _initialise(run: _Run) -> None:
 
 def _lstsq_check(run: _Run) -> None:
     """The least-squares optimum of the shared filter from the run's start: the loss training cannot beat."""
-    if not run.settings["lstsq_check"] or run.rank != 0 or run.model.filter.per_view:
+    if not run.settings["lstsq_check"] or run.rank != 0 or not run.model.has_filter or run.model.filter.per_view:
         return
     probe = build_model(run.cfg.model, run.data.geometry, run.data.target_geometry, warn=False).to(run.device)
     probe.load_state_dict(run.model.state_dict())
@@ -197,6 +213,14 @@ def _lstsq_check(run: _Run) -> None:
     fit = fit_filter(probe, run.batches(run.train_idx, batch))
     run.lstsq = {"loss": fit.loss, "val_loss": mean_squared_error(probe, run.batches(run.val_idx, batch)),
                  "loss_analytic": fit.loss_before}
+
+
+def _lr_factor(schedule: str, step: int, total: int) -> float:
+    """The learning rate of ``step`` of ``total`` relative to ``[training] lr``: 1 (``constant``) or a half
+    cosine from 1 to 0 over the run (``cosine``; Loshchilov & Hutter, SGDR, ICLR 2017)."""
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / max(total, 1)))
+    return 1.0
 
 
 def _epoch(run: _Run, net: torch.nn.Module, epoch: int) -> dict[str, Any]:
@@ -210,10 +234,15 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int) -> dict[str, Any]:
                leave=False, disable=None if run.progress and run.rank == 0 else True)  # None: only on a terminal
     t0 = time.perf_counter()
     show = bar.disable is False  # the progress bar's loss costs a device sync per step: only on a terminal
-    for x, y in bar:
+    steps = -(-len(shard) // batch)
+    for b, (x, y) in enumerate(bar):
         run.optimiser.zero_grad(set_to_none=True)
-        loss = training_loss(net(x), y, s["loss"], float(s["ssim_weight"]))
+        for group in run.optimiser.param_groups:  # a function of the step alone: resuming continues exactly
+            group["lr"] = float(s["lr"]) * _lr_factor(s["schedule"], epoch * steps + b, int(s["epochs"]) * steps)
+        loss = run.loss(net, x, y, epoch, b * run.world + run.rank)
         loss.backward()
+        if float(s["grad_clip"]) > 0:
+            torch.nn.utils.clip_grad_norm_(run.model.learnable_parameters(), float(s["grad_clip"]))
         run.optimiser.step()
         total = total + loss.detach().double() * len(x)
         count += len(x)
@@ -222,8 +251,8 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int) -> dict[str, Any]:
     stats = torch.tensor([float(total), count, 0.0, 0.0], dtype=torch.float64)
     run.model.eval()
     with torch.no_grad():
-        for x, y in run.batches(run.val_idx[run.rank::run.world], batch):
-            stats[2] += float(training_loss(run.model(x), y, s["loss"], float(s["ssim_weight"]))) * len(x)
+        for b, (x, y) in enumerate(run.batches(run.val_idx[run.rank::run.world], batch)):
+            stats[2] += float(run.loss(run.model, x, y, -1, b * run.world + run.rank)) * len(x)
             stats[3] += len(x)
     if run.world > 1:
         dist.all_reduce(stats)
@@ -249,7 +278,7 @@ def _summary(run: _Run, seconds: float) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "model": type(model).__name__, "learn": list(model.learn), "data": str(run.data.path), "target": cfg.target,
         "views": None if cfg.data.get("views") is None else int(cfg.data["views"]),
-        "angles": cfg.data.get("angles"), "n_train": len(run.train_idx), "n_val": len(run.val_idx), "seed": run.seed,
+        "angles": cfg.data.get("angles"), "arcs": cfg.data.get("arcs"), "n_train": len(run.train_idx), "n_val": len(run.val_idx), "seed": run.seed,
         "world_size": run.world, "geometry": run.data.geometry.to_dict(), "train_seconds": round(seconds, 3),
         "lstsq": run.lstsq}
     if run.baseline is not None:
@@ -259,7 +288,9 @@ def _summary(run: _Run, seconds: float) -> dict[str, Any]:
 
 def _write_outputs(run: _Run, summary: dict[str, Any]) -> None:
     """``metrics.csv``/``metrics.json``, the figures and then ``model.pt`` (rank 0, after the last epoch)."""
-    summary["final_train_mse"] = mean_squared_error(run.model, run.batches(run.train_idx, int(run.settings["batch_size"])))
+    if run.arcs is None:  # (a model of many arcs is scored on the validation arcs only)
+        summary["final_train_mse"] = mean_squared_error(run.model, run.batches(run.train_idx,
+                                                                               int(run.settings["batch_size"])))
     if run.lstsq:
         summary["gap_to_lstsq"] = summary["final_train_mse"] / run.lstsq["loss"] - 1.0
     buf = io.StringIO()
@@ -271,7 +302,8 @@ def _write_outputs(run: _Run, summary: dict[str, Any]) -> None:
     with atomic_output(run.out / "metrics.json", force=True) as tmp:
         tmp.write_text(json.dumps({"history": run.history, **summary}, indent=2))
     plot_loss(run.history, run.out / "loss.png", run.lstsq)
-    plot_filter(run.model, run.out / "filter.png")
+    if run.model.has_filter:
+        plot_filter(run.model, run.out / "filter.png")
     # last: a run folder with model.pt is complete (a kill before it is resumed by writing the outputs again)
     save_model(run.model, run.out / "model.pt", force=True, extra={"config": run.cfg.text, "summary": summary})
 

@@ -173,6 +173,35 @@ def test_disc_with_holes_is_zero_or_mu_and_holes_stay_apart():
     assert min(counts) == 1 and max(counts) == 8
 
 
+def test_disc_with_holes_draws_its_attenuation_and_cells():
+    """``mu`` as a range is drawn per phantom (a fixed value draws nothing: the old phantoms stay the same);
+    ``cells`` cuts the disc into convex cells that stay inside the rim and apart by the wall."""
+    assert disc_with_holes(np.random.default_rng(5), mu=0.041) == disc_with_holes(np.random.default_rng(5))
+    assert disc_with_holes(np.random.default_rng(5), mu=[0.041, 0.041]) == disc_with_holes(np.random.default_rng(5))
+    mus = [disc_with_holes(np.random.default_rng(s), mu=(0.02, 0.05))[0].value for s in range(200)]
+    assert 0.02 <= min(mus) < 0.023 and 0.047 < max(mus) <= 0.05
+    geom = recon.ParallelBeam([0.0], 10, 1.0, 160, 0.5)
+    x, y = np.meshgrid(geom.pixel_coords, -geom.pixel_coords)
+    celled = 0
+    for seed in range(40):
+        phantom = disc_with_holes(np.random.default_rng(seed), cells=0.5, wall=(1.5, 3.0))
+        mu = phantom[0].value
+        assert all(s.value == -mu for s in phantom[1:])
+        image = rasterize(phantom, geom, supersample=2)
+        assert image.min() >= -1e-12 and image.max() <= mu + 1e-12  # holes never overlap
+        if len(phantom) > 1 and all(isinstance(s, Polygon) for s in phantom[1:]) and len(phantom) > 6:
+            celled += 1
+            holes = image < 0.5 * mu
+            r = np.hypot(x, y)
+            assert not np.any(holes & (r > 35.0 - 1.5 + 0.5) & (r < 35.0 - 0.5))  # the rim stays (± a pixel)
+            for a, b in zip(phantom[1:], phantom[2:]):  # neighbouring cells are walls apart
+                va, vb = np.asarray(a.vertices), np.asarray(b.vertices)
+                assert np.linalg.norm(va[:, None] - vb[None], axis=-1).min() > 1.5 - 1e-6
+    assert 10 <= celled <= 30
+    with pytest.raises(ValueError, match="cells"):
+        disc_with_holes(np.random.default_rng(0), cells=1.5)
+
+
 def test_random_families_are_never_negative_and_stay_inside_their_radius():
     geom = recon.ParallelBeam([0.0], 10, 1.0, 80, 2.0)  # ±80 mm
     inside = np.hypot(*np.meshgrid(geom.pixel_coords, geom.pixel_coords)) < 61.0

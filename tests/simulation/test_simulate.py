@@ -155,6 +155,23 @@ def test_samples_depend_only_on_seed_and_index(tiny, written, tmp_path):
             np.testing.assert_array_equal(a[name][:], b[name][:2])
 
 
+def test_a_dose_range_draws_each_samples_photon_count(tmp_path):
+    """``i0 = [min, max]``: each sample's noise has the variance of its own dose, drawn log-uniformly."""
+    cfg = simulate.parse_config(TINY.replace("i0 = 1e4", "i0 = [1e3, 1e5]"))
+    assert cfg.i0 == (1e3, 1e5)
+    variances = []
+    for i in range(12):
+        sample = simulate.simulate_sample(cfg, i)
+        air = sample["sinograms_clean"] == 0  # variance of the log data in air: 1 / I0
+        variances.append(float(np.var(sample["sinograms"][air])))
+    assert 1 / 1e5 / 1.5 < min(variances) and max(variances) < 1.5 / 1e3 and max(variances) / min(variances) > 5
+    np.testing.assert_array_equal(simulate.simulate_sample(cfg, 3)["sinograms"], simulate.simulate_sample(cfg, 3)["sinograms"])
+    for bad, message in (("[1e4]", r"\[noise\] i0 must be a number or \[min, max\]"), ("[1e4, 1e3]", "min <= max"),
+                         ("[0, 1e3]", "i0")):
+        with pytest.raises(ValueError, match=message):
+            simulate.parse_config(TINY.replace("i0 = 1e4", f"i0 = {bad}"))
+
+
 def test_refuses_to_overwrite_without_force(tiny, tmp_path):
     out = tmp_path / "data.h5"
     out.write_bytes(b"precious")
