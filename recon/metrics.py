@@ -18,6 +18,13 @@ Conventions (stated because papers differ):
   The two differ by a few hundredths on CT images (the uniform window is smaller and so sees more noise):
   name the convention beside every SSIM you report.
 
+* The scored region: ``mask`` (bool ``[H, W]``, the same for every leading index; ``None``: the whole image)
+  restricts each measure to the pixels it selects — the MSE of ``rmse``/``psnr`` is the mean over them, PSNR's
+  data range is the reference's max − min inside them, and SSIM is the mean of its map over the valid window
+  positions whose window *centre* lies inside them. :func:`field_of_view` is the usual such region: the
+  inscribed disc of the grid, where every view of a scan has data (outside it FBP of truncated data leaves a
+  smooth artefact that regularised methods do not reproduce, so scoring the whole square favours the artefact).
+
 All functions take ``[..., H, W]`` tensors or arrays and return one value per leading index (a float for
 a single image).
 
@@ -34,7 +41,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-__all__ = ["rmse", "psnr", "ssim", "data_range", "SSIM_CONVENTIONS"]
+__all__ = ["rmse", "psnr", "ssim", "data_range", "field_of_view", "SSIM_CONVENTIONS"]
 
 SSIM_CONVENTIONS = {
     "gaussian": "SSIM, Gaussian window σ = 1.5 px (Wang et al. 2004)",
@@ -54,24 +61,63 @@ def _out(value: torch.Tensor, single: bool):
     return float(value) if single else value
 
 
-def data_range(reference: ArrayLike) -> torch.Tensor:
-    """``max − min`` of each reference image ``[..., H, W]`` → ``[...]``."""
+def field_of_view(image_size: int) -> np.ndarray:
+    """The inscribed disc of an ``image_size`` × ``image_size`` grid, bool ``[N, N]``: the pixels whose centre lies
+    within ``N / 2`` pixels of the grid centre ``((N − 1) / 2, (N − 1) / 2)`` — the region every view of a scan
+    reconstructed on that grid covers (for a detector that spans the grid)."""
+    n = int(image_size)
+    if n < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    d = np.arange(n) - (n - 1) / 2.0
+    return d[:, None] ** 2 + d[None, :] ** 2 <= (n / 2.0) ** 2
+
+
+def _as_mask(mask: Optional[ArrayLike], shape: tuple, device: torch.device) -> Optional[torch.Tensor]:
+    """``mask`` as a bool tensor of the image shape ``[H, W]`` on ``device`` (``None`` stays ``None``)."""
+    if mask is None:
+        return None
+    m = torch.as_tensor(mask, device=device)
+    if m.dtype != torch.bool:
+        raise TypeError(f"mask must be boolean, got {m.dtype}")
+    if tuple(m.shape) != tuple(shape):
+        raise ValueError(f"mask must have the images' shape {tuple(shape)} ([H, W]), got {tuple(m.shape)}")
+    if not bool(m.any()):
+        raise ValueError("mask selects no pixel")
+    return m
+
+
+def data_range(reference: ArrayLike, mask: Optional[ArrayLike] = None) -> torch.Tensor:
+    """``max − min`` of each reference image ``[..., H, W]`` → ``[...]`` (inside ``mask`` if given)."""
     ref = _as_tensor(reference)
-    return ref.amax(dim=(-2, -1)) - ref.amin(dim=(-2, -1))
+    m = _as_mask(mask, ref.shape[-2:], ref.device)
+    if m is None:
+        return ref.amax(dim=(-2, -1)) - ref.amin(dim=(-2, -1))
+    inside = ref[..., m]
+    return inside.amax(dim=-1) - inside.amin(dim=-1)
 
 
-def rmse(image: ArrayLike, reference: ArrayLike):
-    """Root-mean-square error per image."""
+def _mse(x: torch.Tensor, ref: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """Mean squared difference per image, over ``mask``'s pixels (all if ``None``)."""
+    err = (x - ref) ** 2
+    return err.mean(dim=(-2, -1)) if mask is None else err[..., mask].mean(dim=-1)
+
+
+def rmse(image: ArrayLike, reference: ArrayLike, mask: Optional[ArrayLike] = None):
+    """Root-mean-square error per image, over the pixels of ``mask`` (bool ``[H, W]``; ``None``: all)."""
     x, ref = _as_tensor(image), _as_tensor(reference)
-    value = ((x.double() - ref.double()) ** 2).mean(dim=(-2, -1)).sqrt()
+    value = _mse(x.double(), ref.double(), _as_mask(mask, x.shape[-2:], x.device)).sqrt()
     return _out(value, value.ndim == 0)
 
 
-def psnr(image: ArrayLike, reference: ArrayLike, data_range_: Optional[float] = None):
-    """Peak signal-to-noise ratio (dB) per image; ``data_range_`` defaults to the reference's max − min."""
+def psnr(image: ArrayLike, reference: ArrayLike, data_range_: Optional[float] = None,
+         mask: Optional[ArrayLike] = None):
+    """Peak signal-to-noise ratio (dB) per image; ``data_range_`` defaults to the reference's max − min. With
+    ``mask`` (bool ``[H, W]``) the MSE is over its pixels and the default data range the reference's max − min
+    inside it."""
     x, ref = _as_tensor(image).double(), _as_tensor(reference).double()
-    mse = ((x - ref) ** 2).mean(dim=(-2, -1))
-    rng = data_range(ref) if data_range_ is None else torch.as_tensor(float(data_range_), dtype=torch.float64)
+    m = _as_mask(mask, x.shape[-2:], x.device)
+    mse = _mse(x, ref, m)
+    rng = data_range(ref, m) if data_range_ is None else torch.as_tensor(float(data_range_), dtype=torch.float64)
     value = 10.0 * torch.log10(rng ** 2 / mse)  # identical images: inf
     return _out(value, value.ndim == 0)
 
@@ -101,17 +147,21 @@ def _ssim_window(convention: str, sigma: float, dtype: torch.dtype, device: torc
 
 
 def ssim(image: ArrayLike, reference: ArrayLike, data_range_: Optional[float] = None, sigma: float = 1.5,
-         convention: str = "gaussian"):
+         convention: str = "gaussian", mask: Optional[ArrayLike] = None):
     """Structural similarity per image of ``image`` against ``reference`` ``[..., H, W]`` in the ``convention``
     ``"gaussian"`` (Wang's window of std ``sigma`` px) or ``"dival"`` (scikit-image's defaults; see the module
-    docstring); ``data_range_`` defaults to each reference's max − min. Differentiable for torch input."""
+    docstring); ``data_range_`` defaults to each reference's max − min. With ``mask`` (bool ``[H, W]``) the SSIM
+    map — 'valid' filtered, so its position ``(i, j)`` is the window centred on pixel ``(i + r, j + r)``, ``r``
+    the window radius — is averaged over the positions whose centre lies inside the mask, and the default data
+    range is the reference's max − min inside it. Differentiable for torch input."""
     x, ref = _as_tensor(image), _as_tensor(reference)
     dtype = torch.promote_types(x.dtype, ref.dtype)
     x, ref = x.to(dtype), ref.to(dtype)
+    m = _as_mask(mask, x.shape[-2:], x.device)
     lead = x.shape[:-2]
     xb = x.reshape((-1, 1) + tuple(x.shape[-2:]))
     rb = ref.reshape((-1, 1) + tuple(ref.shape[-2:]))
-    rng = data_range(ref).reshape(-1) if data_range_ is None else torch.full((xb.shape[0],), float(data_range_))
+    rng = data_range(ref, m).reshape(-1) if data_range_ is None else torch.full((xb.shape[0],), float(data_range_))
     rng = rng.to(dtype=dtype, device=x.device).view(-1, 1, 1, 1)
     c1, c2 = (0.01 * rng) ** 2, (0.03 * rng) ** 2
     w, cov_norm = _ssim_window(convention, sigma, dtype, x.device)
@@ -122,5 +172,13 @@ def ssim(image: ArrayLike, reference: ArrayLike, data_range_: Optional[float] = 
     srr = cov_norm * (_filter(rb * rb, w) - mu_r ** 2)
     sxr = cov_norm * (_filter(xb * rb, w) - mu_x * mu_r)
     s = ((2 * mu_x * mu_r + c1) * (2 * sxr + c2)) / ((mu_x ** 2 + mu_r ** 2 + c1) * (sxx + srr + c2))
-    value = s.mean(dim=(-3, -2, -1)).reshape(lead)
+    if m is None:
+        value = s.mean(dim=(-3, -2, -1)).reshape(lead)
+    else:
+        r = w.numel() // 2  # position (i, j) of the valid map is the window centred on pixel (i + r, j + r)
+        centres = m[r:m.shape[0] - r, r:m.shape[1] - r]
+        if not bool(centres.any()):
+            raise ValueError(f"mask selects no pixel at least {r} pixels from the image border (ssim's window "
+                             "centres)")
+        value = s[:, 0][:, centres].mean(dim=-1).reshape(lead)
     return _out(value, len(lead) == 0)

@@ -125,7 +125,8 @@ def scored(run_dir: Path, test: Path) -> dict:
     if (run_dir / "evaluation.json").exists():
         report = json.loads((run_dir / "evaluation.json").read_text())
         labels = {i: m["label"] for i, m in report["methods"].items()}
-        return {**report, "table": format_table(report["results"], labels)}
+        # a stored evaluation names its region; one from before regions were named scored the whole square
+        return {**report, "table": format_table(report["results"], labels, report.get("region_id", "square"))}
     return evaluate(run_dir / "model.pt", test, out=run_dir)
 
 

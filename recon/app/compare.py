@@ -3,6 +3,8 @@ summary over them (:mod:`recon.evaluation.compare` does the comparison of one sc
 
 The baselines tuned on the models' training data are computed once for all scans (and cached beside each
 run, :mod:`recon.evaluation.baselines`); only the oracles are tuned per scan, against its own reference.
+RMSE, PSNR and SSIM are scored inside the field of view (the inscribed disc of the grid) unless
+``region="square"``; every JSON file and report names the region.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, Optional, Sequence, Union
 
 from ..evaluation.compare import Comparison, compare_scan
 from ..evaluation.report import comparison_figures, format_report, format_summary, summarise_scans
-from ..evaluation.scores import SSIM_KEYS
+from ..evaluation.scores import SSIM_KEYS, check_region
 from ..io import read_scan
 from ..io.atomic import atomic_folder, check_distinct, check_writable
 from ..io.references import load_reference
@@ -66,7 +68,7 @@ def _write_report(out: Path, path: Path, c: Comparison, models: Sequence, model_
                   reference: Optional[Path], segmentation: Optional[Path]) -> dict[str, Any]:
     """The report of one scan into the (staging) folder ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    comparison_figures(out, c.recs, c.reference, c.segmentation, c.scores)
+    comparison_figures(out, c.recs, c.reference, c.segmentation, c.scores, c.context["region_id"])
     for k, model in enumerate(models, start=1):
         plot_filter(model, out / f"filter_{k}.png")
     result = {"scan": str(path), "models": [str(p) for p in model_paths], "reference": str(reference or ""),
@@ -83,14 +85,16 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
                   reference: Union[None, PathLike, Sequence[PathLike]] = None,
                   segmentation: Union[None, PathLike, Sequence[PathLike]] = None,
                   geometry: Optional[PathLike] = None, views: Optional[int] = None,
-                  angles: Optional[tuple[float, float]] = None, force: bool = False, tv: bool = False
-                  ) -> dict[str, Any]:
+                  angles: Optional[tuple[float, float]] = None, force: bool = False, tv: bool = False,
+                  region: str = "fov") -> dict[str, Any]:
     """Compare every scan of ``scans`` (files or folders, see :func:`scan_paths`) and write the report folder
     ``out`` — for several scans one sub-folder per scan (named by its file stem) and ``summary.md`` /
-    ``summary.json``. References and segmentations: see :func:`per_scan`; ``tv``: TV as a method too
-    (:func:`recon.evaluation.compare.compare_scan`). Every output is checked before
+    ``summary.json``. References and segmentations: see :func:`per_scan`; ``tv``: TV as a method too; ``region``:
+    where RMSE, PSNR and SSIM are scored, ``"fov"`` or ``"square"`` (:func:`recon.evaluation.compare.compare_scan`).
+    Every output is checked before
     anything is computed, so nothing is overwritten without ``force``. Returns the result of the one scan, or
     ``{"scans": [...], "summary": ..., "report": summary markdown}``."""
+    check_region(region)
     paths = scan_paths(scans)
     refs, segs = per_scan(reference, paths, "reference"), per_scan(segmentation, paths, "segmentation")
     out = Path(out)
@@ -117,7 +121,7 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
         grid = models[0].geometry if models and models[0].output_kind == "image" else scan.geometry
         comparisons.append(compare_scan(scan, models, load_reference(ref, grid) if ref is not None else None,
                                         load_reference(seg, grid) if seg is not None else None, views, angles,
-                                        grid, memo=memo, tv=tv))
+                                        grid, memo=memo, tv=tv, region=region))
     # the report folder(s) as one set: every figure first, each report.md (and summary.md) last
     last = ["report.md"] if single else [f"{s}/report.md" for s in stems] + ["summary.md"]
     with atomic_folder(out, last, force) as stage:

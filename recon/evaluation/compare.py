@@ -20,7 +20,8 @@ Every method's reconstruction time of the scan is reported beside its scores (``
 applying it, not loading it).
 
 Against the reference (an image file, e.g. the HTC ``*_recon_fbp.mat``; default: FBP of the *full* scan, all
-views) each gets the scores of :func:`recon.evaluation.scores.scan_scores`. Writes ``comparison.png``,
+views) each gets the scores of :func:`recon.evaluation.scores.scan_scores`, RMSE, PSNR and SSIM inside the field
+of view by default (``region``, :data:`recon.evaluation.scores.REGIONS`). Writes ``comparison.png``,
 ``profile.png``, ``filter_<k>.png`` for learned filters, ``metrics.json`` (keyed by method id, labels and
 parameters alongside) and ``report.md``; with several scans, one such folder per scan and a
 ``summary.md`` / ``summary.json`` over them (mean, per scan, wins).
@@ -46,7 +47,7 @@ from .baselines import conversion_windows, stored_arc_recipes, training_baseline
 from .methods import (Method, applicable_baselines, baseline_methods, method_order, model_method, rebin_method,
                       tune_baselines, tv_method)
 from .quality import otsu_threshold
-from .scores import scan_scores
+from .scores import REGIONS, check_region, scan_scores
 
 __all__ = ["Comparison", "tuned_on_training_data", "compare_scan"]
 
@@ -174,14 +175,17 @@ def _timed(method: Method, x: torch.Tensor, g: Geometry) -> tuple[Reconstruction
 def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Optional[np.ndarray] = None,
                  segmentation: Optional[np.ndarray] = None, views: Optional[int] = None,
                  angles: Optional[tuple[float, float]] = None, grid: Optional[Geometry] = None,
-                 memo: Optional[dict] = None, tv: bool = False) -> Comparison:
+                 memo: Optional[dict] = None, tv: bool = False, region: str = "fov") -> Comparison:
     """Reconstruct ``full`` (or its ``views``/``angles`` subset, or the views the first model needs) with
-    every method (TV too if ``tv``) and score them. ``reference``/``segmentation`` must be on the comparison
+    every method (TV too if ``tv``) and score them, RMSE, PSNR and SSIM in ``region`` (``"fov"``: the inscribed
+    disc of the grid; ``"square"``: the whole grid). ``reference``/``segmentation`` must be on the comparison
     grid (that of the first model, else ``grid``, else the scan's). ``memo``: a dict that keeps the baselines
     tuned on the models' training data (:func:`tuned_on_training_data`) between calls, so many scans tune them
     once."""
+    check_region(region)
     scan, g = _prepare(full, models, views, angles, grid)
-    context: dict[str, Any] = {"n_views_used": scan.n_views, "n_views_full": full.n_views, "grid": g.to_dict()}
+    context: dict[str, Any] = {"n_views_used": scan.n_views, "n_views_full": full.n_views, "grid": g.to_dict(),
+                               "region": REGIONS[region], "region_id": region}
     if reference is None:
         g_full = full.geometry.replace(image_size=g.image_size, pixel_size=g.pixel_size)
         reference = fbp(full.sinogram.astype(np.float64), g_full, "hann", 1.0, warn=False)
@@ -207,6 +211,6 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
     methods.sort(key=lambda m: method_order(m.id))
     timed = {m.id: _timed(m, x, g) for m in methods}
     recs = {i: r for i, (r, _) in timed.items()}
-    scores = {i: {**scan_scores(r.image, reference, segmentation, sino, g, true_seg), "seconds": s}
+    scores = {i: {**scan_scores(r.image, reference, segmentation, sino, g, true_seg, region), "seconds": s}
               for i, (r, s) in timed.items()}
     return Comparison(scores, recs, {m.id: m.describe() for m in methods}, reference, segmentation, context)

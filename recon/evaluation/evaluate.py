@@ -17,8 +17,10 @@ With ``tv=True`` every model also faces TV-regularised reconstruction (:mod:`rec
 reconstructs the image straight from the source data, the classical alternative to converting and
 reconstructing.
 
-Scores: :func:`recon.evaluation.scores.image_scores` and each method's time per image (``seconds_per_image``,
-batches of 16); ``evaluation.json`` keys them by method id, with each method's label and parameters alongside.
+Scores: :func:`recon.evaluation.scores.image_scores` — RMSE, PSNR and SSIM inside the field of view (the inscribed
+disc of the grid) by default, over the whole grid with ``region="square"`` — and each method's time per image
+(``seconds_per_image``, batches of 16); ``evaluation.json`` keys them by method id, with each method's label and
+parameters alongside, and names the region (``region``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
 from .baselines import TV_SAMPLES, conversions
 from .methods import Method, applicable_baselines, baseline_methods, model_method, tune_baselines, tv_method
 from .report import evaluation_figure, format_table
-from .scores import SSIM_KEYS, image_scores, relative_l2
+from .scores import REGIONS, SSIM_KEYS, check_region, image_scores, relative_l2
 
 __all__ = ["evaluate"]
 
@@ -72,7 +74,8 @@ def _run_timed(method: Method, x: torch.Tensor) -> tuple[torch.Tensor, float]:
 
 
 def _score_images(model: KnownOperatorModel, data_path: Path, views: Any, tune_fraction: float,
-                  max_samples: Optional[int], tv: bool = False) -> tuple[dict, dict, dict, torch.Tensor, int]:
+                  max_samples: Optional[int], tv: bool = False, region: str = "fov"
+                  ) -> tuple[dict, dict, dict, torch.Tensor, int]:
     target = training_summary(model).get("target", "images")
     data = load_samples(data_path, target, views, max_samples)
     n_tune = max(1, int(round(tune_fraction * data.inputs.shape[0])))
@@ -82,13 +85,14 @@ def _score_images(model: KnownOperatorModel, data_path: Path, views: Any, tune_f
     methods = _image_methods(model, data.inputs[:n_tune], data.targets[:n_tune], tv)
     timed = {m.id: _run_timed(m, x_test) for m in methods}
     outputs = {i: o for i, (o, _) in timed.items()}
-    results = {i: {**image_scores(o, truth, model.geometry.pixel_size), "seconds_per_image": s}
+    results = {i: {**image_scores(o, truth, model.geometry.pixel_size, region), "seconds_per_image": s}
                for i, (o, s) in timed.items()}
     return results, {m.id: m.describe() for m in methods}, outputs, truth, n_tune
 
 
 def _score_conversion(model: GeometryConversion, data_path: Path, views: Any, tune_fraction: float,
-                      max_samples: Optional[int], tv: bool = False) -> tuple[dict, dict, dict, torch.Tensor, int]:
+                      max_samples: Optional[int], tv: bool = False, region: str = "fov"
+                      ) -> tuple[dict, dict, dict, torch.Tensor, int]:
     sino = load_samples(data_path, "target_sinograms", views, max_samples)
     n_tune = max(1, int(round(tune_fraction * sino.inputs.shape[0])))
     truth = read_dataset(data_path, "images", sino.inputs.shape[0])
@@ -106,7 +110,8 @@ def _score_conversion(model: GeometryConversion, data_path: Path, views: Any, tu
         label = f"{name} + FBP ({window.describe()})"
         method_id = method_id if method_id == "rebin_fbp" else "model_1"
         results[method_id] = {"sinogram_rel_l2": relative_l2(p[n_tune:], sino.targets[n_tune:]),
-                              **image_scores(image, truth[n_tune:], grid.pixel_size), "seconds_per_image": seconds}
+                              **image_scores(image, truth[n_tune:], grid.pixel_size, region),
+                              "seconds_per_image": seconds}
         described[method_id] = {"label": label, "params": {"window": window.to_dict(), "tuned": "tuned"}}
         outputs[method_id] = image
     if tv:  # TV-regularised reconstruction straight from the source data: no conversion, no target-geometry FBP
@@ -114,7 +119,8 @@ def _score_conversion(model: GeometryConversion, data_path: Path, views: Any, tu
         method = tv_method(TunedTV.tune(sino.inputs[:min(n_tune, TV_SAMPLES)].float(),
                                         truth[:min(n_tune, TV_SAMPLES)].float(), source), source, "tuned")
         image, seconds = _run_timed(method, sino.inputs[n_tune:])
-        results[method.id] = {**image_scores(image, truth[n_tune:], grid.pixel_size), "seconds_per_image": seconds}
+        results[method.id] = {**image_scores(image, truth[n_tune:], grid.pixel_size, region),
+                              "seconds_per_image": seconds}
         described[method.id] = {"label": method.label + ", from the source data", "params": method.params}
         outputs[method.id] = image
     return results, described, outputs, truth[n_tune:], n_tune
@@ -122,10 +128,13 @@ def _score_conversion(model: GeometryConversion, data_path: Path, views: Any, tu
 
 def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] = None,
              tune_fraction: float = 0.25, max_samples: Optional[int] = None, force: bool = False,
-             tv: bool = False) -> dict[str, Any]:
-    """Score a model on a simulated test file (see the module docstring). With ``out`` writes
+             tv: bool = False, region: str = "fov") -> dict[str, Any]:
+    """Score a model on a simulated test file (see the module docstring), RMSE, PSNR and SSIM in ``region``
+    (``"fov"``: the inscribed disc of the grid; ``"square"``: the whole grid). With ``out`` writes
     ``evaluation.json``, ``evaluation.md`` and ``evaluation.png`` there (refusing to overwrite without
-    ``force``). Returns ``{"results": {id: metrics}, "methods": {id: {label, params}}, "table": ..., ...}``."""
+    ``force``). Returns ``{"results": {id: metrics}, "methods": {id: {label, params}}, "region": ..., "table":
+    ..., ...}``."""
+    check_region(region)
     if not 0.0 < tune_fraction < 1.0:
         raise ValueError(f"tune_fraction must be in (0, 1), got {tune_fraction}")
     model = load_model(model_path)
@@ -138,21 +147,23 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
     conversion = isinstance(model, GeometryConversion)
     score = _score_conversion if conversion else _score_images
     results, methods, outputs, truth, n_tune = score(model, Path(data_path), views, tune_fraction, max_samples,
-                                                     tv=tv)
+                                                     tv=tv, region=region)
     target = "target_sinograms" if conversion else training_summary(model).get("target", "images")
     report = {"model": str(model_path), "data": str(data_path), "target": target, "n_tune": n_tune,
-              "n_test": int(truth.shape[0]), "psnr_data_range": "max - min of each ground-truth image",
+              "n_test": int(truth.shape[0]), "region": REGIONS[region], "region_id": region,
+              "psnr_data_range": f"max - min of each ground-truth image {REGIONS[region]}",
               "ssim_conventions": SSIM_KEYS,
               "methods": methods, "results": results}
     labels = {i: m["label"] for i, m in methods.items()}
-    table = format_table(results, labels)
+    table = format_table(results, labels, region)
     if out_dir is not None:  # the three files as one set, the markdown report last
         with atomic_folder(out_dir, ["evaluation.md"], force) as stage:
             (stage / "evaluation.json").write_text(json.dumps(report, indent=2))
-            evaluation_figure(outputs, labels, truth, stage / "evaluation.png")
+            evaluation_figure(outputs, labels, truth, stage / "evaluation.png", region)
             (stage / "evaluation.md").write_text(
                 f"# Evaluation of {model_path} on {data_path}\n\n{n_tune} samples tune the analytic "
                 f"filters, {truth.shape[0]} are scored against `{target}` (what the model was trained "
-                f"for). PSNR data range: max − min of each ground-truth image.\n\n{table}\n")
+                f"for). PSNR/SSIM/RMSE {REGIONS[region]}; PSNR data range: max − min of each ground-truth "
+                f"image there.\n\n{table}\n")
     report["table"] = table
     return report

@@ -1,5 +1,6 @@
-"""recon compare on the bundled real scan: every method scored against the organisers' reference, and
-the full-scan reference by default; many scans in one call give one report each and a summary."""
+"""recon compare on the bundled real scan: every method scored against the organisers' reference (PSNR/SSIM/RMSE
+inside the field of view unless --region square), and the full-scan reference by default; many scans in one call
+give one report each and a summary."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pytest
 
 from recon.app.bundled import HTC_REFERENCE, HTC_SEGMENTATION, bundled_file
 from recon.app.cli import main
+from recon.evaluation.scores import REGIONS
 
 from .conftest import SCAN
+
+FOV_NOTE = "PSNR/SSIM/RMSE inside the field of view (the inscribed disc of the image grid)"
 
 
 pytestmark = pytest.mark.slow
@@ -39,6 +43,50 @@ def test_compare_reports_every_method_against_the_reference(tmp_path, untrained_
     for name in ("comparison.png", "profile.png", "filter_1.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert "| FBP ram-lak |" in (out / "report.md").read_text()
+    # scored inside the field of view by default, and the region named in the JSON, the report and under the table
+    assert result["region"] == REGIONS["fov"] and result["region_id"] == "fov"
+    report = (out / "report.md").read_text()
+    assert f"{FOV_NOTE}; PSNR data range: max − min of the reference there." in report
+    assert f"\n\n{FOV_NOTE}.\n" in report
+
+
+def test_compare_region_square_scores_the_whole_grid_as_before(tmp_path, scan, untrained_model, capsys):
+    """``--region square``: RMSE, PSNR and SSIM over the whole grid — the metrics without a mask of each method's
+    image against the reference, the numbers compare gave before regions — named in the JSON and the report; the
+    default scores the same images inside the field of view; nothing else changes."""
+    import numpy as np
+
+    from recon.evaluation.compare import compare_scan
+    from recon.io.references import load_reference
+    from recon.metrics import field_of_view, psnr, rmse, ssim
+    from recon.models import load_model
+
+    reference = str(bundled_file(HTC_REFERENCE))
+    out = tmp_path / "square"
+    assert main(["compare", SCAN, "--model", str(untrained_model), "--reference", reference, "--region", "square",
+                 "--out", str(out)]) == 0
+    assert "PSNR/SSIM/RMSE over the whole square image grid" in capsys.readouterr().out
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["region"] == REGIONS["square"] and result["region_id"] == "square"
+    report = (out / "report.md").read_text()
+    assert "PSNR/SSIM/RMSE over the whole square image grid" in report and "field of view" not in report
+    model = load_model(untrained_model)
+    c = compare_scan(scan, [model], load_reference(reference, model.geometry))  # the default: the field of view
+    assert c.context["region_id"] == "fov" and set(c.scores) == set(result["scores"])
+    fov = field_of_view(c.reference.shape[0])
+    for method_id, square in result["scores"].items():
+        image = c.recs[method_id].image
+        whole = {"rmse": rmse(image, c.reference), "psnr": psnr(image, c.reference),
+                 "ssim": ssim(image, c.reference), "ssim_dival": ssim(image, c.reference, convention="dival")}
+        inside = {"rmse": rmse(image, c.reference, mask=fov), "psnr": psnr(image, c.reference, mask=fov),
+                  "ssim": ssim(image, c.reference, mask=fov),
+                  "ssim_dival": ssim(image, c.reference, convention="dival", mask=fov)}
+        for key in whole:
+            assert square[key] == pytest.approx(whole[key], rel=1e-9)
+            assert c.scores[method_id][key] == pytest.approx(inside[key], rel=1e-9)
+            assert not np.isclose(square[key], inside[key], rtol=1e-6)
+        for key in ("edge_rise_mm", "noise_std", "data_consistency"):  # not region-dependent
+            assert square[key] == pytest.approx(c.scores[method_id][key], rel=1e-9)
 
 
 def test_compare_without_reference_uses_the_full_scan(tmp_path):
@@ -69,6 +117,10 @@ def test_many_scans_give_one_report_each_and_a_summary(tmp_path, untrained_model
     assert per_scan[0] == per_scan[1] == ram_lak["mean"]["psnr"]  # the same data twice
     wins = sum(m.get("best_psnr", 0) for m in summary["methods"].values())
     assert wins == 2 and "| FBP ram-lak |" in (out / "summary.md").read_text()
+    # the region: in summary.json, under the mean table and under the wins table of summary.md
+    assert summary["region"] == REGIONS["fov"] and summary["region_id"] == "fov"
+    text = (out / "summary.md").read_text()
+    assert f"\n\n{FOV_NOTE}.\n" in text and f"of all methods on a scan, {REGIONS['fov']}." in text
     assert main(args) == 2 and "--force" in capsys.readouterr().err
     assert main(args[:2] + ["--model", str(untrained_model), "--reference", "a.mat", "--reference", "b.mat", "--out",
                             str(tmp_path / "x")]) == 2

@@ -1,4 +1,5 @@
-"""recon evaluate on the tiny simulated dataset: the applicable baselines by id, arcs and conversions."""
+"""recon evaluate on the tiny simulated dataset: the applicable baselines by id, arcs and conversions; PSNR/SSIM/RMSE
+inside the field of view unless --region square."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import pytest
 
 from recon.app.cli import main
+from recon.evaluation.scores import REGIONS
 
 from ..helpers import LIMITED, train_config
 
@@ -76,10 +78,21 @@ def test_evaluate_compares_with_ram_lak_and_a_tuned_window(dataset, tmp_path, ca
     assert learned["psnr"] > ram_lak["psnr"]
     assert 0.1 < ram_lak["edge_rise_mm"] < 3.0  # 0.5 mm pixels
     assert (tmp_path / "eval" / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
+    # scored inside the field of view by default: named in the JSON, the report, under the table and on stdout
+    fov_note = "PSNR/SSIM/RMSE inside the field of view (the inscribed disc of the image grid)"
+    assert report["region"] == REGIONS["fov"] and report["region_id"] == "fov"
+    assert report["psnr_data_range"] == "max - min of each ground-truth image " + REGIONS["fov"]
+    markdown = (tmp_path / "eval" / "evaluation.md").read_text()
+    assert f"{fov_note}; PSNR data range" in markdown and f"\n\n{fov_note}.\n" in markdown
+    assert f"{fov_note}; PSNR data range" in out and f"\n\n{fov_note}.\n" in out
 
 
-def test_evaluate_scores_an_arc_model_against_the_tuned_limited_angle_baseline(dataset, tmp_path):
+def test_evaluate_scores_an_arc_model_against_the_tuned_limited_angle_baseline(dataset, tmp_path, monkeypatch,
+                                                                              capsys):
+    import recon.evaluation.evaluate as evaluate_module
     from recon.evaluation.evaluate import evaluate
+    from recon.evaluation.scores import image_scores
+    from recon.metrics import psnr, rmse, ssim
 
     config = train_config(tmp_path, 1, LIMITED)
     assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(tmp_path / "run")]) == 0
@@ -91,4 +104,28 @@ def test_evaluate_scores_an_arc_model_against_the_tuned_limited_angle_baseline(d
     tuned, clipped = results["limited_angle_fbp"], results["limited_angle_fbp_clipped"]
     assert clipped["rmse"] <= tuned["rmse"] < results["fbp_ram_lak"]["rmse"]
     assert results["model_1"]["rmse"] < tuned["rmse"]
+    # --region square: the metrics without a mask over the whole grid (the numbers evaluate gave before regions),
+    # the images scored being the same; only RMSE, PSNR and SSIM change
+    scored = []
+
+    def spy(images, truth, pixel_size=None, region="fov"):
+        scored.append((images, truth, region))
+        return image_scores(images, truth, pixel_size, region)
+
+    monkeypatch.setattr(evaluate_module, "image_scores", spy)
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(tmp_path / "run"), "--data", str(dataset), "--region", "square",
+                 "--out", str(tmp_path / "square")]) == 0
+    assert "PSNR/SSIM/RMSE over the whole square image grid" in capsys.readouterr().out
+    square = json.loads((tmp_path / "square" / "evaluation.json").read_text())
+    assert square["region"] == REGIONS["square"] and square["region_id"] == "square"
+    assert "PSNR/SSIM/RMSE over the whole square image grid" in (tmp_path / "square" / "evaluation.md").read_text()
+    assert list(square["results"]) == list(results) and len(scored) == len(results)
+    for (method_id, r), (images, truth, region) in zip(square["results"].items(), scored):
+        assert region == "square"
+        for key, values in (("rmse", rmse(images, truth)), ("psnr", psnr(images, truth)),
+                            ("ssim", ssim(images, truth)), ("ssim_dival", ssim(images, truth, convention="dival"))):
+            assert r[key] == pytest.approx(float(values.double().mean()), rel=1e-12)
+        assert r["psnr"] != results[method_id]["psnr"] and r["rmse"] != results[method_id]["rmse"]
+        assert r["edge_rise_mm"] == results[method_id]["edge_rise_mm"]
 
