@@ -19,6 +19,7 @@ from .._checks import one_line
 from .._version import __version__
 from ..io.atomic import terminate_cleanly
 from ..evaluation.evaluate import evaluate
+from ..evaluation.scores import REGIONS
 from ..simulation.simulate import simulate_to_file
 from ..training.loop import train
 from ..evaluation.htc2022_report import format_benchmark
@@ -98,6 +99,19 @@ def _run_train(args: argparse.Namespace) -> None:
 
 # ---- evaluate ------------------------------------------------------------------------------------------------
 
+def _add_region(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--region", default="fov", metavar="{" + ",".join(REGIONS) + "}",
+                   help="where PSNR, SSIM and RMSE are scored: fov = inside the field of view, the inscribed disc of "
+                        "the image grid (default); square = the whole square grid")
+
+
+def _region(args: argparse.Namespace) -> str:
+    """``--region``, checked before any work (one error line naming the flag, like every expected failure)."""
+    if args.region not in REGIONS:
+        raise ValueError(f"--region must be one of {', '.join(REGIONS)}, got {args.region!r}")
+    return args.region
+
+
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a trained model against Ram-Lak and tuned-window FBP "
                                         "(or interpolation rebinning) on a simulated test set")
@@ -109,14 +123,16 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--max-samples", type=int, default=None, help="use at most this many samples")
     p.add_argument("--tv", action="store_true", help="also TV-regularised reconstruction (Chambolle–Pock, λ tuned "
                                                       "on the tuning samples; slow: hundreds of projections an image)")
+    _add_region(p)
     p.add_argument("--force", action="store_true", help="overwrite existing evaluation files")
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:
+    region = _region(args)
     report = evaluate(args.model, args.data, out=args.out, tune_fraction=args.tune_fraction,
-                      max_samples=args.max_samples, force=args.force, tv=args.tv)
+                      max_samples=args.max_samples, force=args.force, tv=args.tv, region=region)
     print(f"{report['n_tune']} samples tuned the analytic filters; {report['n_test']} scored "
-          "(PSNR data range: max − min of each ground-truth image)\n")
+          f"(PSNR/SSIM/RMSE {REGIONS[region]}; PSNR data range: max − min of each ground-truth image there)\n")
     print(report["table"])
     if args.out:
         print(f"\nwrote {args.out}")
@@ -185,14 +201,16 @@ def _add_compare(sub) -> None:
     _add_view_selection(p)
     p.add_argument("--tv", action="store_true", help="also TV-regularised reconstruction (Chambolle–Pock; λ tuned on "
                                                       "the first model's training data and, as an oracle, on the scan)")
+    _add_region(p)
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
 
 
 def _run_compare(args: argparse.Namespace) -> None:
+    region = _region(args)
     result = compare_files(args.scans, args.out, args.model, reference=args.reference,
                            segmentation=args.segmentation, geometry=args.geometry, views=args.views,
-                           angles=args.angles, force=args.force, tv=args.tv)
+                           angles=args.angles, force=args.force, tv=args.tv, region=region)
     print(result["report"].split("\n![")[0])
     print(f"\nwrote {args.out}/{'summary.md' if 'summary' in result else 'report.md'}")
 
@@ -206,13 +224,20 @@ def _add_benchmark(sub) -> None:
     p.add_argument("data", help="HTC2022 data folder: the challenge's test set (htc2022_0<level><x>_limited.mat + "
                                 "*_recon_fbp_seg.mat) or the training phantoms (htc2022_<name>_full.mat + "
                                 "*_full_recon_fbp_seg.mat, cut to every level's arc)")
-    p.add_argument("--model", action="append", default=[], metavar="ARC=RUN",
-                   help="the limited-angle model for one level, e.g. 90=runs/limited_90_completion; repeatable")
+    p.add_argument("--model", action="append", default=[], metavar="[ARC=]RUN",
+                   help="the limited-angle model for one level, e.g. 90=runs/limited_90_completion, or a model of "
+                        "many arcs (e.g. an unrolled network trained with [data] arcs = [30, 90]) for every level in "
+                        "its range, e.g. runs/unrolled_arcs (or all=RUN); repeatable")
     p.add_argument("--starts", type=float, nargs="+", default=[0.0, 90.0, 180.0, 270.0], metavar="DEG",
                    help="start angles of the arcs cut from full scans (training phantoms); default 0 90 180 270")
     p.add_argument("--levels", type=int, nargs="+", default=None, help="levels to score (1…7; default all)")
     p.add_argument("--segmentation", choices=["htc2022", "otsu"], default="htc2022",
                    help="segmentation procedure: the organisers' (default) or plain Otsu")
+    tv = p.add_mutually_exclusive_group()
+    tv.add_argument("--tv-lambda", type=float, default=None, metavar="LAMBDA",
+                    help="TV row with this λ at every level (also levels without a model) instead of λ tuned per "
+                         "level on the model's training data")
+    tv.add_argument("--no-tv", action="store_true", help="no TV row (TV takes seconds per reconstruction)")
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
 
@@ -222,13 +247,15 @@ def _benchmark_command(args: argparse.Namespace) -> str:
     words = ["recon", "benchmark", args.name, args.data, *[w for m in args.model for w in ("--model", m)],
              "--starts", *[f"{s:g}" for s in args.starts], "--segmentation", args.segmentation]
     words += ["--levels", *map(str, args.levels)] if args.levels else []
+    words += ["--tv-lambda", repr(args.tv_lambda)] if args.tv_lambda is not None else []
+    words += ["--no-tv"] if args.no_tv else []
     return " ".join(shlex.quote(w) for w in words + ["--out", args.out])
 
 
 def _run_benchmark(args: argparse.Namespace) -> None:
     record = benchmark_htc2022(args.data, args.out, parse_models(args.model), starts_deg=args.starts,
                                segmentation=args.segmentation, levels=args.levels, force=args.force,
-                               command=_benchmark_command(args))
+                               command=_benchmark_command(args), tv=not args.no_tv, tv_lambda=args.tv_lambda)
     print(format_benchmark(record).split("\n![")[0])
     print(f"\nwrote {args.out}/benchmark.md")
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+import numpy as np
 import torch
 
 from .._version import __version__
+from ..analytic.arcs import arc_view_indices
 from ..analytic.filters import WINDOWS
 from ..analytic.rebinning import Rebinning
 from ..analytic.recipe import CUTOFFS, FBPRecipe, TunedRecipe, tune_recipe
@@ -32,10 +35,11 @@ from ..models import GeometryConversion, KnownOperatorModel, training_summary
 from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
 from .methods import tune_baselines
 
-__all__ = ["training_baselines", "arc_training_baselines", "tv_training_baseline", "conversion_windows",
-           "stored_arc_recipes", "conversions", "convert_both", "CACHE_NAME"]
+__all__ = ["training_baselines", "arc_training_baselines", "tv_training_baseline", "tv_arc_baseline",
+           "conversion_windows", "stored_arc_recipes", "conversions", "convert_both", "CACHE_NAME"]
 
 CACHE_NAME = "tuned_baselines.json"
+CACHE_ENTRIES = 32  # entries a cache keeps (a model of many arcs has one per arc and baseline kind)
 TUNING_SAMPLES = 16  # training samples the baselines are tuned on
 TV_SAMPLES = 4  # training samples TV's λ is tuned on (each λ costs TV_ITERATIONS projections and backprojections)
 
@@ -44,7 +48,7 @@ def conversions(model: GeometryConversion) -> dict[str, Callable[[torch.Tensor],
     """The two ways to convert source sinograms ``[n, V_s, D_s]`` (in ``model.geometry``) to the model's output
     geometry: interpolation rebinning (``"rebin_fbp"``) and the network (``"model"``, input cast to its dtype)."""
     rebinning = Rebinning(model.geometry, model.output_geometry)
-    dtype = next(model.buffers()).dtype
+    dtype = model.dtype
     return {"rebin_fbp": rebinning, "model": lambda sinograms: model(sinograms.to(dtype))}
 
 
@@ -96,7 +100,8 @@ def _cached(model: KnownOperatorModel, what: dict[str, Any], compute: Callable[[
     except (OSError, ValueError, KeyError, TypeError):
         entries = {}
     tuned = compute()
-    kept = [e for e in entries.get("entries", []) if isinstance(e, dict) and e.get("key") != key][-7:]
+    kept = [e for e in entries.get("entries", []) if isinstance(e, dict) and e.get("key") != key]
+    kept = kept[-(CACHE_ENTRIES - 1):]
     try:
         with atomic_output(cache, force=True) as tmp:
             tmp.write_text(json.dumps({"entries": kept + [{"key": key, "baselines": {i: t.to_dict() for i, t in
@@ -115,23 +120,40 @@ def _training_samples(model: KnownOperatorModel, data: Path):
     return load_samples(data, training_summary(model).get("target", "images"), views, max_samples=TUNING_SAMPLES)
 
 
-def arc_training_baselines(model: KnownOperatorModel, ids: Sequence[str]) -> dict[str, TunedRecipe]:
+def _arc_samples(model: KnownOperatorModel, data: Path, arc_deg: float, n: int):
+    """``(samples, geometry)``: up to ``n`` samples of the training file's full scans cut to the arc of
+    ``arc_deg`` degrees from 0° (a model of many arcs, :class:`recon.models.UnrolledNetwork` with ``arcs``, was
+    trained on every arc of its range) against the model's training target, and their geometry: the cut arc of
+    the file's geometry (angles unwrapped along the arc) on the file's image grid, where the targets are."""
+    full = SimulatedDataset(data, keys=("sinograms",)).geometry
+    idx = arc_view_indices(full, math.radians(arc_deg), 0.0)
+    samples = load_samples(data, training_summary(model).get("target", "images"), idx, max_samples=n)
+    return samples, samples.geometry.replace(angles=np.unwrap(full.angles[idx]))
+
+
+def arc_training_baselines(model: KnownOperatorModel, ids: Sequence[str], arc_deg: Optional[float] = None
+                           ) -> dict[str, TunedRecipe]:
     """The arc baselines of ``ids`` among ``limited_angle_fbp`` and ``view_completion_fbp`` tuned on up to
     :data:`TUNING_SAMPLES` samples of a limited-angle model's simulated training data (cached beside the run like
     :func:`training_baselines`); empty if the run recorded no readable file. ``recon compare`` uses the recipes
     the training tuned instead (:func:`stored_arc_recipes`); ``recon benchmark`` needs both kinds for every
-    model, whichever one its training tuned."""
+    model, whichever one its training tuned. ``arc_deg``: tune on the training scans cut to that arc from 0°
+    instead of the model's own views (a model of many arcs, for each arc it serves)."""
     ids = [i for i in ids if i in ("limited_angle_fbp", "view_completion_fbp")]
     data = _training_file(model)
     if model.output_kind != "image" or data is None or not ids:
         return {}
 
     def compute() -> dict[str, TunedRecipe]:
-        samples = _training_samples(model, data)
-        return tune_baselines(ids, samples.inputs, samples.targets, model.geometry, [model])
+        if arc_deg is None:
+            samples, geometry = _training_samples(model, data), model.geometry
+        else:
+            samples, geometry = _arc_samples(model, data, arc_deg, TUNING_SAMPLES)
+        return tune_baselines(ids, samples.inputs, samples.targets, geometry, [model])
 
+    what = {"what": "arc baselines", "ids": ids, **({} if arc_deg is None else {"arc_deg": float(arc_deg)})}
     try:
-        return _cached(model, {"what": "arc baselines", "ids": ids}, compute)
+        return _cached(model, what, compute)
     except (ValueError, OSError):
         return {}
 
@@ -152,6 +174,28 @@ def tv_training_baseline(model: KnownOperatorModel, n_samples: int = TV_SAMPLES)
     try:
         return _cached(model, {"what": "tv", "samples": n_samples, "lambdas": list(LAMBDAS),
                                "n_iter": TV_ITERATIONS}, compute, TunedTV.from_dict)["tv"]
+    except (ValueError, OSError):
+        return None
+
+
+def tv_arc_baseline(model: KnownOperatorModel, arc_deg: float, n_samples: int = TV_SAMPLES) -> Optional[TunedTV]:
+    """TV with λ tuned for arcs of ``arc_deg`` degrees: :data:`~recon.analytic.tv.LAMBDAS`,
+    :data:`~recon.analytic.tv.TV_ITERATIONS` iterations, float32, on ``n_samples`` of the model's simulated
+    training scans cut to the arc from 0° (TV is equivariant under rotation: λ serves every start) against its
+    training target, in the training data's geometry; cached beside the run per arc. ``None`` if the run
+    recorded no readable file (or for conversion networks)."""
+    data = _training_file(model)
+    if model.output_kind != "image" or data is None:
+        return None
+
+    def compute() -> dict[str, TunedTV]:
+        samples, geometry = _arc_samples(model, data, arc_deg, n_samples)
+        x, y = samples.inputs.float(), samples.targets.float()
+        return {"tv": TunedTV.tune(x, y, geometry, LAMBDAS, TV_ITERATIONS)}
+
+    try:
+        return _cached(model, {"what": "tv arc", "arc_deg": float(arc_deg), "start_deg": 0.0, "tv_samples": n_samples,
+                               "lambdas": list(LAMBDAS), "n_iter": TV_ITERATIONS}, compute, TunedTV.from_dict)["tv"]
     except (ValueError, OSError):
         return None
 

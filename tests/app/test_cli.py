@@ -46,3 +46,18 @@ def test_demo_runs_end_to_end_on_the_bundled_scan_and_refuses_to_overwrite(tmp_p
     assert "--force" in capsys.readouterr().err
     assert (report / "report.md").stat().st_mtime_ns == stamp
     assert not [p for p in out.rglob(".*.tmp*")]  # no temporary files left behind
+
+
+@pytest.mark.parametrize("command", [["compare", "scan.mat"], ["evaluate", "--model", "run", "--data", "test.h5"]])
+def test_an_unknown_region_is_one_error_line_naming_the_flag(command, tmp_path, capsys):
+    """``--region`` is checked before anything is read or computed: one ``recon <command>: error:`` line that
+    names the flag and the regions there are, exit status 2, nothing written."""
+    out = tmp_path / "out"
+    assert main(command + ["--region", "bogus", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"recon {command[0]}: error: --region must be one of fov, square, got 'bogus'\n"
+    assert not out.exists()
+    with pytest.raises(SystemExit):
+        main([command[0], "--help"])
+    assert "--region {fov,square}" in capsys.readouterr().out

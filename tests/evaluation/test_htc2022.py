@@ -155,8 +155,9 @@ def test_benchmark_on_a_challenge_style_folder(tmp_path, arc_model):
 
 
 def test_bad_benchmark_arguments(tmp_path, arc_model):
-    assert parse_models(["90=runs/a", "30=b.pt"]) == {90: Path("runs/a"), 30: Path("b.pt")}
-    for bad, match in (("runs/a", "ARC=RUN"), ("45=runs/a", "no HTC2022 level"), ("ninety=x", "ARC=RUN")):
+    assert parse_models(["90=runs/a", "30=b.pt"]) == [(90, Path("runs/a")), (30, Path("b.pt"))]
+    assert parse_models(["runs/a", "all=b.pt"]) == [(None, Path("runs/a")), (None, Path("b.pt"))]  # many arcs
+    for bad, match in (("90=", "ARC=RUN"), ("45=runs/a", "no HTC2022 level"), ("ninety=x", "ARC=RUN")):
         with pytest.raises(ValueError, match=match):
             parse_models([bad])
     with pytest.raises(ValueError, match="two models"):
