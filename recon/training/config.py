@@ -34,8 +34,9 @@ Config (TOML)::
                               # networks the view interpolation of their analytic start
     iterations = 5            # unrolled networks: iterations (one A and one Aᵀ each), CNN width,
     channels = 32             # memory channels (learned_primal_dual) and the attenuation scale of the
-    memory = 5                # CNNs' inputs (1/mm)
-    mu_scale = 0.04
+    memory = 5                # CNNs' inputs (1/mm); the dilation of each 3×3 convolution of a CNN
+    mu_scale = 0.04           # (its length: the depth)
+    dilations = [1, 2, 1]
 
     [training]
     epochs = 20
@@ -90,7 +91,7 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
               "filter_basis": (int,), "weight_basis": (list,), "positivity": (bool,), "grid_pixel": (float, int),
               "grid_size": (int,), "factor": (int,), "view_knots": (list,), "det_knots": (int,),
               "det_max": (float, int), "complete_views": (bool,), "iterations": (int,), "channels": (int,),
-              "memory": (int,), "mu_scale": (float, int)},
+              "memory": (int,), "mu_scale": (float, int), "dilations": (list,)},
     "training": {"epochs": (int,), "batch_size": (int,), "lr": (float, int), "loss": (str,),
                  "ssim_weight": (float, int), "seed": (int,), "lstsq_check": (bool,), "device": (str,),
                  "init": (str,), "lstsq_samples": (int,), "ridge": (float, int),

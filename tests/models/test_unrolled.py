@@ -127,7 +127,7 @@ def test_saved_model_reconstructs_the_same(cls, tmp_path):
     full = arc_fan(180, image_size=32)
     table = {"type": {LearnedGradientDescent: "learned_gradient_descent",
                       LearnedPrimalDual: "learned_primal_dual"}[cls], "iterations": 2, "channels": 4,
-             "filter": "hann", "cutoff": 0.6, "arcs": [30, 90]}
+             "filter": "hann", "cutoff": 0.6, "arcs": [30, 90], "dilations": [1, 2, 4]}
     model = build_model(table, full.replace(angles=ARC_STEP * np.arange(46)))
     _randomise(model)
     arc, g = cut_arc(torch.as_tensor(recon.ray_transform(holes_phantom(5), full)).float(), full, math.radians(50),
@@ -135,6 +135,7 @@ def test_saved_model_reconstructs_the_same(cls, tmp_path):
     save_model(model, tmp_path / "m.pt")
     loaded = load_model(tmp_path / "m.pt")
     assert type(loaded) is cls and loaded.arcs == (30.0, 90.0) and loaded.recipe == model.recipe
+    assert loaded.dilations == (1, 2, 4) and "dilations 1, 2, 4" in loaded.learned_parts()
     torch.testing.assert_close(loaded(arc, geometry=g), model(arc, geometry=g), rtol=0, atol=0)
     twin = loaded.for_geometry(g)
     assert twin.geometry == g and next(twin.parameters()) is next(loaded.parameters())  # shared parameters
