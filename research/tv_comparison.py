@@ -9,7 +9,11 @@ Writes ``<out>/tv_comparison.md``: per task the mean over the phantoms of PSNR, 
 and the reconstruction time of every method, and on how many phantoms each is best in PSNR and in SSIM.
 
     python research/tv_comparison.py --out tv_study [--data ../shared/data/htc2022-training]
-        [--views 60 90] [--arcs 90 70 50]
+        [--views 60 90] [--arcs 90 70 50] [--unrolled 60=runs/unrolled_htc60 90=... arcs=runs/unrolled_arcs]
+
+``--unrolled`` adds trained unrolled networks (``configs/train_unrolled_*.toml``, issue 23) as a second model of
+the tasks they serve: ``V=RUN`` the sparse-view task of V views, ``arcs=RUN`` every arc task.
+Scores are inside the field of view (the default of ``recon compare``).
 
 About 80 minutes on 2 CPU cores (simulation 1, training ~4 per model, TV tuning and the oracles most of the rest).
 """
@@ -54,7 +58,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "htc2022-training")
     parser.add_argument("--views", type=int, nargs="*", default=[60, 90])
     parser.add_argument("--arcs", type=int, nargs="*", default=[90, 70, 50])
+    parser.add_argument("--unrolled", nargs="*", default=[], metavar="TASK=RUN",
+                        help="trained unrolled networks: V=RUN (V views) or arcs=RUN")
     args = parser.parse_args()
+    unrolled = dict(item.split("=", 1) for item in args.unrolled)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     data = out / "htc_real.h5"
@@ -66,12 +73,14 @@ def main() -> None:
     text = ["# Learned vs TV vs analytic on the five real HTC2022 phantoms", ""]
     for title, config, selection in tasks:
         run = _run(out, data, config)
-        folder = out / f"compare_{Path(config).stem}"
+        extra = unrolled.get("arcs" if "angles" in selection else str(selection.get("views")))
+        models = [run] + ([Path(extra)] if extra else [])
+        folder = out / f"compare_{Path(config).stem}{'_unrolled' if extra else ''}"
         if not (folder / "summary.json").exists():
             kw = dict(selection)
             if "angles" in kw:
                 kw["angles"] = tuple(math.radians(a) for a in kw["angles"])
-            compare_files(args.data, folder, [run], reference=str(args.data / "{stem}_recon_fbp.mat"),
+            compare_files(args.data, folder, models, reference=str(args.data / "{stem}_recon_fbp.mat"),
                           segmentation=str(args.data / "{stem}_recon_fbp_seg.mat"), tv=True, **kw)
         summary = json.loads((folder / "summary.json").read_text())
         text += [f"## {title} (`configs/{config}`)", "", *_table(summary), ""]

@@ -23,7 +23,7 @@ MODELS: dict[str, type[KnownOperatorModel]] = {
     "learned_gradient_descent": LearnedGradientDescent, "learned_primal_dual": LearnedPrimalDual}
 
 # [model] keys that belong to other kinds of model
-_UNROLLED = ("iterations", "channels", "memory", "mu_scale", "dilations")
+_UNROLLED = ("iterations", "channels", "memory", "mu_scale", "dilations", "coarse")
 _MISPLACED = {"learned_fbp": ("grid_pixel", "grid_size", "factor", "view_knots", "det_knots", "det_max", *_UNROLLED),
               "view_upsampled_fbp": ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis",
                                      "complete_views", *_UNROLLED),

@@ -37,6 +37,7 @@ Config (TOML)::
     memory = 5                # CNNs' inputs (1/mm); the dilation of each 3×3 convolution of a CNN
     mu_scale = 0.04           # (its length: the depth)
     dilations = [1, 2, 1]
+    coarse = 4                # > 1: every CNN also sees its input pooled 4× (a two-level U-Net)
 
     [training]
     epochs = 20
@@ -91,7 +92,7 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
               "filter_basis": (int,), "weight_basis": (list,), "positivity": (bool,), "grid_pixel": (float, int),
               "grid_size": (int,), "factor": (int,), "view_knots": (list,), "det_knots": (int,),
               "det_max": (float, int), "complete_views": (bool,), "iterations": (int,), "channels": (int,),
-              "memory": (int,), "mu_scale": (float, int), "dilations": (list,)},
+              "memory": (int,), "mu_scale": (float, int), "dilations": (list,), "coarse": (int,)},
     "training": {"epochs": (int,), "batch_size": (int,), "lr": (float, int), "loss": (str,),
                  "ssim_weight": (float, int), "seed": (int,), "lstsq_check": (bool,), "device": (str,),
                  "init": (str,), "lstsq_samples": (int,), "ridge": (float, int),

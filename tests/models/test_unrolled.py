@@ -127,7 +127,8 @@ def test_saved_model_reconstructs_the_same(cls, tmp_path):
     full = arc_fan(180, image_size=32)
     table = {"type": {LearnedGradientDescent: "learned_gradient_descent",
                       LearnedPrimalDual: "learned_primal_dual"}[cls], "iterations": 2, "channels": 4,
-             "filter": "hann", "cutoff": 0.6, "arcs": [30, 90], "dilations": [1, 2, 4]}
+             "filter": "hann", "cutoff": 0.6, "arcs": [30, 90], "dilations": [1, 2, 4],
+             "coarse": 4 if cls is LearnedGradientDescent else 0}
     model = build_model(table, full.replace(angles=ARC_STEP * np.arange(46)))
     _randomise(model)
     arc, g = cut_arc(torch.as_tensor(recon.ray_transform(holes_phantom(5), full)).float(), full, math.radians(50),
