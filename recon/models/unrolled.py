@@ -168,7 +168,8 @@ class UnrolledNetwork(KnownOperatorModel):
         self.iterations, self.channels = int(iterations), int(channels)
         self.positivity, self.mu_scale, self.backend = bool(positivity), float(mu_scale), backend
         self.arcs = self._check_arcs(geometry, arcs)
-        self.recipe = FBPRecipe(filter, cutoff, upsample=factor, complete_views=self.arcs is not None)
+        self.complete_views = self.arcs is not None  # (read by the comparison baselines: its start completes arcs)
+        self.recipe = FBPRecipe(filter, cutoff, upsample=factor, complete_views=self.complete_views)
         self.recipe.operator_geometry(self.frame(geometry)[0])  # refuses a start that does not fit the scan
         self.step = arc_frame(geometry)[1] if self.arcs is not None else None
         self.filter_name, self.cutoff, self.factor = self.recipe.filter, self.recipe.cutoff, self.recipe.upsample

@@ -16,6 +16,8 @@ A simulation is described by a TOML config::
                                  # per sample (the dose of a real scan is known only roughly)
     electronic_sigma = 0.0       # counts
     min_counts = 0.5             # counts are clipped below at this before the log
+    beam_hardening = 0.0         # b of p − b·p² (recon.simulation.noise.beam_hardening), or [min, max]
+                                 # drawn uniformly per sample; the HTC2022 scanner: b ≈ 0.09
 
     [geometry]                   # see recon.io.config
     type = "fan"  ...
@@ -67,7 +69,7 @@ from ..geometry import FanBeam, Geometry
 from ..io import atomic_output, check_writable, geometry_from_table, parse_toml
 from ..io.atomic import check_distinct
 from .layout import FORMAT, dataset_shapes, fletcher32
-from .noise import poisson_noise
+from .noise import beam_hardening, poisson_noise
 from .phantoms import PHANTOMS, make_phantom, phantom_parameters
 
 __all__ = ["IMAGE_SUPERSAMPLE", "SimulationConfig", "load_config", "parse_config", "simulate_sample",
@@ -92,6 +94,7 @@ class SimulationConfig:
     phantom_params: dict[str, Any] = field(default_factory=dict)
     det_supersample: int = 1
     i0: Union[None, float, tuple[float, float]] = None
+    beam_hardening: tuple[float, float] = (0.0, 0.0)
     electronic_sigma: float = 0.0
     min_counts: float = 0.5
     target_geometry: Optional[Geometry] = None
@@ -103,7 +106,7 @@ class SimulationConfig:
 _SECTIONS = {"simulation": True, "phantom": True, "noise": False, "geometry": True, "target_geometry": False,
              "acquisition": False}
 _SIMULATION_KEYS = ("n", "seed", "det_supersample")
-_NOISE_KEYS = ("i0", "electronic_sigma", "min_counts")
+_NOISE_KEYS = ("i0", "electronic_sigma", "min_counts", "beam_hardening")
 
 
 def _table(cfg: dict[str, Any], name: str, source: str, allowed: Optional[tuple[str, ...]],
@@ -140,15 +143,9 @@ def parse_config(text: str, source: str = "<config>") -> SimulationConfig:
 
     noise = _table(cfg, "noise", source, _NOISE_KEYS)
     i0_value = noise.get("i0", 0.0)
-    if isinstance(i0_value, list):
-        if len(i0_value) != 2:
-            raise ValueError(f"{source}: [noise] i0 must be a number or [min, max], got {i0_value!r}")
-        lo, hi = (real(f"{source}: [noise] i0", v, low=0.0, strict=True) for v in i0_value)
-        if lo > hi:
-            raise ValueError(f"{source}: [noise] i0 must be [min, max] with min <= max, got {i0_value!r}")
-        i0: Any = (lo, hi)
-    else:
-        i0 = real(f"{source}: [noise] i0", i0_value, low=0.0)
+    i0: Any = (_value_range(f"{source}: [noise] i0", i0_value, strict=True) if isinstance(i0_value, list)
+               else real(f"{source}: [noise] i0", i0_value, low=0.0))
+    hardening = _value_range(f"{source}: [noise] beam_hardening", noise.get("beam_hardening", 0.0))
     electronic_sigma = real(f"{source}: [noise] electronic_sigma", noise.get("electronic_sigma", 0.0), low=0.0)
     min_counts = real(f"{source}: [noise] min_counts", noise.get("min_counts", 0.5), low=0.0, strict=True)
 
@@ -176,7 +173,7 @@ def parse_config(text: str, source: str = "<config>") -> SimulationConfig:
 
     config = SimulationConfig(text=text, source=source, n=n, seed=seed, family=family, phantom_params=params,
                               geometry=geometries["geometry"], det_supersample=det_supersample,
-                              i0=i0 if isinstance(i0, tuple) or i0 > 0 else None, electronic_sigma=electronic_sigma, min_counts=min_counts,
+                              i0=i0 if isinstance(i0, tuple) or i0 > 0 else None, beam_hardening=hardening, electronic_sigma=electronic_sigma, min_counts=min_counts,
                               target_geometry=geometries.get("target_geometry"),
                               acquisition=geometries.get("acquisition"))
     if config.acquisition is not None:
@@ -187,6 +184,19 @@ def parse_config(text: str, source: str = "<config>") -> SimulationConfig:
     for message in _coverage_problems(config):
         warnings.warn(f"{source}: {message}", stacklevel=2)
     return config
+
+
+def _value_range(name: str, value: Any, strict: bool = False) -> tuple[float, float]:
+    """A number ``>= 0`` (``> 0`` if ``strict``) or a ``[min, max]`` pair of them, as ``(min, max)``."""
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be a number or [min, max], got {value!r}")
+        lo, hi = (real(name, v, low=0.0, strict=strict) for v in value)
+        if lo > hi:
+            raise ValueError(f"{name} must be [min, max] with min <= max, got {value!r}")
+        return lo, hi
+    v = real(name, value, low=0.0, strict=strict)
+    return v, v
 
 
 def load_config(path: PathLike) -> SimulationConfig:
@@ -250,7 +260,11 @@ def simulate_sample(config: SimulationConfig, index: int, seed: Optional[int] = 
     noise_rng = np.random.default_rng(noise_seq)
     i0 = config.i0
     if isinstance(i0, tuple):  # a range: this sample's dose, log-uniform (drawn first from the noise stream)
-        i0 = float(np.exp(noise_rng.uniform(np.log(i0[0]), np.log(i0[1]))))
+        i0 = float(np.exp(noise_rng.uniform(np.log(i0[0]), np.log(i0[1])))) if i0[1] > i0[0] else i0[0]
+    lo, hi = config.beam_hardening  # (a fixed value draws nothing: configs without it keep their samples)
+    b = noise_rng.uniform(lo, hi) if hi > lo else lo
+    if b > 0:
+        measured = beam_hardening(measured, b)
     noisy = poisson_noise(measured, i0, noise_rng, config.electronic_sigma, config.min_counts)
     if config.acquisition is not None:
         noisy = _rebinning(config.acquisition, config.geometry)(torch.from_numpy(noisy)).numpy()

@@ -172,6 +172,24 @@ def test_a_dose_range_draws_each_samples_photon_count(tmp_path):
             simulate.parse_config(TINY.replace("i0 = 1e4", f"i0 = {bad}"))
 
 
+def test_beam_hardening_range_hardens_each_sample_its_own_way():
+    """``beam_hardening = [min, max]``: each sample's noise-free part is p − b·p² with its own b; the clean
+    sinograms stay the exact line integrals; no beam hardening keeps the samples as they were."""
+    plain = simulate.parse_config(TINY.replace("i0 = 1e4", "i0 = 1e9"))
+    hard = simulate.parse_config(TINY.replace("i0 = 1e4", "i0 = 1e9\nbeam_hardening = [0.05, 0.2]"))
+    assert hard.beam_hardening == (0.05, 0.2) and plain.beam_hardening == (0.0, 0.0)
+    ratios = []
+    for i in range(6):
+        a, b = simulate.simulate_sample(plain, i), simulate.simulate_sample(hard, i)
+        np.testing.assert_array_equal(a["sinograms_clean"], b["sinograms_clean"])
+        p = a["sinograms_clean"].astype(np.float64)
+        long = p > 0.5 * p.max()
+        ratios.append(np.median((p - b["sinograms"])[long] / p[long] ** 2))  # ≈ b
+    assert 0.04 < min(ratios) and max(ratios) < 0.21 and max(ratios) - min(ratios) > 0.02
+    with pytest.raises(ValueError, match="beam_hardening"):
+        simulate.parse_config(TINY.replace("i0 = 1e4", "i0 = 1e4\nbeam_hardening = -1.0"))
+
+
 def test_refuses_to_overwrite_without_force(tiny, tmp_path):
     out = tmp_path / "data.h5"
     out.write_bytes(b"precious")
