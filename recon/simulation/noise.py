@@ -93,7 +93,7 @@ def beam_hardening(sinogram: np.ndarray, b: float) -> np.ndarray:
     spectrum hardens along the ray, so long rays see a lower effective attenuation: FBP of such data is cupped).
     Exact for ``b = 0``; ``b`` ≥ 0 in 1/(line integral); the curve is held at its maximum beyond
     ``p = 1/(2b)`` so that it never decreases. :func:`fit_beam_hardening` estimates ``b`` from the scan of a
-    homogeneous disc (the HTC2022 solid disc: b ≈ 0.09).
+    homogeneous disc (the HTC2022 solid disc: b ≈ 0.1).
 
     References: R. A. Brooks, G. Di Chiro, "Beam hardening in X-ray reconstructive tomography", *Phys. Med.
     Biol.* 21(3), 390–398 (1976); G. T. Herman, "Correction for beam hardening in computed tomography", *Phys.

@@ -17,7 +17,7 @@ A simulation is described by a TOML config::
     electronic_sigma = 0.0       # counts
     min_counts = 0.5             # counts are clipped below at this before the log
     beam_hardening = 0.0         # b of p − b·p² (recon.simulation.noise.beam_hardening), or [min, max]
-                                 # drawn uniformly per sample; the HTC2022 scanner: b ≈ 0.09
+                                 # drawn uniformly per sample; the HTC2022 scanner: b ≈ 0.1
 
     [geometry]                   # see recon.io.config
     type = "fan"  ...
