@@ -70,7 +70,8 @@ def _write_report(out: Path, path: Path, c: Comparison, models: Sequence, model_
     out.mkdir(parents=True, exist_ok=True)
     comparison_figures(out, c.recs, c.reference, c.segmentation, c.scores, c.context["region_id"])
     for k, model in enumerate(models, start=1):
-        plot_filter(model, out / f"filter_{k}.png")
+        if model.has_filter:  # (an unrolled network learns CNNs, no filter)
+            plot_filter(model, out / f"filter_{k}.png")
     result = {"scan": str(path), "models": [str(p) for p in model_paths], "reference": str(reference or ""),
               "segmentation": str(segmentation or ""), **c.context, "ssim_conventions": SSIM_KEYS,
               "methods": c.methods, "scores": c.scores}

@@ -125,3 +125,29 @@ def test_many_scans_give_one_report_each_and_a_summary(tmp_path, untrained_model
     assert main(args[:2] + ["--model", str(untrained_model), "--reference", "a.mat", "--reference", "b.mat", "--out",
                             str(tmp_path / "x")]) == 2
     assert "reference file(s) for 1 scans" in capsys.readouterr().err
+
+
+def test_compare_and_reconstruct_take_an_unrolled_arc_model(tmp_path, scan, capsys):
+    """A model of many arcs (an untrained unrolled network: its analytic start, view completion + FBP) is a
+    method of ``compare`` for any arc in its range, like any model (no filter figure: it has none); a full scan or
+    a longer arc gets one clear error."""
+    import math
+
+    from recon.models import LearnedGradientDescent, save_model
+
+    arc = scan.select_angles(0.0, math.radians(60.0)).geometry
+    model = LearnedGradientDescent(arc, iterations=1, channels=2, arcs=(40, 60), filter="hann", cutoff=0.5)
+    save_model(model, tmp_path / "m.pt")
+    out = tmp_path / "report"
+    assert main(["compare", SCAN, "--angles", "100:150", "--model", str(tmp_path / "m.pt"), "--reference",
+                 str(bundled_file(HTC_REFERENCE)), "--out", str(out)]) == 0
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["methods"]["model_1"]["label"].startswith("learned LearnedGradientDescent")
+    assert result["scores"]["model_1"]["psnr"] > result["scores"]["fbp_ram_lak"]["psnr"]
+    assert not (out / "filter_1.png").exists() and (out / "comparison.png").is_file()
+    for angles, message in ((None, "full scan"), ("0:90", "longer than its longest")):
+        extra = ["--angles", angles] if angles else []
+        assert main(["reconstruct", SCAN, "--method", "learned", "--model", str(tmp_path / "m.pt"),
+                     "--out", str(tmp_path / "x.tif"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "x.tif").exists()
