@@ -19,19 +19,14 @@ starts at zero, so an untrained network returns ``x_0`` exactly.
 **Arcs at any start and of several lengths** (``arcs = (shortest, longest)`` in degrees): the network works in
 the frame of the arc — the operators' angles are the scan's minus the arc's mid angle, which is exact (rotating
 the scanner is rotating the object) — so it sees every arc centred on the same direction, and only the final
-image is rotated back onto the scan's grid (bilinear). One model thus serves every start angle of every arc
-length between its shortest and longest, with the view step it was trained for.
+image is rotated back onto the scan's grid (bilinear). One model serves every start of every arc length between
+its shortest and longest, at the view step it was trained for. Shapes: ``[..., n_views, n_det]`` line integrals
+→ ``[..., N, N]`` μ in 1/mm.
 
-Shapes: input ``[..., n_views, n_det]`` line integrals → output ``[..., N, N]`` μ in 1/mm.
-
-References
-----------
-J. Adler, O. Öktem, "Solving ill-posed inverse problems using iterative deep neural networks", *Inverse
-Problems* 33, 124007 (2017); J. Adler, O. Öktem, "Learned primal-dual reconstruction", *IEEE Trans. Med.
-Imaging* 37(6), 1322–1332 (2018); K. Hammernik et al., "Learning a variational network for reconstruction of
-accelerated MRI data", *Magn. Reson. Med.* 79, 3055–3071 (2018); A. Denker et al., HTC2022 entry (learned
-primal-dual with an FBP); A. K. Maier et al., "Learning with known operators reduces maximum error bounds",
-*Nat. Mach. Intell.* 1, 373–380 (2019).
+References: J. Adler, O. Öktem, *Inverse Problems* 33, 124007 (2017) (learned gradient descent); J. Adler,
+O. Öktem, *IEEE Trans. Med. Imaging* 37(6), 1322–1332 (2018) (learned primal-dual); K. Hammernik et al., *Magn.
+Reson. Med.* 79, 3055–3071 (2018) (variational network); A. Denker et al., HTC2022 entry (learned primal-dual
+with an FBP); A. K. Maier et al., *Nat. Mach. Intell.* 1, 373–380 (2019) (known operators).
 """
 
 from __future__ import annotations

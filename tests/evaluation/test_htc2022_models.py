@@ -82,7 +82,7 @@ def test_range_model_serves_every_level_in_its_range_with_a_tuned_tv_row(tmp_pat
     level1, level4, level7 = record["levels"]
     assert [lv["model"] for lv in record["levels"]] == ["50-90", "50-90", None]
     for level, arc in ((level1, 90), (level4, 60)):
-        assert set(level["methods"]) == {"fbp_ram_lak", "limited_angle_fbp", "tv", "model_1"}
+        assert set(level["methods"]) == {"fbp_ram_lak", "limited_angle_fbp", "view_completion_fbp", "tv", "model_1"}
         tv = level["methods"]["tv"]["params"]
         assert tv["lam"] in LAMBDAS and tv["tuned"] == "tuned on training data" and tv["n_iter"] == 10
         assert (tv["tuned_arc_deg"], tv["tuned_start_deg"], tv["samples"]) == (arc, 0.0, TV_SAMPLES)
@@ -105,7 +105,7 @@ def test_range_model_serves_every_level_in_its_range_with_a_tuned_tv_row(tmp_pat
     again = json.loads((tmp_path / "b2" / "benchmark.json").read_text())
     assert len(calls) == 2
     for first, second in zip(record["levels"], again["levels"]):
-        for i in ("tv", "limited_angle_fbp"):
+        for i in ("tv", "limited_angle_fbp", "view_completion_fbp"):
             if i in first["methods"]:
                 assert second["methods"][i]["params"] == first["methods"][i]["params"]
 
@@ -132,7 +132,7 @@ def test_tv_lambda_and_no_tv(tmp_path, training_data, cheap_tv, monkeypatch):
                  "--no-tv", "--out", str(tmp_path / "none")]) == 0
     record = json.loads((tmp_path / "none" / "benchmark.json").read_text())
     assert "--no-tv" in record["command"] and record["tv"] is None and calls == []
-    assert set(record["levels"][0]["methods"]) == {"fbp_ram_lak", "limited_angle_fbp", "model_1"}
+    assert set(record["levels"][0]["methods"]) == {"fbp_ram_lak", "limited_angle_fbp", "view_completion_fbp", "model_1"}
     assert "TV" not in (tmp_path / "none" / "benchmark.md").read_text()
     with pytest.raises(ValueError, match="TV λ"):
         benchmark_htc2022(folder, tmp_path / "bad", tv_lambda=-1.0)
