@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..geometry import Geometry, evenly_spaced_views, geometry_from_json
+from ..io.formats.h5trust import check_h5_file
 from .layout import ATTRIBUTES, FORMAT, dataset_shapes
 from .targets import full_view_fbp
 
@@ -61,6 +62,7 @@ class SimulatedDataset(torch.utils.data.Dataset):
             raise FileNotFoundError(f"{self.path}: no such file")
         try:
             with h5py.File(self.path, "r") as f:
+                check_h5_file(self.path, f)  # nothing read from another file (external links, storage, VDS)
                 self._read_header(f)
         except OSError as err:
             raise ValueError(f"{self.path}: not a readable HDF5 file ({err})") from None

@@ -18,6 +18,7 @@ from ..scan import Scan
 from .common import (H5_EXT, TIFF_EXT, GeometryArg, PathLike, Rows, Sidecar, apply_overrides, check_shape,
                      existing, fail, is_glob, listing, make_scan, reading, resolve_geometry, row_selection,
                      to_line_integrals)
+from .h5trust import open_dataset
 from .hdf5 import check_h5_dataset, h5_names, open_h5
 from .htc import field, loadmat, mat_variables
 
@@ -171,6 +172,8 @@ def _load_h5_variable(path: Path, variable: Optional[str]) -> np.ndarray:
         ds = f.get(variable)
         if not isinstance(ds, h5py.Dataset):
             raise fail(path, f"has no dataset {variable!r}; datasets: {listing(h5_names(f, depth=8))}")
+        del ds  # opened again, beside its file
+        ds = open_dataset(path, f, variable)
         check_h5_dataset(path, ds)
         with reading(path, f"dataset {variable}"):
             return np.asarray(ds[()])

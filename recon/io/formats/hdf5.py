@@ -10,19 +10,12 @@ import numpy as np
 from ..._checks import check_memory
 from ...geometry import Geometry
 from ..scan import Scan
+from .h5trust import check_h5_storage, open_dataset, open_h5
 from .common import (GeometryArg, PathLike, Rows, angles_to_radians, apply_overrides, existing, fail,
                      geometry_only, listing, make_scan, pixel_unit_geometry, reading, row_selection,
                      to_line_integrals)
 
-__all__ = ["read_dxchange", "read_nxtomo", "check_h5_dataset"]
-
-
-def open_h5(path: Path):
-    """Open an HDF5 file read-only (without file locking, so read-only shares work)."""
-    import h5py
-
-    with reading(path, "HDF5 file"):
-        return h5py.File(path, "r", locking=False)
+__all__ = ["read_dxchange", "read_nxtomo", "check_h5_dataset", "open_h5"]
 
 
 def h5_names(group, depth: int = 3, prefix: str = "") -> list[str]:
@@ -44,9 +37,8 @@ def _h5_dataset(path: Path, group, name: str, required: bool = True):
     """``group[name]`` if it is a dataset; else None, or (``required``) an error listing what is there."""
     import h5py
 
-    obj = group.get(name)
-    if isinstance(obj, h5py.Dataset):
-        return obj
+    if isinstance(group.get(name), h5py.Dataset):
+        return open_dataset(path, group, name)
     if required:
         raise fail(path, f"has no dataset {group.name.rstrip('/')}/{name}; datasets there: "
                          f"{listing(h5_names(group))}")
@@ -76,6 +68,10 @@ def check_h5_dataset(path: Path, dataset, fraction: float = 1.0) -> None:
     dtype = dataset.dtype
     if dtype.kind not in "iuf":
         raise fail(path, f"dataset {dataset.name} holds {dtype} values, not numbers")
+    check_h5_storage(path, dataset)  # again: a dataset reached through an allowed external link
+    if dataset.is_virtual or dataset.external:  # stored elsewhere (checked above): HDF5 fills what is missing
+        check_memory(float(dataset.size) * fraction * 8.0 * 2, f"{path}: reading dataset {dataset.name}")
+        return
     declared = float(dataset.size) * dtype.itemsize
     with reading(path, f"dataset {dataset.name}"):
         stored = float(dataset.id.get_storage_size())
@@ -192,7 +188,7 @@ def read_dxchange(path: PathLike, geometry: GeometryArg = None, *, rows: Rows = 
     with open_h5(path) as f, reading(path, "HDF5 file"):
         if not is_dxchange(f):
             raise fail(path, f"no DataExchange dataset exchange/data; the file holds {listing(h5_names(f))}")
-        data = f["exchange/data"]
+        data = _h5_dataset(path, f, "exchange/data")
         picked, single = row_selection(path, rows, _n_rows(path, data))
         raw = _h5_read_rows(path, data, picked)
         white = _h5_dataset(path, f, "exchange/data_white", required=False)

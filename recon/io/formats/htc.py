@@ -10,6 +10,7 @@ import numpy as np
 
 from ...geometry import FanBeam
 from ..scan import Scan
+from .h5trust import open_h5
 from .common import (GeometryArg, PathLike, apply_overrides, checking, existing, fail, geometry_only, listing,
                      make_scan, reading, to_line_integrals)
 
@@ -50,9 +51,7 @@ def mat_variables(path: Path) -> list[str]:
         try:
             return [name for name, _, _ in scipy.io.whosmat(str(path))]
         except NotImplementedError:
-            import h5py
-
-            with h5py.File(path, "r", locking=False) as f:
+            with open_h5(path) as f:
                 return [k for k in f.keys() if not k.startswith("#")]
 
 
