@@ -18,7 +18,7 @@ from ..evaluation.compare import Comparison, compare_scan
 from ..evaluation.report import comparison_figures, format_report, format_summary, summarise_scans
 from ..evaluation.scores import SSIM_KEYS, check_region
 from ..io import read_scan
-from ..io.atomic import atomic_folder, check_distinct, check_writable
+from ..io.atomic import atomic_folder, check_distinct, check_writable, output_name
 from ..io.references import load_reference
 from ..models import load_model
 from ..training.figures import plot_filter
@@ -100,7 +100,7 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
     refs, segs = per_scan(reference, paths, "reference"), per_scan(segmentation, paths, "segmentation")
     out = Path(out)
     single = len(paths) == 1
-    stems = [p.stem for p in paths]
+    stems = [output_name(p.stem) for p in paths]  # a scan named "...npy" must not write into the parent of out
     if len(set(stems)) != len(stems):
         raise ValueError(f"two scans share a file name ({sorted(s for s in stems if stems.count(s) > 1)[0]!r}): "
                          "their reports would overwrite each other")
@@ -115,10 +115,12 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
     models = [load_model(p) for p in model_paths]
     memo: dict = {}
     comparisons = []
-    for path, ref, seg in zip(paths, refs, segs):
-        scan = read_scan(path, geometry=geometry)
+    scans = [read_scan(path, geometry=geometry) for path in paths]
+    for path, scan in zip(paths, scans):
         if scan.n_slices > 1:
             raise ValueError(f"{path}: compare works on one slice; this scan has {scan.n_slices}")
+    check_distinct(outputs, [i for scan in scans for i in scan.info.get("inputs", [])])  # sidecars, flats, …
+    for path, scan, ref, seg in zip(paths, scans, refs, segs):
         grid = models[0].geometry if models and models[0].output_kind == "image" else scan.geometry
         comparisons.append(compare_scan(scan, models, load_reference(ref, grid) if ref is not None else None,
                                         load_reference(seg, grid) if seg is not None else None, views, angles,

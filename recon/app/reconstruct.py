@@ -20,7 +20,7 @@ from ..analytic.recipe import fbp
 from ..geometry import FanBeam, Geometry
 from ..io import read_scan
 from .._checks import torch_device
-from ..io.atomic import check_distinct, check_writable
+from ..io.atomic import check_distinct, check_writable, output_name
 from ..io.outputs import Reconstruction, write_reconstruction
 from ..io.scan import Scan
 from ..models import KnownOperatorModel, apply_model, load_model
@@ -123,12 +123,13 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
                 target = out
             else:
                 suffix = f"_slice{k}" if scan.n_slices > 1 else ""
-                target = out / f"{path.stem}{suffix}.tif"
+                target = out / f"{output_name(path.stem)}{suffix}.tif"
             check_writable(target, force)
             check_writable(target.with_suffix(".png"), force)
             jobs.append((path, scan if scan.n_slices == 1 else scan.slice(k), target))
     outputs = [p for _, _, target in jobs for p in (target, target.with_suffix(".png"))]
-    check_distinct(outputs, [p for p, _ in scans] + ([model.path] if model is not None else []))
+    check_distinct(outputs, [p for p, _ in scans] + [i for _, scan in scans for i in scan.info.get("inputs", [])]
+                   + ([model.path] if model is not None else []))
     written = []
     for path, scan, target in tqdm(jobs, desc="reconstruct", disable=None if progress and len(jobs) > 1 else True):
         rec = reconstruct_scan(scan, method, model, filter, cutoff, image_size, pixel_size, device)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import os
 import re
 import shutil
@@ -22,23 +23,53 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence, Union
 
-__all__ = ["check_writable", "check_distinct", "atomic_output", "atomic_outputs", "atomic_folder",
+__all__ = ["check_writable", "check_distinct", "output_name", "atomic_output", "atomic_outputs", "atomic_folder",
            "terminate_cleanly"]
 
 PathLike = Union[str, os.PathLike]
 
 
 def check_writable(path: PathLike, force: bool = False) -> Path:
-    """Raise ``FileExistsError`` if ``path`` exists and ``force`` is false; return it as a ``Path``."""
+    """Raise ``FileExistsError`` if ``path`` exists and ``force`` is false, and — even with ``force`` — if it is
+    anything but a regular file (a folder, a device such as ``/dev/null``, a FIFO) or a symbolic link to nothing:
+    recon only ever replaces regular files. Returns ``path`` as a ``Path``."""
     path = Path(path)
+    if os.path.islink(path) and not path.exists():
+        raise FileExistsError(f"{path} is a symbolic link to a missing file ({os.readlink(path)}): remove it or "
+                              "choose another output")
+    if path.exists() and not path.is_file():
+        raise FileExistsError(f"{path} exists and is not a regular file (a folder, device or pipe): recon replaces "
+                              "only regular files, even with force")
     if path.exists() and not force:
         raise FileExistsError(f"{path} already exists; overwrite it only with force")
     return path
 
 
+def output_name(stem: str) -> str:
+    """A file or folder name made from an input's name (its stem) that stays inside the output folder: path
+    separators, NUL and control characters become ``_``, a leading dot becomes ``_`` (no hidden file, no ``.`` or
+    ``..``), and an empty name becomes ``scan``. ``"..."`` → ``"_.."``; ``"a/b"`` → ``"a_b"``."""
+    name = "".join("_" if c in "/\\\0" or ord(c) < 32 or ord(c) == 127 else c for c in stem)
+    if name.startswith("."):
+        name = "_" + name[1:]
+    return name or "scan"
+
+
+def _within(out: Path, src: Path) -> bool:
+    """Whether ``out`` would join the input ``src``: a file directly inside an input folder, or a path matching an
+    input glob pattern (reading the input again would take it in)."""
+    if any(c in str(src) for c in "*?["):
+        return fnmatch.fnmatch(os.path.abspath(out), os.path.abspath(src))
+    try:
+        return src.is_dir() and out.parent.exists() and os.path.samefile(out.parent, src)
+    except OSError:
+        return False
+
+
 def check_distinct(outputs: Sequence[PathLike], inputs: Sequence[PathLike] = ()) -> None:
-    """``ValueError`` when two outputs are the same file, or an output is one of the inputs (or a folder
-    holding one): even with force, a command never writes over what it reads or writes one file twice."""
+    """``ValueError`` when two outputs are the same file, an output is one of the inputs, or it would land in an
+    input folder or match an input glob (the input would read differently next time): even with force, a command
+    never writes over what it reads or writes one file twice."""
     seen: dict[str, Path] = {}
     for out in map(Path, outputs):
         key = os.path.normcase(os.path.abspath(out))
@@ -50,6 +81,9 @@ def check_distinct(outputs: Sequence[PathLike], inputs: Sequence[PathLike] = ())
         for out in seen.values():
             if _same_file(out, src):
                 raise ValueError(f"the output {out} is the input {src}: choose another output")
+            if _within(out, src):
+                raise ValueError(f"the output {out} would join the input {src} (a folder or pattern of files read "
+                                 "as one scan): choose another output folder")
 
 
 def _same_file(a: Path, b: Path) -> bool:

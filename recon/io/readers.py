@@ -52,7 +52,7 @@ from typing import Any
 from .formats import (HTC_EFFECTIVE_PIXEL_SIZE, read_array, read_dxchange, read_htc_mat, read_htc_reference,
                       read_nxtomo, read_tiff)
 from .formats.common import (H5_EXT, NPY_EXT, TIFF_EXT, GeometryArg, PathLike, Sidecar, existing, fail,
-                             find_sidecar, is_glob, listing)
+                             find_sidecar, is_glob, listing, recording_inputs)
 from .formats.hdf5 import h5_kind
 from .formats.htc import mat_variables
 from .scan import Scan
@@ -92,7 +92,17 @@ def read_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) -> S
     Returns
     -------
     Scan
+        Its ``info["inputs"]`` lists every file, folder and glob pattern read (sidecar, data, flats, darks, stack
+        members): the files a command must never write over.
     """
+    with recording_inputs() as inputs:
+        scan = _read_scan(path, geometry, **options)
+    scan.info["inputs"] = sorted(dict.fromkeys(map(str, inputs)))
+    return scan
+
+
+def _read_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) -> Scan:
+    """:func:`read_scan` without noting the inputs."""
     p = Path(path)
     if p.suffix.lower() == ".toml" and not is_glob(path):
         if geometry is not None:
@@ -101,7 +111,7 @@ def read_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) -> S
         data_file = sidecar.data_file
         if data_file is None:
             raise fail(p, "[data] has no file = \"...\" naming the data (relative to the sidecar)")
-        return read_scan(data_file, geometry=str(p), **options)
+        return _read_scan(data_file, geometry=str(p), **options)
     if is_glob(path) or p.is_dir():
         if p.is_dir() or globmod.glob(str(path)):
             return _call(read_tiff, path, geometry, options)

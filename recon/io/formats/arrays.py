@@ -16,8 +16,8 @@ import numpy as np
 from ...geometry import Geometry
 from ..scan import Scan
 from .common import (H5_EXT, TIFF_EXT, GeometryArg, PathLike, Rows, Sidecar, apply_overrides, check_shape,
-                     existing, fail, is_glob, listing, make_scan, reading, resolve_geometry, row_selection,
-                     to_line_integrals)
+                     existing, fail, is_glob, listing, make_scan, reading, record_input, resolve_geometry,
+                     row_selection, to_line_integrals)
 from .h5trust import open_dataset
 from .hdf5 import check_h5_dataset, h5_names, open_h5
 from .htc import field, loadmat, mat_variables
@@ -113,7 +113,10 @@ def _read_tiff(file: Path) -> np.ndarray:
 
 def _read_tiff_stack(spec: PathLike) -> np.ndarray:
     """One multi-page TIFF → ``[pages, rows, cols]`` (one page → 2-D); several files → stacked pages."""
+    record_input(spec)
     files = _tiff_files(spec)
+    for file in files:
+        record_input(file)
     if len(files) == 1:
         return _read_tiff(files[0])
     images = []

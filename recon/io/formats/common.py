@@ -7,6 +7,7 @@ Internal to :mod:`recon.io.formats`; the public entry point is :func:`recon.io.r
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import os
 from pathlib import Path
@@ -64,9 +65,35 @@ def checking(path: PathLike) -> Iterator[None]:
         raise fail(path, str(err)) from err
 
 
+_INPUTS: contextvars.ContextVar[Optional[list[Path]]] = contextvars.ContextVar("recon_inputs", default=None)
+
+
+@contextlib.contextmanager
+def recording_inputs() -> Iterator[list[Path]]:
+    """Collect every file, folder and glob pattern the readers touch inside the block (sidecars, data, flats,
+    darks, stack members), so that a command can keep its outputs off all of them; nested blocks share the list."""
+    outer = _INPUTS.get()
+    if outer is not None:
+        yield outer
+        return
+    token = _INPUTS.set([])
+    try:
+        yield _INPUTS.get()
+    finally:
+        _INPUTS.reset(token)
+
+
+def record_input(path: PathLike) -> None:
+    """Note ``path`` (a file, folder or glob) as read, inside :func:`recording_inputs`."""
+    inputs = _INPUTS.get()
+    if inputs is not None:
+        inputs.append(Path(path))
+
+
 def existing(path: PathLike) -> Path:
-    """``path`` as a Path, or ScanFormatError if it does not exist."""
+    """``path`` as a Path (noted as read, :func:`record_input`), or ScanFormatError if it does not exist."""
     p = Path(path)
+    record_input(p)
     if not p.exists():
         raise fail(p, "no such file")
     if not (p.is_file() or p.is_dir()):
@@ -96,6 +123,7 @@ class Sidecar:
 
     def __init__(self, path: PathLike) -> None:
         self.path = Path(path)
+        record_input(self.path)
         if not self.path.is_file():
             raise fail(self.path, "no such sidecar file")
         try:
