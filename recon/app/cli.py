@@ -276,7 +276,7 @@ _COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], None]]] = {
 
 # what to type: the library's messages name arguments, not this command line's flags
 _HINTS: dict[tuple[Optional[str], type], str] = {
-    ("train", FileExistsError): " (pass --resume to continue its training or --force to start over)",
+    ("train", FileExistsError): "",  # the run folder's message says what to do (resume or start over)
     (None, FileExistsError): " (pass --force to overwrite)",
 }
 

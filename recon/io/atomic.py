@@ -30,15 +30,15 @@ PathLike = Union[str, os.PathLike]
 
 
 def check_writable(path: PathLike, force: bool = False) -> Path:
-    """Raise ``FileExistsError`` if ``path`` exists and ``force`` is false, and — even with ``force`` — if it is
-    anything but a regular file (a folder, a device such as ``/dev/null``, a FIFO) or a symbolic link to nothing:
+    """Raise ``FileExistsError`` if ``path`` exists and ``force`` is false, and ``ValueError`` — even with
+    ``force`` — if it is anything but a regular file (a folder, a device such as ``/dev/null``, a FIFO) or a symbolic link to nothing:
     recon only ever replaces regular files. Returns ``path`` as a ``Path``."""
     path = Path(path)
     if os.path.islink(path) and not path.exists():
-        raise FileExistsError(f"{path} is a symbolic link to a missing file ({os.readlink(path)}): remove it or "
+        raise ValueError(f"{path} is a symbolic link to a missing file ({os.readlink(path)}): remove it or "
                               "choose another output")
     if path.exists() and not path.is_file():
-        raise FileExistsError(f"{path} exists and is not a regular file (a folder, device or pipe): recon replaces "
+        raise ValueError(f"{path} exists and is not a regular file (a folder, device or pipe): recon replaces "
                               "only regular files, even with force")
     if path.exists() and not force:
         raise FileExistsError(f"{path} already exists; overwrite it only with force")

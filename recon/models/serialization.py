@@ -15,7 +15,7 @@ from ..io.atomic import atomic_output
 from .base import KnownOperatorModel
 from .registry import MODELS, model_class
 
-__all__ = ["save_model", "load_model", "training_summary", "state_checksum"]
+__all__ = ["save_model", "load_model", "training_summary", "state_checksum", "record_checksum"]
 
 FORMAT = "recon-model-v1"
 
@@ -28,6 +28,36 @@ def state_checksum(state: dict[str, torch.Tensor]) -> str:
         tensor = state[name].detach().cpu().contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    """Add ``value`` (nested dicts, lists, tensors, numbers, strings) to ``digest``, each item with its type."""
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"T|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)}|".encode())
+        for key in sorted(value, key=repr):
+            _feed(digest, key)
+            _feed(digest, value[key])
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"L{len(value)}|".encode())
+        for item in value:
+            _feed(digest, item)
+    elif value is None or isinstance(value, (bool, int, float, str, torch.dtype)):
+        digest.update(f"{type(value).__name__}|{value!r}|".encode())
+    else:
+        raise TypeError(f"cannot checksum a {type(value).__name__}")
+
+
+def record_checksum(record: Any) -> str:
+    """SHA-256 over a whole record — nested dicts (in key order), lists, tensors (dtype, shape, bytes), numbers,
+    strings: a model or checkpoint file none of whose stored values (parameters, configuration, geometry,
+    metadata, epoch) changed after saving matches the checksum stored in it."""
+    digest = hashlib.sha256()
+    _feed(digest, record)
     return digest.hexdigest()
 
 
@@ -50,6 +80,7 @@ def save_model(model: KnownOperatorModel, path: Union[str, os.PathLike], force: 
         raise ValueError(f"{path}: not saved: the model's {', '.join(bad)} hold NaN/Inf values")
     payload = {"format": FORMAT, "recon_version": __version__, "class": name, "config": model.config(),
                "state_dict": state, "sha256": state_checksum(state), "extra": extra or {}}
+    payload["record_sha256"] = record_checksum(payload)  # the whole record: a flipped bit anywhere is caught
     with atomic_output(path, force) as tmp:
         torch.save(payload, tmp)
     return Path(path)
@@ -82,6 +113,10 @@ def load_model(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
     if stored is not None and stored != state_checksum(state):
         raise ValueError(f"{path}: the model's parameters are corrupt (their checksum does not match the one "
                          "stored in the file)")
+    record = payload.get("record_sha256")  # files before recon 0.2 carry none
+    if record is not None and record != _record_of(payload):
+        raise ValueError(f"{path}: the model file is corrupt: its stored configuration, geometry or metadata "
+                         "changed after saving (the record's checksum does not match the one stored in it)")
     bad = _non_finite(state)
     if bad:
         raise ValueError(f"{path}: the model's {', '.join(bad)} hold NaN/Inf values")
@@ -97,6 +132,14 @@ def load_model(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
     model.metadata = payload.get("extra", {})
     model.path = path
     return model
+
+
+def _record_of(payload: dict) -> Optional[str]:
+    """The record checksum of a loaded payload (None when it holds what no saved record holds)."""
+    try:
+        return record_checksum({k: v for k, v in payload.items() if k != "record_sha256"})
+    except TypeError:
+        return None
 
 
 def training_summary(model: KnownOperatorModel) -> dict[str, Any]:

@@ -12,6 +12,7 @@ NCCL on GPU), each process on its share of every epoch; only rank 0 writes files
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -28,8 +29,9 @@ from tqdm import tqdm
 
 from .._checks import integer, one_line, torch_device
 from ..io.atomic import atomic_output
+from ..io.locks import LOCK_NAME, folder_lock
 from ..models import KnownOperatorModel, build_model, fit_filter, mean_squared_error, save_model, tune_start
-from ..models.serialization import state_checksum
+from ..models.serialization import record_checksum, state_checksum
 from ..simulation.dataset import Samples, load_samples
 from .arcs import ArcSampler
 from .config import TrainConfig, load_train_config
@@ -110,14 +112,17 @@ def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 def _prepare_run_dir(out: Path, resume: bool, force: bool) -> None:
+    """Check the run folder (locked by the caller) and, for a new run with ``force``, clear the run's files."""
     if resume:
         if not (out / "checkpoint.pt").is_file():
-            raise FileNotFoundError(f"{out}: no checkpoint.pt to resume from")
+            raise FileNotFoundError(f"{out}: no checkpoint.pt to resume from (the run failed or stopped before its "
+                                    "first epoch ended): start over with --force")
         return
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         if not force:
-            raise FileExistsError(f"{out} already exists and is not empty; resume its training or start over "
-                                  "with force")
+            hint = "resume its training (--resume) or" if (out / "checkpoint.pt").is_file() else \
+                "it holds no checkpoint to resume from (a failed run?):"
+            raise FileExistsError(f"{out} already exists and is not empty; {hint} start over with --force")
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -157,6 +162,9 @@ def _optimiser_and_resume(run: _Run, resume: bool) -> None:
     run.optimiser = torch.optim.Adam(params, lr=float(run.settings["lr"]))
     if resume:
         ckpt = _load_checkpoint(run.out / "checkpoint.pt", run.device)
+        if ckpt["epoch"] > int(run.settings["epochs"]):
+            raise ValueError(f"{run.out}: the checkpoint is at epoch {ckpt['epoch']}, beyond the config's "
+                             f"{run.settings['epochs']} epochs")
         if ckpt["config_text"] != run.cfg.text:
             raise ValueError(f"{run.out}: the checkpoint was made with a different config; resume with the same one")
         if ckpt.get("data_sha256", run.data_sha256) != run.data_sha256:  # checkpoints before 0.2 carry none
@@ -181,6 +189,20 @@ def _load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
                or k not in ckpt]
     if missing:
         raise ValueError(f"{path}: not a recon checkpoint (missing {', '.join(missing)})")
+    stored = ckpt.get("sha256")  # checkpoints before recon 0.2 carry none
+    try:
+        actual = record_checksum({k: v for k, v in ckpt.items() if k != "sha256"})
+    except TypeError:
+        actual = None
+    if stored is not None and stored != actual:
+        raise ValueError(f"{path}: the checkpoint is corrupt (its checksum does not match the one stored in it); "
+                         "it is not resumed from: start over with --force")
+    epoch, history = ckpt["epoch"], ckpt["history"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0 or not isinstance(history, list) \
+            or len(history) != epoch:
+        kept = len(history) if isinstance(history, list) else "no"
+        raise ValueError(f"{path}: not a valid recon checkpoint (epoch {epoch!r} with {kept} epochs of history); "
+                         "start over with --force")
     return ckpt
 
 
@@ -269,6 +291,7 @@ def _save_checkpoint(run: _Run, epoch: int) -> None:
     state = {"epoch": epoch, "model": run.model.state_dict(), "optimizer": run.optimiser.state_dict(),
              "history": run.history, "config_text": run.cfg.text, "seed": run.seed, "lstsq": run.lstsq,
              "baseline": run.baseline, "data_sha256": run.data_sha256}
+    state["sha256"] = record_checksum(state)  # the whole checkpoint: a flipped bit is not resumed from
     with atomic_output(run.out / "checkpoint.pt", force=True) as tmp:
         torch.save(state, tmp)
 
@@ -324,6 +347,14 @@ def train(config: Union[PathLike, TrainConfig], out: PathLike, data: Optional[Pa
     settings["epochs"] = integer("epochs", settings["epochs"], 1)
     torch_device(settings["device"])  # before anything is written
     run = _Run(cfg, settings, Path(out), rank, world, progress)
+    with folder_lock(run.out) if rank == 0 else contextlib.nullcontext():  # one run per folder at a time
+        return _train(run, cfg, settings, data, resume, force)
+
+
+def _train(run: _Run, cfg: TrainConfig, settings: dict, data: Optional[PathLike], resume: bool, force: bool
+           ) -> dict[str, Any]:
+    """:func:`train` in its locked run folder."""
+    rank, world = run.rank, run.world
     if rank == 0:
         _prepare_run_dir(run.out, resume, force)
     if world > 1:

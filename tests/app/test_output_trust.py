@@ -84,15 +84,15 @@ def test_outputs_never_write_into_or_over_inputs(tmp_path, capsys):
 
 def test_only_regular_files_are_replaced(tmp_path):
     for special in (tmp_path, "/dev/null"):
-        with pytest.raises(FileExistsError, match="not a regular file"):
+        with pytest.raises(ValueError, match="not a regular file"):
             check_writable(special, force=True)
     fifo = tmp_path / "pipe.tif"
     os.mkfifo(fifo)
-    with pytest.raises(FileExistsError, match="not a regular file"):
+    with pytest.raises(ValueError, match="not a regular file"):
         check_writable(fifo, force=True)
     dangling = tmp_path / "rec.tif"
     dangling.symlink_to(tmp_path / "missing.tif")
-    with pytest.raises(FileExistsError, match="symbolic link to a missing file"):
+    with pytest.raises(ValueError, match="symbolic link to a missing file"):
         check_writable(dangling)
     assert main(["reconstruct", str(_scan(tmp_path / "d")), "--out", str(fifo), "--force"]) != 0
     assert fifo.is_fifo()

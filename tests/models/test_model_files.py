@@ -59,7 +59,7 @@ def test_non_finite_parameters_are_neither_saved_nor_loaded(saved, tmp_path):
     payload = torch.load(path, weights_only=True)  # a file written by other means, without a checksum
     payload["state_dict"] = {k: v.clone() for k, v in payload["state_dict"].items()}
     next(iter(payload["state_dict"].values())).view(-1)[0] = float("inf")
-    del payload["sha256"]
+    del payload["sha256"], payload["record_sha256"]
     torch.save(payload, tmp_path / "inf.pt")
     with pytest.raises(ValueError, match="hold NaN/Inf values"):
         load_model(tmp_path / "inf.pt")
@@ -74,6 +74,26 @@ def test_non_finite_parameters_are_neither_saved_nor_loaded(saved, tmp_path):
 def test_foreign_payloads_are_refused_with_one_message(saved, tmp_path, change, message):
     payload = torch.load(saved[1], weights_only=True)
     change(payload)
+    payload.pop("record_sha256")  # written by other means: no record checksum (that is tested below)
     torch.save(payload, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match=message):
         load_model(tmp_path / "bad.pt")
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: p["config"]["geometry"].update(pixel_size=p["config"]["geometry"]["pixel_size"] * 1.0000001),
+    lambda p: p["config"]["geometry"]["angles"].__setitem__(3, 0.5),
+    lambda p: p["extra"].update(summary={"data": "elsewhere.h5"}),
+    lambda p: p.update(recon_version="9.9"),
+])
+def test_a_change_anywhere_in_the_record_is_detected(saved, tmp_path, change):
+    """The checksum covers the whole record: the stored pixel size changed in its last digits would otherwise
+    load silently and change the image by about its own maximum."""
+    payload = torch.load(saved[1], weights_only=True)
+    change(payload)
+    torch.save(payload, tmp_path / "changed.pt")
+    with pytest.raises(ValueError, match="model file is corrupt: its stored configuration, geometry or metadata"):
+        load_model(tmp_path / "changed.pt")
+    unchanged = torch.load(saved[1], weights_only=True)
+    torch.save(unchanged, tmp_path / "same.pt")  # saved again unchanged: loads
+    load_model(tmp_path / "same.pt")

@@ -214,3 +214,37 @@ def test_bad_overrides_are_refused_before_anything_is_written(dataset, tmp_path,
     assert main(["train", "--config", str(train_config(tmp_path, 1)), "--data", str(dataset), "--out", str(run),
                  *args]) == 2
     assert message in capsys.readouterr().err and not run.exists()
+
+
+def test_a_changed_checkpoint_is_not_resumed_from(dataset, tmp_path, capsys):
+    config, run = train_config(tmp_path, 1), tmp_path / "run"
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(run)]) == 0
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    changed = dict(ckpt, history=[dict(ckpt["history"][0], val_loss=0.0)])  # one value, checksum kept
+    torch.save(changed, run / "checkpoint.pt")
+    args = ["train", "--config", str(config), "--data", str(dataset), "--out", str(run), "--resume", "--epochs", "2"]
+    assert main(args) == 2
+    assert "the checkpoint is corrupt" in capsys.readouterr().err
+    from recon.models.serialization import record_checksum
+    for epoch, history in ((-3, []), (10 ** 9, ckpt["history"]), (True, ckpt["history"])):
+        forged = {k: v for k, v in dict(ckpt, epoch=epoch, history=history).items() if k != "sha256"}
+        torch.save(dict(forged, sha256=record_checksum(forged)), run / "checkpoint.pt")
+        assert main(args) == 2
+        assert "not a valid recon checkpoint" in capsys.readouterr().err
+
+
+def test_one_run_per_folder_and_a_failed_run_says_what_to_do(dataset, tmp_path, capsys):
+    from recon.io.locks import folder_lock
+
+    config, run = train_config(tmp_path, 1), tmp_path / "run"
+    args = ["train", "--config", str(config), "--data", str(dataset), "--out", str(run)]
+    with folder_lock(run):  # another run holds the folder
+        assert main(args) == 2
+        assert f"another recon train is writing to this folder (process {os.getpid()})" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == [".recon.lock"]
+    (run / "config.toml").write_text("a run that failed before its first epoch ended")
+    assert main(args) == 2
+    assert "holds no checkpoint to resume from (a failed run?): start over with --force" in capsys.readouterr().err
+    assert main(args + ["--resume"]) == 2
+    assert "start over with --force" in capsys.readouterr().err
+    assert main(args + ["--force"]) == 0 and (run / "model.pt").is_file()
