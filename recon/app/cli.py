@@ -9,7 +9,9 @@ return exit status 2; nothing is written in that case.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import shlex
 import sys
 import warnings
@@ -161,8 +163,9 @@ def _add_reconstruct(sub) -> None:
                                            "model or rebinning + FBP; writes float32 TIFF + PNG preview")
     p.add_argument("scans", nargs="+", metavar="SCAN", help="scan file(s), folder or glob of TIFFs")
     p.add_argument("--out", required=True, help="output .tif (one single-slice scan) or folder")
-    p.add_argument("--method", choices=("fbp", "learned", "rebin"), default="fbp", help="default: %(default)s")
-    p.add_argument("--model", default=None, help="trained model (RUN_DIR or model.pt) for --method learned")
+    p.add_argument("--method", choices=("fbp", "learned", "rebin"), default=None,
+                   help="default: learned with --model, else fbp")
+    p.add_argument("--model", default=None, help="trained model (RUN_DIR or model.pt): --method learned")
     p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files without geometry")
     p.add_argument("--filter", default="ram-lak", help="FBP window (default: %(default)s)")
     p.add_argument("--cutoff", type=float, default=1.0, help="FBP cut-off, fraction of Nyquist (default: 1)")
@@ -174,8 +177,13 @@ def _add_reconstruct(sub) -> None:
 
 
 def _run_reconstruct(args: argparse.Namespace) -> None:
+    if args.method is None:
+        args.method = "learned" if args.model is not None else "fbp"
     if args.method == "learned" and args.model is None:
         raise ValueError("--method learned needs --model RUN_DIR (or model.pt)")
+    if args.method != "learned" and args.model is not None:
+        raise ValueError(f"--model is used by --method learned only; with --method {args.method} it would be "
+                         "ignored: drop --method or --model")
     written = reconstruct_files(args.scans, args.out, method=args.method, model_path=args.model,
                                 geometry=args.geometry, filter=args.filter, cutoff=args.cutoff, views=args.views,
                                 angles=args.angles, image_size=args.image_size, pixel_size=args.pixel_size,
@@ -310,6 +318,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         warnings.showwarning = _warning_printer(args.command)
         try:
             _COMMANDS[args.command][1](args)
+        except BrokenPipeError:  # the reader of stdout is gone (``recon info … | head -1``): stop quietly
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            return 141  # 128 + SIGPIPE, as a command killed by the closed pipe
         except (OSError, ValueError, TypeError, KeyError, MemoryError) as err:
             message = err.args[0] if isinstance(err, KeyError) and err.args else err
             if isinstance(err, MemoryError):

@@ -33,6 +33,7 @@ from typing import Any, Callable, Optional, Union
 
 import torch
 
+from .._checks import integer
 from ..analytic.recipe import tune_recipe
 from ..analytic.tv import TunedTV
 from ..geometry import view_indices
@@ -137,6 +138,8 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
     check_region(region)
     if not 0.0 < tune_fraction < 1.0:
         raise ValueError(f"tune_fraction must be in (0, 1), got {tune_fraction}")
+    if max_samples is not None:
+        max_samples = integer("max_samples", max_samples, 2)  # one to tune the baselines on, one to score
     model = load_model(model_path)
     model.eval()
     out_dir = Path(out) if out is not None else None

@@ -13,6 +13,10 @@ from .._checks import integer, real
 
 __all__ = ["Geometry", "ParallelBeam", "FanBeam"]
 
+#: Physical lengths a geometry may hold, mm: from 1 nm to 1 km (a spacing of 1e-320 mm would overflow every
+#: weight computed from it; a detector offset and distances beyond a kilometre are typing errors).
+LENGTHS = (1e-6, 1e6)
+
 
 def _angles(value: Any) -> np.ndarray:
     try:
@@ -48,10 +52,10 @@ class Geometry:
     def _init_common(self, angles, n_det, det_spacing, image_size, pixel_size, det_offset) -> None:
         object.__setattr__(self, "angles", _angles(angles))
         object.__setattr__(self, "n_det", integer("n_det", n_det, low=1, integral_float=True))
-        object.__setattr__(self, "det_spacing", real("det_spacing", det_spacing, low=0, strict=True, unit="mm"))
+        object.__setattr__(self, "det_spacing", real("det_spacing", det_spacing, *LENGTHS, unit="mm"))
         object.__setattr__(self, "image_size", integer("image_size", image_size, low=1, integral_float=True))
-        object.__setattr__(self, "pixel_size", real("pixel_size", pixel_size, low=0, strict=True, unit="mm"))
-        object.__setattr__(self, "det_offset", real("det_offset", det_offset))
+        object.__setattr__(self, "pixel_size", real("pixel_size", pixel_size, *LENGTHS, unit="mm"))
+        object.__setattr__(self, "det_offset", real("det_offset", det_offset, -LENGTHS[1], LENGTHS[1], unit="mm"))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable; use .replace({name}=...) for a modified copy")
@@ -275,8 +279,8 @@ class FanBeam(Geometry):
     def __init__(self, angles, n_det: int, det_spacing: float, image_size: int, pixel_size: float,
                  sod: float, sdd: float, detector: str = "flat", det_offset: float = 0.0) -> None:
         self._init_common(angles, n_det, det_spacing, image_size, pixel_size, det_offset)
-        sod = real("sod", sod, low=0, strict=True, unit="mm")
-        sdd = real("sdd", sdd, low=0, strict=True, unit="mm")
+        sod = real("sod", sod, *LENGTHS, unit="mm")
+        sdd = real("sdd", sdd, *LENGTHS, unit="mm")
         if sdd <= sod:
             raise ValueError(f"sdd (source-detector, {sdd} mm) must be larger than sod (source-origin, {sod} mm)")
         if detector not in ("flat", "arc"):

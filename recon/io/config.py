@@ -43,20 +43,54 @@ PathLike = Union[str, os.PathLike]
 _UNITS = {"rad": 1.0, "deg": np.pi / 180.0}
 
 
+MAX_TOML_DEPTH = 16  # tables and arrays nested deeper than any recon file needs
+MAX_TOML_BYTES = 16 * 2 ** 20
+
+
+def _depth(value: Any) -> int:
+    """How deeply tables and arrays nest in ``value`` (iteratively: no recursion on crafted input)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_TOML_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
 def parse_toml(text: str, source: str = "<string>") -> dict[str, Any]:
-    """Parse TOML text; a syntax error becomes a ``ValueError`` naming ``source`` and the position."""
+    """Parse TOML text; a syntax error, or tables and arrays nested deeper than ``MAX_TOML_DEPTH``, becomes one
+    ``ValueError`` line naming ``source``."""
+    deep = ValueError(f"{source}: tables or arrays nested more than {MAX_TOML_DEPTH} deep; no recon file needs that")
     try:
-        return tomllib.loads(text)
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{source}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise deep from None
+    if _depth(table) > MAX_TOML_DEPTH:
+        raise deep
+    return table
 
 
 def load_toml(path: PathLike) -> dict[str, Any]:
-    """Read a TOML file (``FileNotFoundError`` if missing, ``ValueError`` naming the file if malformed)."""
+    """Read a TOML file (``FileNotFoundError`` if missing, ``ValueError`` naming the file if malformed, not
+    UTF-8, larger than 16 MiB or nested too deeply)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    return parse_toml(path.read_text(encoding="utf-8"), str(path))
+    if path.stat().st_size > MAX_TOML_BYTES:
+        raise ValueError(f"{path}: {path.stat().st_size / 2 ** 20:.1f} MiB is too large for a TOML config or sidecar "
+                         f"(at most {MAX_TOML_BYTES // 2 ** 20} MiB)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a UTF-8 text file ({err.reason} at byte {err.start})") from None
+    return parse_toml(text, str(path))
 
 
 def _unit_factor(unit: Any, where: str) -> float:

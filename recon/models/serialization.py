@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -61,6 +62,17 @@ def record_checksum(record: Any) -> str:
     return digest.hexdigest()
 
 
+def load_refusal(err: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, as one line without torch's advice to retry with
+    ``weights_only=False`` (which would run the code a crafted file carries)."""
+    if isinstance(err, pickle.UnpicklingError):
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        detail = next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), "")
+        return ("it holds Python objects that would run code when loaded; recon never loads those"
+                + (f" ({detail.rstrip('.')})" if detail else ""))
+    return one_line(err)
+
+
 def _non_finite(state: dict[str, torch.Tensor]) -> list[str]:
     """Names of the floating-point tensors of ``state`` holding NaN or Inf."""
     return [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
@@ -99,7 +111,7 @@ def load_model(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many kinds for corrupt or foreign files
-        raise ValueError(f"{path}: not a readable recon model ({type(err).__name__}: {err})") from None
+        raise ValueError(f"{path}: not a readable recon model ({load_refusal(err)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path}: not a recon model file (expected format {FORMAT!r})")
     try:

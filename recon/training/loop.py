@@ -31,7 +31,7 @@ from .._checks import integer, one_line, torch_device
 from ..io.atomic import atomic_output
 from ..io.locks import LOCK_NAME, folder_lock
 from ..models import KnownOperatorModel, build_model, fit_filter, mean_squared_error, save_model, tune_start
-from ..models.serialization import record_checksum, state_checksum
+from ..models.serialization import load_refusal, record_checksum, state_checksum
 from ..simulation.dataset import Samples, load_samples
 from .arcs import ArcSampler
 from .config import TrainConfig, load_train_config
@@ -183,7 +183,7 @@ def _load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # torch raises many kinds for corrupt, foreign or code-carrying files
-        raise ValueError(f"{path}: not a readable recon checkpoint; it is not loaded ({one_line(err)[:300]})") \
+        raise ValueError(f"{path}: not a readable recon checkpoint; it is not loaded ({load_refusal(err)[:300]})") \
             from None
     missing = [k for k in ("epoch", "model", "optimizer", "history", "config_text") if not isinstance(ckpt, dict)
                or k not in ckpt]

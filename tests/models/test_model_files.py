@@ -97,3 +97,21 @@ def test_a_change_anywhere_in_the_record_is_detected(saved, tmp_path, change):
     unchanged = torch.load(saved[1], weights_only=True)
     torch.save(unchanged, tmp_path / "same.pt")  # saved again unchanged: loads
     load_model(tmp_path / "same.pt")
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_model_is_refused_without_advice_that_would_run_it(tmp_path):
+    torch.save({"format": "recon-model-v1", "state_dict": _RunsCode(tmp_path / "pwned")}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError) as err:
+        load_model(tmp_path / "evil.pt")
+    assert "would run code when loaded; recon never loads those" in str(err.value)
+    assert "weights_only" not in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "pwned").exists()

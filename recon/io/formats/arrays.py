@@ -242,6 +242,8 @@ def _options(path: PathLike, sidecar: Optional[Sidecar], options: dict) -> dict:
     merged = dict(sidecar.data) if sidecar else {}
     data_file = sidecar.data_file if sidecar else None
     merged.pop("file", None)
+    if data_file is not None and not is_glob(data_file) and not data_file.exists():
+        raise fail(path, f"the sidecar {sidecar.path} names the data file {data_file}, which does not exist")
     if data_file is not None and not is_glob(path) and not is_glob(data_file) and Path(path).exists() \
             and data_file.exists() and not data_file.samefile(path):
         raise fail(path, f"the sidecar {sidecar.path} names a different data file ({data_file})")
