@@ -9,7 +9,9 @@ training data, not on the scan it is compared on.
 
 Both are cached beside the run (``tuned_baselines.json`` next to ``model.pt``), keyed by the model file's
 checksum, the training file (path, size, modification time) and what was searched, so ``recon compare`` on
-many scans tunes once; a stale or unreadable cache is recomputed, an unwritable folder just not cached.
+many scans tunes once; a stale, unreadable or edited cache (each entry carries its checksum) is recomputed, an
+unwritable folder just not cached. The training file is found as recorded or beside the run; a missing one is
+named in a warning, and the baselines tuned on it are left out.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -73,8 +76,28 @@ def stored_arc_recipes(models: Sequence[KnownOperatorModel]) -> dict[str, TunedR
 
 
 def _training_file(model: KnownOperatorModel) -> Optional[Path]:
+    """The run's simulated training file: as recorded (absolute since recon 0.2), else relative to the current
+    folder, the run folder or the folder above it (a run moved with its data). When the run records one that is
+    not found, a warning says that the baselines tuned on it are left out (once per model)."""
     data = training_summary(model).get("data")
-    return Path(data) if data and Path(data).is_file() else None
+    if not data:
+        return None
+    recorded, run = Path(data), Path(getattr(model, "path", None) or ".").parent
+    candidates = [recorded] if recorded.is_absolute() else [recorded, run / recorded, run.parent / recorded]
+    candidates += [run / recorded.name, run.parent / recorded.name]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    if not getattr(model, "_missing_data_said", False):
+        model._missing_data_said = True
+        warnings.warn(f"{getattr(model, 'path', 'the model')}: its training data {data} is not found (as recorded, "
+                      "beside the run or above it): the baselines tuned on it are left out")
+    return None
+
+
+def _entry_sha256(key: Any, baselines: Any) -> str:
+    """The checksum of a cache entry (its key and tuned values, canonical JSON): an edited entry is not used."""
+    return hashlib.sha256(json.dumps([key, baselines], sort_keys=True).encode()).hexdigest()
 
 
 def _cached(model: KnownOperatorModel, what: dict[str, Any], compute: Callable[[], dict[str, Any]],
@@ -96,16 +119,19 @@ def _cached(model: KnownOperatorModel, what: dict[str, Any], compute: Callable[[
         entries = json.loads(cache.read_text())
         for entry in entries.get("entries", []):
             if entry.get("key") == key:
-                return {i: decode(d) for i, d in entry["baselines"].items()}
+                if entry.get("sha256") == _entry_sha256(key, entry["baselines"]):
+                    return {i: decode(d) for i, d in entry["baselines"].items()}
+                warnings.warn(f"{cache}: an entry was changed after it was written; its baselines are tuned again")
     except (OSError, ValueError, KeyError, TypeError):
         entries = {}
     tuned = compute()
     kept = [e for e in entries.get("entries", []) if isinstance(e, dict) and e.get("key") != key]
     kept = kept[-(CACHE_ENTRIES - 1):]
+    stored = json.loads(json.dumps({i: t.to_dict() for i, t in tuned.items()}))  # as it will read back
     try:
         with atomic_output(cache, force=True) as tmp:
-            tmp.write_text(json.dumps({"entries": kept + [{"key": key, "baselines": {i: t.to_dict() for i, t in
-                                                                                      tuned.items()}}]}, indent=1))
+            tmp.write_text(json.dumps({"entries": kept + [{"key": key, "baselines": stored,
+                                                           "sha256": _entry_sha256(key, stored)}]}, indent=1))
     except OSError:
         pass
     return tuned

@@ -299,7 +299,8 @@ def _save_checkpoint(run: _Run, epoch: int) -> None:
 def _summary(run: _Run, seconds: float) -> dict[str, Any]:
     cfg, model = run.cfg, run.model
     summary: dict[str, Any] = {
-        "model": type(model).__name__, "learn": list(model.learn), "data": str(run.data.path), "target": cfg.target,
+        "model": type(model).__name__, "learn": list(model.learn), "data": str(Path(run.data.path).resolve()),
+        "target": cfg.target,
         "views": None if cfg.data.get("views") is None else int(cfg.data["views"]),
         "angles": cfg.data.get("angles"), "arcs": cfg.data.get("arcs"), "n_train": len(run.train_idx), "n_val": len(run.val_idx), "seed": run.seed,
         "world_size": run.world, "geometry": run.data.geometry.to_dict(), "train_seconds": round(seconds, 3),

@@ -52,4 +52,26 @@ def test_tuned_once_then_read_from_the_cache_until_the_data_change(run, dataset,
 def test_no_training_file_means_no_training_baselines(run, tmp_path):
     model = load_model(run)
     model.metadata["summary"]["data"] = str(tmp_path / "gone.h5")
-    assert training_baselines(model, ["fbp_tuned"]) is None
+    with pytest.warns(UserWarning, match="training data .*gone.h5 is not found .* baselines tuned on it are left out"):
+        assert training_baselines(model, ["fbp_tuned"]) is None
+
+
+def test_an_edited_cache_entry_is_not_trusted(run, monkeypatch):
+    ids = ["fbp_tuned"]
+    first = training_baselines(load_model(run), ids)
+    cache = json.loads((run / CACHE_NAME).read_text())
+    entry = next(e for e in cache["entries"] if "fbp_tuned" in e["baselines"])
+    entry["baselines"]["fbp_tuned"]["cutoff"] = 0.05  # "tuned" FBP made to look bad
+    (run / CACHE_NAME).write_text(json.dumps(cache))
+    with pytest.warns(UserWarning, match="an entry was changed after it was written"):
+        again = training_baselines(load_model(run), ids)
+    assert again["fbp_tuned"].recipe == first["fbp_tuned"].recipe
+
+
+def test_training_data_found_beside_a_moved_run(run, dataset, tmp_path):
+    """A run folder moved together with its data (the summary's path no longer valid) finds the file beside."""
+    model = load_model(run)
+    model.metadata["summary"]["data"] = "elsewhere/" + dataset.name
+    (tmp_path / dataset.name).symlink_to(dataset)
+    model.path = tmp_path / "run" / "model.pt"
+    assert baselines._training_file(model) == tmp_path / dataset.name

@@ -18,6 +18,7 @@ from ..scan import Scan
 from .common import (H5_EXT, TIFF_EXT, GeometryArg, PathLike, Rows, Sidecar, apply_overrides, check_shape,
                      existing, fail, is_glob, listing, make_scan, reading, record_input, resolve_geometry,
                      row_selection, to_line_integrals)
+from .declared import axes_hint, check_declared, declared_shape
 from .h5trust import open_dataset
 from .hdf5 import check_h5_dataset, h5_names, open_h5
 from .htc import field, loadmat, mat_variables
@@ -266,15 +267,6 @@ def _options(path: PathLike, sidecar: Optional[Sidecar], options: dict) -> dict:
     return merged
 
 
-def _axes_hint(data_shape: tuple, axes: tuple[str, ...], n_views: int, n_det: int, geometry: Geometry) -> str:
-    """What to add to a shape-mismatch error: the layout read, and the axis order that would fit."""
-    hint = f" (data shape {data_shape} read with axes = \"{','.join(axes)}\")"
-    if (n_det, n_views) == geometry.sino_shape:
-        swapped = ",".join({"views": "det", "det": "views"}.get(a, a) for a in axes)
-        hint += f"; the transpose matches: set axes = \"{swapped}\" in the sidecar's [data] table"
-    return hint
-
-
 def _read_plain(path: PathLike, geometry: GeometryArg, fmt: str, options: dict) -> Scan:
     """Shared body of :func:`read_array` and :func:`read_tiff`."""
     g, sidecar = resolve_geometry(path, geometry)
@@ -283,6 +275,9 @@ def _read_plain(path: PathLike, geometry: GeometryArg, fmt: str, options: dict) 
                          "a geometry table, or a recon.Geometry)")
     opts = _options(path, sidecar, options)
     values = opts["values"]
+    stack = _tiff_files(path) if is_glob(path) or Path(path).is_dir() else None
+    check_declared(path, declared_shape(path, opts.get("variable"), stack), g,
+                   lambda ndim: _parse_axes(path, opts.get("axes"), ndim))  # before decoding a byte
     data = np.asarray(_load_array(path, opts.get("variable")))
     if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
         raise fail(path, f"data of dtype {data.dtype} are not real numbers")
@@ -303,7 +298,7 @@ def _read_plain(path: PathLike, geometry: GeometryArg, fmt: str, options: dict) 
         _, single = row_selection(path, opts.get("rows"), None)
     n_views, n_det = canon.shape[0], canon.shape[-1]
     if (n_views, n_det) != g.sino_shape:
-        check_shape(path, (n_views, n_det), g, _axes_hint(tuple(data.shape), axes, n_views, n_det, g))
+        check_shape(path, (n_views, n_det), g, axes_hint(tuple(data.shape), axes, n_views, n_det, g))
 
     flat = dark = None
     if values == "raw":
