@@ -122,7 +122,7 @@ def _cached(model: KnownOperatorModel, what: dict[str, Any], compute: Callable[[
                 if entry.get("sha256") == _entry_sha256(key, entry["baselines"]):
                     return {i: decode(d) for i, d in entry["baselines"].items()}
                 warnings.warn(f"{cache}: an entry was changed after it was written; its baselines are tuned again")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable or malformed: tuned again
         entries = {}
     tuned = compute()
     kept = [e for e in entries.get("entries", []) if isinstance(e, dict) and e.get("key") != key]

@@ -179,7 +179,8 @@ def atomic_outputs(paths: Sequence[PathLike], force: bool = False) -> Iterator[l
     try:
         for target in targets:
             temps.append(_new_temp(target))
-        yield list(temps)
+        with _disk_full(targets[-1] if targets else Path(".")):
+            yield list(temps)
         _commit_set(list(zip(temps, targets)), force)
     finally:
         for tmp in temps:
@@ -205,12 +206,34 @@ def atomic_folder(out: PathLike, last: Sequence[str] = (), force: bool = False) 
     _remove_stale_temps(out)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
     try:
-        yield stage
+        with _disk_full(out):
+            yield stage
         files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
         order = [f for f in files if str(f) not in last] + [f for f in files if str(f) in last]
         _commit_set([(stage / f, check_writable(out / f, force)) for f in order], force)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+_SHORT_WRITE = re.compile(r"(\d+) requested and (\d+) written")
+
+
+@contextlib.contextmanager
+def _disk_full(path: Path) -> Iterator[None]:
+    """A write that ran out of space (``ENOSPC``/``EDQUOT``, or numpy's "N requested and M written") as one
+    ``OSError`` naming ``path`` and saying the disk is full; nothing was committed."""
+    try:
+        yield
+    except OSError as err:
+        full = err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)) or _SHORT_WRITE.search(str(err))
+        if not full:
+            raise
+        try:
+            free = f" ({shutil.disk_usage(path.parent if path.parent.exists() else '.').free / 2**20:.1f} MiB free)"
+        except OSError:
+            free = ""
+        raise OSError(errno.ENOSPC, f"{path}: the disk is full{free}; nothing was written — free some space or "
+                                    "write elsewhere") from None
 
 
 def _raise_interrupt(signum, frame) -> None:

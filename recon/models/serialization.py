@@ -132,6 +132,10 @@ def load_model(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
     bad = _non_finite(state)
     if bad:
         raise ValueError(f"{path}: the model's {', '.join(bad)} hold NaN/Inf values")
+    extra = payload.get("extra", {})
+    if not isinstance(payload.get("config"), dict) or not isinstance(extra, dict) \
+            or not isinstance(extra.get("summary", {}) or {}, dict):
+        raise ValueError(f"{path}: not a recon model file (its config, metadata or training summary is not a table)")
     try:
         model = cls.from_config(payload["config"])
     except (KeyError, TypeError, ValueError) as err:

@@ -170,8 +170,12 @@ def _optimiser_and_resume(run: _Run, resume: bool) -> None:
         if ckpt.get("data_sha256", run.data_sha256) != run.data_sha256:  # checkpoints before 0.2 carry none
             raise ValueError(f"{run.out}: the checkpoint was trained on other data than {run.data.path} (the samples' "
                              "checksums differ); resume with the data the run started with")
-        run.model.load_state_dict(ckpt["model"])
-        run.optimiser.load_state_dict(ckpt["optimizer"])
+        try:
+            run.model.load_state_dict(ckpt["model"])
+            run.optimiser.load_state_dict(ckpt["optimizer"])
+        except (RuntimeError, ValueError, TypeError, KeyError, AttributeError) as err:
+            raise ValueError(f"{run.out}: the checkpoint's parameters do not fit the model of the config "
+                             f"({one_line(err)[:200]}); start over with --force") from None
         run.history, run.start_epoch, run.checkpoint = ckpt["history"], ckpt["epoch"], ckpt
         if run.start_epoch > 0:
             run.baseline, run.lstsq = ckpt.get("baseline"), ckpt.get("lstsq")

@@ -96,3 +96,21 @@ def test_only_regular_files_are_replaced(tmp_path):
         check_writable(dangling)
     assert main(["reconstruct", str(_scan(tmp_path / "d")), "--out", str(fifo), "--force"]) != 0
     assert fifo.is_fifo()
+
+
+def test_a_full_disk_is_named_and_nothing_is_left(tmp_path):
+    from recon.io.atomic import atomic_output
+
+    target = tmp_path / "rec.tif"
+    with pytest.raises(OSError, match=r"rec.tif: the disk is full .*nothing was written"):
+        with atomic_output(target) as tmp:
+            tmp.write_bytes(b"partial")
+            raise OSError("147456 requested and 86760 written")  # numpy's message on a full disk
+    assert list(tmp_path.iterdir()) == []
+    import errno
+    with pytest.raises(OSError, match="the disk is full"):
+        with atomic_output(target):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(OSError, match="Permission denied"):  # other errors pass unchanged
+        with atomic_output(target):
+            raise PermissionError(errno.EACCES, "Permission denied")

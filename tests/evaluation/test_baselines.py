@@ -60,8 +60,9 @@ def test_an_edited_cache_entry_is_not_trusted(run, monkeypatch):
     ids = ["fbp_tuned"]
     first = training_baselines(load_model(run), ids)
     cache = json.loads((run / CACHE_NAME).read_text())
-    entry = next(e for e in cache["entries"] if "fbp_tuned" in e["baselines"])
-    entry["baselines"]["fbp_tuned"]["cutoff"] = 0.05  # "tuned" FBP made to look bad
+    for entry in cache["entries"]:
+        if "fbp_tuned" in entry["baselines"]:
+            entry["baselines"]["fbp_tuned"]["cutoff"] = 0.05  # "tuned" FBP made to look bad
     (run / CACHE_NAME).write_text(json.dumps(cache))
     with pytest.warns(UserWarning, match="an entry was changed after it was written"):
         again = training_baselines(load_model(run), ids)
@@ -75,3 +76,12 @@ def test_training_data_found_beside_a_moved_run(run, dataset, tmp_path):
     (tmp_path / dataset.name).symlink_to(dataset)
     model.path = tmp_path / "run" / "model.pt"
     assert baselines._training_file(model) == tmp_path / dataset.name
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "{\"entries\": 3}", "not json", "{\"entries\": [[1]]}"])
+def test_a_malformed_cache_is_tuned_again(run, text):
+    ids = ["fbp_tuned"]
+    first = training_baselines(load_model(run), ids)
+    (run / CACHE_NAME).write_text(text)
+    assert training_baselines(load_model(run), ids)["fbp_tuned"].recipe == first["fbp_tuned"].recipe
+    assert "entries" in json.loads((run / CACHE_NAME).read_text())

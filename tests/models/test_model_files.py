@@ -70,6 +70,9 @@ def test_non_finite_parameters_are_neither_saved_nor_loaded(saved, tmp_path):
     (lambda p: p.update(state_dict=[1, 2]), "no state dict of tensors"),
     (lambda p: p.update(config={"geometry": "nonsense"}), "stored configuration is unusable"),
     (lambda p: p.update(format="other"), "not a recon model file"),
+    (lambda p: p.update(config=[1, 2]), "its config, metadata or training summary is not a table"),
+    (lambda p: p.update(extra="x"), "its config, metadata or training summary is not a table"),
+    (lambda p: p.update(extra={"summary": [1]}), "its config, metadata or training summary is not a table"),
 ])
 def test_foreign_payloads_are_refused_with_one_message(saved, tmp_path, change, message):
     payload = torch.load(saved[1], weights_only=True)

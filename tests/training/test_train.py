@@ -250,3 +250,17 @@ def test_one_run_per_folder_and_a_failed_run_says_what_to_do(dataset, tmp_path, 
     assert main(args + ["--resume"]) == 2
     assert "start over with --force" in capsys.readouterr().err
     assert main(args + ["--force"]) == 0 and (run / "model.pt").is_file()
+
+
+def test_a_checkpoint_of_another_shape_is_one_line(dataset, tmp_path, capsys):
+    config, run = train_config(tmp_path, 1), tmp_path / "run"
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(run)]) == 0
+    from recon.models.serialization import record_checksum
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    ckpt.pop("sha256")
+    ckpt["model"] = {k: torch.zeros(3) for k in ckpt["model"]}
+    torch.save(dict(ckpt, sha256=record_checksum(ckpt)), run / "checkpoint.pt")
+    assert main(["train", "--config", str(config), "--data", str(dataset), "--out", str(run), "--resume",
+                 "--epochs", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the checkpoint's parameters do not fit the model of the config" in err[0]
