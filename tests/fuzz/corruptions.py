@@ -2,7 +2,8 @@
 ``content`` (the main array rewritten with a wrong dtype, rank, shape, NaN/Inf, nothing), ``values``
 (implausible line integrals or raw counts, broken flat/dark references), ``angles``, ``geometry`` (absurd
 sidecar or HTC geometry, missing keys), ``memory`` (sizes that would need tens of GB: run in a subprocess
-with an address-space limit), ``path`` (odd file names, a directory or a symlink loop instead of a file) and
+with an address-space limit), ``hdf5`` (the main dataset stored in, linked to or mapped from another file —
+refused — or mapped from the same file — read), ``path`` (odd file names, a directory or a symlink loop instead of a file) and
 ``pristine`` (nothing changed).
 
 Each :class:`Corruption` edits the :class:`~tests.fuzz.layouts.Scene` before it is written (``edit``) and/or
@@ -248,6 +249,67 @@ def _huge(s: Scene, lay: Layout, rng, variant) -> None:
     s.huge = (n_views, rows, n_det)
 
 
+def _main_dataset(f) -> str:
+    """The name of the largest dataset of an open HDF5 file (the scan's main array)."""
+    import h5py
+
+    found: list[tuple[int, str]] = []
+    f.visititems(lambda name, obj: found.append((obj.size, name)) if isinstance(obj, h5py.Dataset) else None)
+    return max(found)[1]
+
+
+def _virtual(f, name: str, source_file: str, source: str, shape: tuple, dtype) -> Any:
+    """A virtual dataset ``name`` mapping all of ``source_file:source`` (no creation time: the same bytes in
+    every run)."""
+    import h5py
+
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_obj_track_times(False)
+    dcpl.set_virtual(h5py.h5s.create_simple(shape), source_file.encode(), source.encode(),
+                     h5py.h5s.create_simple(shape))
+    parent, _, base = name.rpartition("/")
+    group = f.require_group(parent) if parent else f
+    h5py.h5d.create(group.id, base.encode(), h5py.h5t.py_create(np.dtype(dtype)), h5py.h5s.create_simple(shape),
+                    dcpl=dcpl)
+    return f[name]
+
+
+def _h5_redirect(w: Written, s: Scene, rng, kind: str) -> str:
+    """Store the main dataset of the written HDF5 file elsewhere: external raw storage in a file outside the
+    folder or in a FIFO beside it, an external link or a virtual dataset to another file beside it (all refused
+    without RECON_HDF5_EXTERNAL), or a virtual dataset mapped from the same file (read as the pristine scan)."""
+    import h5py
+
+    folder = w.data.parent
+    with h5py.File(w.data, "r+") as f:
+        name = _main_dataset(f)
+        old = f[name]
+        values, attrs = old[()], dict(old.attrs)
+        del f[name]
+        if kind in ("storage_outside", "storage_fifo"):
+            if kind == "storage_outside":
+                target = folder.parent / f"{folder.name}_outside.bin"
+                target.write_bytes(np.ascontiguousarray(values).tobytes())
+                external = [(f"../{target.name}", 0, values.nbytes)]  # relative: the same bytes in every run
+            else:
+                os.mkfifo(folder / "pipe.bin")
+                external = [("pipe.bin", 0, values.nbytes)]
+            new = f.create_dataset(name, shape=values.shape, dtype=values.dtype, external=external, track_times=False)
+        elif kind in ("external_link", "vds_outside"):
+            with h5py.File(folder / "frames.h5", "w") as g:
+                g.create_dataset("data", data=values, track_times=False)
+            if kind == "external_link":
+                f[name] = h5py.ExternalLink("frames.h5", "/data")
+                return f"/{name} → frames.h5:/data (external link)"
+            new = _virtual(f, name, "frames.h5", "data", values.shape, values.dtype)
+        else:  # vds_inside
+            f.create_dataset("_raw_frames", data=values, track_times=False)
+            new = _virtual(f, name, ".", "_raw_frames", values.shape, values.dtype)
+        for key, value in attrs.items():
+            new.attrs[key] = value
+    return f"/{name}: {kind.replace('_', ' ')}"
+
+
 # ---- the registry ----------------------------------------------------------------------------------------
 
 _C = Corruption
@@ -351,6 +413,9 @@ CORRUPTIONS: list[Corruption] = [
     _C("image_size_200000", "memory", _only("h5"), _geometry(image_size=200000), subprocess=True),
     _C("n_views_1e9", "memory", _only("npy"),
        _geometry(angles={"start": 0.0, "stop": 180.0, "count": 1_000_000_000, "unit": "deg"}), subprocess=True),
+    # HDF5 files that point outside themselves (refused) or map inside (read)
+    _C("h5_main_dataset_elsewhere", "hdf5", lambda lay: lay.hdf5, post=_h5_redirect,
+       variants=("storage_outside", "storage_fifo", "external_link", "vds_outside", "vds_inside")),
     # paths
     _C("path_spaces_dollar", "path", _all, _rename("spaces_dollar")),
     _C("path_unicode", "path", _all, _rename("unicode")),
