@@ -3,6 +3,7 @@ declared shape against the geometry, and the memory the read needs — before an
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pytest
 import scipy.io
@@ -22,6 +23,7 @@ def _no_decoding(monkeypatch):
     monkeypatch.setattr(tifffile, "imread", refuse)
     monkeypatch.setattr(scipy.io, "loadmat", refuse)
     monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", refuse)
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", refuse)
 
 
 def _bombs(tmp_path):
@@ -29,7 +31,9 @@ def _bombs(tmp_path):
     tifffile.imwrite(tmp_path / "bomb.tif", zeros, compression="zlib")
     np.savez_compressed(tmp_path / "bomb.npz", sino=zeros)
     scipy.io.savemat(tmp_path / "bomb.mat", {"sino": zeros}, do_compression=True)
-    return [tmp_path / "bomb.tif", tmp_path / "bomb.npz", tmp_path / "bomb.mat"]
+    with h5py.File(tmp_path / "bomb.h5", "w") as f:
+        f.create_dataset("sino", data=zeros, compression="gzip", chunks=(500, 500))
+    return [tmp_path / "bomb.tif", tmp_path / "bomb.npz", tmp_path / "bomb.mat", tmp_path / "bomb.h5"]
 
 
 def test_declared_shapes_are_read_from_the_headers(tmp_path):

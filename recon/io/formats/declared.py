@@ -2,8 +2,8 @@
 
 A compressed file can declare far more data than it stores (a 1.6 MB TIFF, `.npz` or `.mat` that decodes to
 ~2 GB): the readers check the declared shape against the geometry and the memory a read needs *before* they
-decode anything (:func:`check_declared`). Formats whose header cannot say (a struct field of a ``.mat`` file)
-return ``None`` and are checked after reading, as before.
+decode anything (:func:`check_declared`). Formats whose header cannot say (a struct field of a ``.mat`` file, a
+MATLAB v7.3 file) return ``None`` and are checked after reading, as before.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from ..._checks import check_memory
 from ...geometry import Geometry
 from .common import H5_EXT, TIFF_EXT, PathLike, check_shape, is_glob, reading
+from .h5trust import open_h5
 
 __all__ = ["declared_shape", "check_declared", "axes_hint"]
 
@@ -90,8 +91,22 @@ def declared_shape(spec: PathLike, variable: Optional[str], files: Optional[list
     if ext == ".mat":
         return _mat(path, variable)
     if ext in H5_EXT:
-        return None  # HDF5: the dataset's shape is checked as it is opened (check_h5_dataset)
+        return _h5(path, variable)
     return None
+
+
+def _h5(path: Path, variable: Optional[str]) -> Optional[Declared]:
+    """The shape of the dataset ``variable`` (or the file's only dataset) from its HDF5 header."""
+    import h5py
+
+    with open_h5(path) as f, reading(path, "HDF5 file"):
+        names: list[str] = []
+        f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+        name = variable.lstrip("/") if variable is not None else (names[0] if len(names) == 1 else None)
+        obj = f.get(name) if name is not None else None
+        if not isinstance(obj, h5py.Dataset) or obj.dtype.kind not in "iuf":
+            return None  # the reader names what is wrong
+        return tuple(int(n) for n in obj.shape), obj.dtype.itemsize
 
 
 def axes_hint(data_shape: tuple, axes: tuple[str, ...], n_views: int, n_det: int, geometry: Geometry) -> str:
