@@ -19,6 +19,7 @@ from typing import Callable, Optional, Sequence
 
 from .._checks import one_line
 from .._version import __version__
+from ..analytic.filters import WINDOWS
 from ..io.atomic import terminate_cleanly
 from ..evaluation.evaluate import evaluate
 from ..evaluation.scores import REGIONS
@@ -148,6 +149,9 @@ def _angle_range(text: str) -> tuple[float, float]:
         start, stop = (float(v) for v in text.split(":"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected START:STOP in degrees, e.g. 0:90, got {text!r}") from None
+    if not (math.isfinite(start) and math.isfinite(stop)) or not 0.0 < stop - start <= 360.0:
+        raise argparse.ArgumentTypeError(f"START:STOP must be an arc of more than 0° and at most 360° (one turn), "
+                                         f"got {text!r}")
     return math.radians(start), math.radians(stop)
 
 
@@ -167,7 +171,7 @@ def _add_reconstruct(sub) -> None:
                    help="default: learned with --model, else fbp")
     p.add_argument("--model", default=None, help="trained model (RUN_DIR or model.pt): --method learned")
     p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files without geometry")
-    p.add_argument("--filter", default="ram-lak", help="FBP window (default: %(default)s)")
+    p.add_argument("--filter", default="ram-lak", help=f"FBP window: {', '.join(WINDOWS)} (default: %(default)s)")
     p.add_argument("--cutoff", type=float, default=1.0, help="FBP cut-off, fraction of Nyquist (default: 1)")
     _add_view_selection(p)
     p.add_argument("--image-size", type=int, default=None, help="pixels per side (default: the scan's)")

@@ -102,6 +102,9 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if Path(out).suffix.lower() in (".png", ".jpg", ".jpeg", ".npy", ".npz", ".h5", ".hdf5", ".mat", ".json"):
+        raise ValueError(f"out {out}: the reconstruction is written as a float32 .tif (with a .png preview beside "
+                         "it); give a .tif file or a folder")
     device = torch_device(device)
     model = load_model(model_path) if model_path is not None else None
     if method == "learned" and model is None:

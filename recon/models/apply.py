@@ -3,6 +3,8 @@ scan's arc, and the output on the model's grid."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -37,6 +39,9 @@ def match_model_views(scan: Scan, model: KnownOperatorModel) -> tuple[Scan, Know
             hint = (" (for an arc model, cut the scan's arc first, e.g. Scan.select_angles)"
                     if scan_coverage(model.geometry).kind != "full" else "")
             raise ValueError(f"the scan's views do not include the model's: {err}{hint}") from None
+        warnings.warn(f"the model was trained for {model.geometry.n_views} views: {scan.n_views - len(idx)} of the "
+                      f"scan's {scan.n_views} views are not used (their information is lost; FBP of all views may "
+                      "be better)", stacklevel=2)
         scan = scan.select_views(indices=idx)
     elif scan_coverage(model.geometry).kind != "full" and geometry_differences(model.geometry, scan.geometry):
         coverage = scan_coverage(scan.geometry)  # the scan's views in order along its arc, then the model moved

@@ -118,3 +118,14 @@ def test_a_crafted_model_is_refused_without_advice_that_would_run_it(tmp_path):
     assert "would run code when loaded; recon never loads those" in str(err.value)
     assert "weights_only" not in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_model_of_fewer_views_says_that_it_drops_the_rest():
+    from recon.io.scan import Scan
+    from recon.models.apply import apply_model
+
+    full = GEOMETRY.replace(angles=np.linspace(0, np.pi, 24, endpoint=False))
+    scan = Scan(np.zeros(full.sino_shape), full)
+    with pytest.warns(UserWarning, match="trained for 12 views: 12 of the scan's 24 views are not used"):
+        image, _ = apply_model(scan, LearnedFBP(GEOMETRY))
+    assert image.shape == (12, 12)
