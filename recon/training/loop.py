@@ -316,7 +316,8 @@ def _summary(run: _Run, seconds: float) -> dict[str, Any]:
 
 def _write_outputs(run: _Run, summary: dict[str, Any]) -> None:
     """``metrics.csv``/``metrics.json``, the figures and then ``model.pt`` (rank 0, after the last epoch)."""
-    if run.arcs is None:  # (a model of many arcs is scored on the validation arcs only)
+    if run.arcs is None and run.model.has_filter:  # (an unrolled network is scored on its validation data only:
+        # a pass over every training scan costs minutes there; the filter models need it for the lstsq gap)
         summary["final_train_mse"] = mean_squared_error(run.model, run.batches(run.train_idx,
                                                                                int(run.settings["batch_size"])))
     if run.lstsq:
