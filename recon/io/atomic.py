@@ -232,8 +232,10 @@ def _disk_full(path: Path) -> Iterator[None]:
             free = f" ({shutil.disk_usage(path.parent if path.parent.exists() else '.').free / 2**20:.1f} MiB free)"
         except OSError:
             free = ""
-        raise OSError(errno.ENOSPC, f"{path}: the disk is full{free}; nothing was written — free some space or "
-                                    "write elsewhere") from None
+        full_disk = OSError(f"{path}: the disk is full{free}; nothing was written — free some space or write "
+                            "elsewhere")
+        full_disk.errno = errno.ENOSPC
+        raise full_disk from None
 
 
 def _raise_interrupt(signum, frame) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from recon.io.locks import LOCK_NAME
 from recon.simulation.dataset import SimulatedDataset
 
 from ..helpers import SIMULATION, TARGET, train_config
@@ -37,7 +38,7 @@ def _wait_for(condition, proc: subprocess.Popen, timeout: float = 240.0) -> None
 
 
 def _hidden(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.name != LOCK_NAME)
 
 
 @pytest.fixture

@@ -127,7 +127,7 @@ def test_a_failed_preview_leaves_no_tiff_and_a_non_finite_image_writes_nothing(t
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(outputs, "_preview", full_disk)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match="the disk is full"):
         outputs.write_reconstruction(tmp_path / "r.tif", rec)
     assert list(tmp_path.iterdir()) == []
     monkeypatch.undo()
