@@ -16,7 +16,7 @@ from ..io.atomic import atomic_output
 from .base import KnownOperatorModel
 from .registry import MODELS, model_class
 
-__all__ = ["save_model", "load_model", "training_summary", "state_checksum", "record_checksum"]
+__all__ = ["save_model", "load_model", "training_summary", "state_checksum", "record_checksum", "record_intact"]
 
 FORMAT = "recon-model-v1"
 
@@ -26,18 +26,21 @@ def state_checksum(state: dict[str, torch.Tensor]) -> str:
     bytes were changed after saving no longer matches the checksum stored in it."""
     digest = hashlib.sha256()
     for name in sorted(state):
-        tensor = state[name].detach().cpu().contiguous()
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        _feed_tensor(digest, name, state[name])
     return digest.hexdigest()
+
+
+def _feed_tensor(digest: Any, label: str, tensor: torch.Tensor) -> None:
+    """Add ``"<label>|<dtype>|<shape>|"`` and the tensor's bytes to ``digest``."""
+    tensor = tensor.detach().cpu().contiguous()
+    digest.update(f"{label}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+    digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
 
 
 def _feed(digest: Any, value: Any) -> None:
     """Add ``value`` (nested dicts, lists, tensors, numbers, strings) to ``digest``, each item with its type."""
     if isinstance(value, torch.Tensor):
-        tensor = value.detach().cpu().contiguous()
-        digest.update(f"T|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        _feed_tensor(digest, "T", value)
     elif isinstance(value, dict):
         digest.update(f"D{len(value)}|".encode())
         for key in sorted(value, key=repr):
@@ -60,6 +63,19 @@ def record_checksum(record: Any) -> str:
     digest = hashlib.sha256()
     _feed(digest, record)
     return digest.hexdigest()
+
+
+def record_intact(record: dict, key: str) -> bool:
+    """Whether a loaded ``record`` (a model payload, a checkpoint) matches the :func:`record_checksum` it stores
+    under ``key`` — over everything but that key; True for a record that stores none (written before recon 0.2),
+    False for one that holds values no saved record holds."""
+    stored = record.get(key)
+    if stored is None:
+        return True
+    try:
+        return stored == record_checksum({k: v for k, v in record.items() if k != key})
+    except TypeError:
+        return False
 
 
 def load_refusal(err: BaseException) -> str:
@@ -125,8 +141,7 @@ def load_model(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
     if stored is not None and stored != state_checksum(state):
         raise ValueError(f"{path}: the model's parameters are corrupt (their checksum does not match the one "
                          "stored in the file)")
-    record = payload.get("record_sha256")  # files before recon 0.2 carry none
-    if record is not None and record != _record_of(payload):
+    if not record_intact(payload, "record_sha256"):
         raise ValueError(f"{path}: the model file is corrupt: its stored configuration, geometry or metadata "
                          "changed after saving (the record's checksum does not match the one stored in it)")
     bad = _non_finite(state)
@@ -148,14 +163,6 @@ def load_model(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
     model.metadata = payload.get("extra", {})
     model.path = path
     return model
-
-
-def _record_of(payload: dict) -> Optional[str]:
-    """The record checksum of a loaded payload (None when it holds what no saved record holds)."""
-    try:
-        return record_checksum({k: v for k, v in payload.items() if k != "record_sha256"})
-    except TypeError:
-        return None
 
 
 def training_summary(model: KnownOperatorModel) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from .._checks import integer, one_line, torch_device
 from ..io.atomic import atomic_output
 from ..io.locks import LOCK_NAME, folder_lock
 from ..models import KnownOperatorModel, build_model, fit_filter, mean_squared_error, save_model, tune_start
-from ..models.serialization import load_refusal, record_checksum, state_checksum
+from ..models.serialization import load_refusal, record_checksum, record_intact, state_checksum
 from ..simulation.dataset import Samples, load_samples
 from .arcs import ArcSampler
 from .config import TrainConfig, load_train_config
@@ -193,12 +193,7 @@ def _load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
                or k not in ckpt]
     if missing:
         raise ValueError(f"{path}: not a recon checkpoint (missing {', '.join(missing)})")
-    stored = ckpt.get("sha256")  # checkpoints before recon 0.2 carry none
-    try:
-        actual = record_checksum({k: v for k, v in ckpt.items() if k != "sha256"})
-    except TypeError:
-        actual = None
-    if stored is not None and stored != actual:
+    if not record_intact(ckpt, "sha256"):  # (checkpoints before recon 0.2 carry none)
         raise ValueError(f"{path}: the checkpoint is corrupt (its checksum does not match the one stored in it); "
                          "it is not resumed from: start over with --force")
     epoch, history = ckpt["epoch"], ckpt["history"]

@@ -173,10 +173,8 @@ def _load_h5_variable(path: Path, variable: Optional[str]) -> np.ndarray:
             if len(names) != 1:
                 raise fail(path, f"holds datasets {listing(names)}: name one with variable = \"...\"")
             variable = names[0]
-        ds = f.get(variable)
-        if not isinstance(ds, h5py.Dataset):
+        if f.get(variable, getclass=True) is not h5py.Dataset:
             raise fail(path, f"has no dataset {variable!r}; datasets: {listing(h5_names(f, depth=8))}")
-        del ds  # opened again, beside its file
         ds = open_dataset(path, f, variable)
         check_h5_dataset(path, ds)
         with reading(path, f"dataset {variable}"):

@@ -10,7 +10,7 @@ import numpy as np
 from ..._checks import check_memory
 from ...geometry import Geometry
 from ..scan import Scan
-from .h5trust import check_h5_storage, open_dataset, open_h5
+from .h5trust import open_dataset, open_h5
 from .common import (GeometryArg, PathLike, Rows, angles_to_radians, apply_overrides, existing, fail,
                      geometry_only, listing, make_scan, pixel_unit_geometry, reading, row_selection,
                      to_line_integrals)
@@ -37,7 +37,7 @@ def _h5_dataset(path: Path, group, name: str, required: bool = True):
     """``group[name]`` if it is a dataset; else None, or (``required``) an error listing what is there."""
     import h5py
 
-    if isinstance(group.get(name), h5py.Dataset):
+    if group.get(name, getclass=True) is h5py.Dataset:
         return open_dataset(path, group, name)
     if required:
         raise fail(path, f"has no dataset {group.name.rstrip('/')}/{name}; datasets there: "
@@ -64,12 +64,12 @@ def _no_darks(where: str) -> str:
 def check_h5_dataset(path: Path, dataset, fraction: float = 1.0) -> None:
     """Before reading ``fraction`` of ``dataset``: refuse numeric data that are not numbers, an uncompressed
     dataset whose file holds fewer bytes than it declares (truncated, or never written: HDF5 would return fill
-    values), and a read larger than the free memory (converted to float64)."""
+    values), and a read larger than the free memory (converted to float64). ``dataset`` comes from
+    :func:`recon.io.formats.h5trust.open_dataset`, which refused storage outside the file."""
     dtype = dataset.dtype
     if dtype.kind not in "iuf":
         raise fail(path, f"dataset {dataset.name} holds {dtype} values, not numbers")
-    check_h5_storage(path, dataset)  # again: a dataset reached through an allowed external link
-    if dataset.is_virtual or dataset.external:  # stored elsewhere (checked above): HDF5 fills what is missing
+    if dataset.is_virtual or dataset.external:  # stored elsewhere (open_dataset checked where): HDF5 fills gaps
         check_memory(float(dataset.size) * fraction * 8.0 * 2, f"{path}: reading dataset {dataset.name}")
         return
     declared = float(dataset.size) * dtype.itemsize
