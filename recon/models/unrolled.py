@@ -203,7 +203,7 @@ class UnrolledNetwork(KnownOperatorModel):
         if self.arcs is None:
             return geometry, 0.0
         mid, step, n = arc_frame(geometry)
-        frames = self.__dict__.setdefault("_frames", {})
+        step, frames = getattr(self, "step", None) or step, self.__dict__.setdefault("_frames", {})  # own step
         if n not in frames:
             frames[n] = geometry.replace(angles=step * (np.arange(n) - 0.5 * (n - 1)))
         return frames[n], mid
