@@ -1,6 +1,6 @@
 """recon — physics-derived ("known operator") CT reconstruction networks.
 
-Geometries (:class:`ParallelBeam`, :class:`FanBeam`), exact differentiable projection operators
+Geometries (:class:`ParallelBeam`, :class:`FanBeam`; per view :class:`ParallelBeamVec`, :class:`FanBeamVec`), exact differentiable projection operators
 (:func:`project`, its exact adjoint :func:`backproject`, the FBP backprojector :func:`weighted_backproject`),
 analytic filtered backprojection (:func:`fbp`, :class:`FBPRecipe`), rebinning, analytic phantoms, scan readers
 (:func:`read_scan`) and the known-operator networks (:class:`LearnedFBP`, :class:`ViewUpsampledFBP`,
@@ -21,7 +21,9 @@ from .analytic.rebinning import Rebinning, rebin
 from .analytic.recipe import FBPRecipe, fbp
 from .analytic.tv import tv_reconstruct
 from .analytic.weights import LimitedAngleWarning
-from .geometry import FanBeam, Geometry, ParallelBeam, geometry_differences, geometry_from_dict, geometry_from_json
+from .geometry import (FanBeam, FanBeamVec, Geometry, ParallelBeam, ParallelBeamVec, as_circular, as_vectors,
+                       geometry_differences, geometry_from_dict, geometry_from_json)
+from .interop import astra_backend as _astra_backend  # noqa: F401  (registers backend="astra", imports no ASTRA)
 from .io import Scan, ScanWarning, read_scan
 from .models import (FanToParallel, LearnedFBP, ParallelToFan, ViewUpsampledFBP, fit_filter, load_model,
                      save_model)
@@ -31,7 +33,8 @@ from .simulation.phantoms import make_phantom, shepp_logan
 from .simulation.shapes import Ellipse, Polygon, rasterize, ray_transform, rectangle
 
 __all__ = [
-    "__version__", "Geometry", "ParallelBeam", "FanBeam", "geometry_from_dict", "geometry_from_json",
+    "__version__", "Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular",
+    "geometry_from_dict", "geometry_from_json",
     "geometry_differences", "project", "backproject", "weighted_backproject", "weighted_backproject_adjoint",
     "Projector", "Backprojector", "WeightedBackprojector", "Ellipse", "Polygon", "rectangle", "ray_transform",
     "rasterize", "shepp_logan", "make_phantom", "fbp", "FBP", "FBPRecipe", "LimitedAngleWarning", "rebin",

@@ -29,6 +29,41 @@ def small_geometries(seed: int = 0, n: int = 24) -> dict[str, recon.Geometry]:
     }
 
 
+def _turn(vec: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    return np.concatenate([c * vec[:, :1] - s * vec[:, 1:], s * vec[:, :1] + c * vec[:, 1:]], axis=1)
+
+
+def irregular_geometries(seed: int = 0, n: int = 24) -> dict[str, recon.Geometry]:
+    """Per-view scans no circular geometry can hold, made from :func:`small_geometries`: a parallel beam whose
+    detector tilts (up to ±8°) and shifts view by view; a flat-detector fan whose source wobbles (±1.5 mm along
+    and across), whose detector distance changes (±3 mm) and tilts (±6°); an arc-detector fan whose source
+    wobbles, with its arc kept centred on the source."""
+    rng = np.random.default_rng(seed)
+    base = small_geometries(seed, n)
+    out = {}
+    rows = base["parallel"].view_vectors().as_array()
+    nv = len(rows)
+    rows[:, 4:6] = _turn(rows[:, 4:6], np.radians(rng.uniform(-8, 8, nv)))
+    rows[:, 2:4] += rng.uniform(-0.4, 0.4, (nv, 1)) * rows[:, 4:6]
+    out["parallel"] = recon.ParallelBeamVec(rows, base["parallel"].n_det, n, base["parallel"].pixel_size)
+    g = base["fan-flat"]
+    rows = g.view_vectors().as_array()
+    nv = len(rows)
+    rows[:, 0:2] += rng.uniform(-1.5, 1.5, (nv, 2))
+    rows[:, 2:4] += rng.uniform(-3, 3, (nv, 1)) * (rows[:, 2:4] - rows[:, 0:2]) / 60.0
+    rows[:, 4:6] = _turn(rows[:, 4:6], np.radians(rng.uniform(-6, 6, nv)))
+    out["fan-flat"] = recon.FanBeamVec(rows, g.n_det, n, g.pixel_size)
+    g = base["fan-arc"]
+    rows = g.view_vectors().as_array()
+    nv = len(rows)
+    shift = rng.uniform(-1.5, 1.5, (nv, 2))
+    rows[:, 0:2] += shift
+    rows[:, 2:4] += shift  # the arc moves with its source: u stays tangent
+    out["fan-arc"] = recon.FanBeamVec(rows, g.n_det, n, g.pixel_size, detector="arc")
+    return out
+
+
 ARC_STEP = np.radians(2.0)  # view step of arc_fan
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .filters import RampFilter, apply_filter
-from ..geometry import FanBeam, Geometry, check_geometry
+from ..geometry import FanBeam, Geometry, as_circular, check_geometry
 from ..operators.functional import check_input, weighted_backproject
 from .weights import redundancy_weights
 
@@ -80,7 +80,7 @@ class FBP(torch.nn.Module):
                  learn_filter: bool = False, learn_weights: bool = False, dtype: torch.dtype = torch.float32,
                  backend: Optional[str] = None, warn: bool = True) -> None:
         super().__init__()
-        check_geometry(geometry)
+        geometry = as_circular(check_geometry(geometry), "FBP")
         self.geometry = geometry
         self.backend = backend
         spacing, arc = filter_spacing(geometry)

@@ -30,7 +30,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..geometry import FanBeam, Geometry, ParallelBeam, check_geometry
+from ..geometry import FanBeam, Geometry, ParallelBeam, as_circular, check_geometry
 from ..operators.functional import check_input
 
 __all__ = ["Rebinning", "rebin", "rebin_coverage", "parallel_geometry_for", "isocentre_pitch", "field_of_view_radius"]
@@ -144,8 +144,8 @@ class Rebinning(torch.nn.Module):
 
     def __init__(self, source: Geometry, target: Geometry, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        check_geometry(source, "source")
-        check_geometry(target, "target")
+        source = as_circular(check_geometry(source, "source"), "rebinning (source)")
+        target = as_circular(check_geometry(target, "target"), "rebinning (target)")
         self.source, self.target = source, target
         idx, wts = _rebinning_taps(source, target)
         self.register_buffer("index", torch.from_numpy(idx.reshape(-1)))

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from .._checks import integer, real
-from ..geometry import Geometry
+from ..geometry import Geometry, as_circular
 from ..operators.functional import check_input
 from .arcs import end_taper
 from .filtered_backprojection import FBP, FilterSpec, fbp_weights, filter_backproject, filter_spacing
@@ -107,7 +107,7 @@ class FBPRecipe:
         """Reconstruct ``sinogram`` ``[..., n_views, n_det]`` (line integrals in ``geometry``): image
         ``[..., N, N]`` μ in 1/mm, numpy in → numpy out; differentiable in the sinogram."""
         x, was_numpy = check_input("FBPRecipe.reconstruct", "sinogram", sinogram, geometry)
-        x, g = self.prepare(x, geometry)
+        x, g = self.prepare(x, as_circular(geometry, "FBP"))
         w = torch.as_tensor(self.weights(g, warn), dtype=x.dtype, device=x.device)
         k = torch.as_tensor(self.response(g), dtype=x.dtype, device=x.device)
         out = filter_backproject(x * w, k, g, backend)

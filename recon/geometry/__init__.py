@@ -20,8 +20,11 @@ were made for.
 """
 
 from .beams import FanBeam, Geometry, ParallelBeam
+from .vector_beams import FanBeamVec, ParallelBeamVec, as_circular, as_vectors
+from .vectors import DetectorMap, ViewVectors
 from .relations import (check_geometry, evenly_spaced_views, geometry_differences, geometry_from_dict,
                         geometry_from_json, view_indices)
 
-__all__ = ["Geometry", "ParallelBeam", "FanBeam", "check_geometry", "geometry_from_dict", "geometry_from_json",
+__all__ = ["Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular", "ViewVectors",
+           "DetectorMap", "check_geometry", "geometry_from_dict", "geometry_from_json",
            "geometry_differences", "view_indices", "evenly_spaced_views"]

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import integer, real
+from .vectors import ViewVectors
 
 __all__ = ["Geometry", "ParallelBeam", "FanBeam"]
 
@@ -95,13 +96,23 @@ class Geometry:
         (bilinear hats reach one pixel beyond the outermost pixel centres)."""
         return (self.image_size + 1) / 2.0 * self.pixel_size
 
+    @property
+    def ndim(self) -> int:
+        """Dimension of the scanned object (2: slices)."""
+        return 2
+
+    def view_vectors(self) -> ViewVectors:
+        """The per-view vector form (ASTRA's ``_vec`` layout, :mod:`recon.geometry.vectors`) that every operator
+        reads."""
+        raise NotImplementedError
+
     def rays(self) -> tuple[np.ndarray, np.ndarray]:
         """Ray of every sinogram element as (point, unit direction), each ``[n_views, n_det, 2]`` (x, y) in mm.
 
-        For fan beams the point is the source; for parallel beams it is the ray's foot on the detector axis
-        through the origin. The line integral of a sinogram element runs along ``point + t * direction``.
+        For fan beams the point is the source; for parallel beams it is the detector element. The line integral
+        of a sinogram element runs along ``point + t * direction``.
         """
-        raise NotImplementedError
+        return self.view_vectors().rays()
 
     # ---- serialisation -------------------------------------------------------------------------------
     def _params(self) -> dict[str, Any]:
@@ -143,8 +154,8 @@ class Geometry:
         )
 
     def __hash__(self) -> int:
-        return hash((self.kind, self.angles.tobytes()) + tuple(v for v in self._params().values()
-                                                             if not isinstance(v, np.ndarray)))
+        return hash((self.kind,) + tuple(v.tobytes() if isinstance(v, np.ndarray) else v
+                                         for v in self._params().values()))
 
     def _angles_repr(self) -> str:
         a = np.rad2deg(self.angles)
@@ -212,12 +223,11 @@ class ParallelBeam(Geometry):
                  det_offset: float = 0.0) -> None:
         self._init_common(angles, n_det, det_spacing, image_size, pixel_size, det_offset)
 
-    def rays(self) -> tuple[np.ndarray, np.ndarray]:
-        c, s = np.cos(self.angles)[:, None], np.sin(self.angles)[:, None]
-        u = self.det_coords[None, :]
-        point = np.stack(np.broadcast_arrays(u * c, u * s), axis=-1)
-        direction = np.stack(np.broadcast_arrays(s + 0 * u, -c + 0 * u), axis=-1)
-        return point, direction
+    def view_vectors(self) -> ViewVectors:
+        c, s = np.cos(self.angles), np.sin(self.angles)
+        axis = np.stack([c, s], axis=1)
+        return ViewVectors(source=np.stack([s, -c], axis=1), detector=self.det_offset * axis,
+                           u=self.det_spacing * axis, model="parallel", n_det=self.n_det)
 
 
 class FanBeam(Geometry):
@@ -315,12 +325,17 @@ class FanBeam(Geometry):
         """Geometric magnification ``sdd / sod`` at the rotation axis."""
         return self.sdd / self.sod
 
-    def rays(self) -> tuple[np.ndarray, np.ndarray]:
-        c, s = np.cos(self.angles)[:, None], np.sin(self.angles)[:, None]
-        g = self.fan_angles[None, :]
-        cg, sg = np.cos(g), np.sin(g)
-        # central ray (-sin θ, cos θ) rotated by γ towards the detector axis (cos θ, sin θ)
-        dx = -s * cg + c * sg
-        dy = c * cg + s * sg
-        point = np.stack(np.broadcast_arrays(self.sod * s + 0 * g, -self.sod * c + 0 * g), axis=-1)
-        return point, np.stack([dx, dy], axis=-1)
+    def view_vectors(self) -> ViewVectors:
+        c, s = np.cos(self.angles), np.sin(self.angles)
+        axis, central = np.stack([c, s], axis=1), np.stack([-s, c], axis=1)
+        source = -self.sod * central
+        if self.detector == "flat":
+            centre = (self.sdd - self.sod) * central + self.det_offset * axis
+            u = self.det_spacing * axis
+        else:  # the arc's middle element sits at the fan angle det_offset / sdd, its tangent turned with it
+            g = self.det_offset / self.sdd
+            turned_c = math.cos(g) * central + math.sin(g) * axis
+            turned_a = math.cos(g) * axis - math.sin(g) * central
+            centre = source + self.sdd * turned_c
+            u = self.det_spacing * turned_a
+        return ViewVectors(source=source, detector=centre, u=u, model=self.detector, n_det=self.n_det)

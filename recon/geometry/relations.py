@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .beams import FanBeam, Geometry, ParallelBeam
+from .vector_beams import FanBeamVec, ParallelBeamVec
 
 __all__ = ["check_geometry", "geometry_from_dict", "geometry_from_json", "geometry_differences", "view_indices",
            "evenly_spaced_views"]
@@ -18,11 +19,13 @@ __all__ = ["check_geometry", "geometry_from_dict", "geometry_from_json", "geomet
 def check_geometry(value: Any, name: str = "geometry") -> Geometry:
     """``value`` if it is a geometry of this package, else ``TypeError`` naming ``name``."""
     if not isinstance(value, Geometry):
-        raise TypeError(f"{name} must be a recon.ParallelBeam or recon.FanBeam, got {type(value).__name__}")
+        raise TypeError(f"{name} must be a recon geometry (ParallelBeam, FanBeam, ParallelBeamVec or FanBeamVec), "
+                        f"got {type(value).__name__}")
     return value
 
 
-_KINDS: dict[str, type[Geometry]] = {"parallel": ParallelBeam, "fan": FanBeam}
+_KINDS: dict[str, type[Geometry]] = {"parallel": ParallelBeam, "fan": FanBeam, "parallel_vec": ParallelBeamVec,
+                                     "fan_vec": FanBeamVec}
 
 
 def geometry_from_dict(d: dict[str, Any]) -> Geometry:
@@ -61,6 +64,12 @@ def geometry_differences(expected: Geometry, actual: Geometry, rtol: float = 1e-
                     i = int(np.argmax(delta))
                     diffs.append(f"view angles differ (view {i}: {np.degrees(va[i]):.4g}° expected, "
                                  f"got {np.degrees(vb[i]):.4g}°)")
+        elif isinstance(va, np.ndarray):
+            if va.shape != vb.shape:
+                diffs.append(f"{key}: shape {va.shape} expected, got {vb.shape}")
+            elif not np.allclose(va, vb, rtol=rtol, atol=rtol * expected.pixel_size):
+                view = int(np.argmax(np.abs(va - vb).max(axis=-1)))
+                diffs.append(f"{key} differ (view {view}: {va[view].tolist()} expected, got {vb[view].tolist()})")
         elif isinstance(va, str) or isinstance(va, int):
             if va != vb:
                 diffs.append(f"{key} {va!r} expected, got {vb!r}")

@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..geometry import FanBeam, Geometry, ParallelBeam
+from ..geometry import FanBeam, FanBeamVec, Geometry, ParallelBeam, ParallelBeamVec, as_circular
 
 __all__ = ["to_astra", "from_astra", "astra_vectors"]
 
@@ -42,26 +42,17 @@ def astra_vectors(geometry: Geometry, unit_mm: float = 1.0) -> np.ndarray:
     """The ``[n_views, 6]`` rows of ASTRA's ``parallel_vec`` (ray, detector centre, u) or ``fanflat_vec``
     (source, detector centre, u) for ``geometry``, lengths in units of ``unit_mm`` mm."""
     _no_arc(geometry)
-    theta = geometry.angles
-    c, s = np.cos(theta), np.sin(theta)
-    u = np.stack([c, s], axis=1)
-    centre = geometry.det_offset * u
-    if isinstance(geometry, FanBeam):
-        first = geometry.sod * np.stack([s, -c], axis=1)
-        centre = centre + (geometry.sdd - geometry.sod) * np.stack([-s, c], axis=1)
-    else:
-        first = np.stack([s, -c], axis=1)
-    if isinstance(geometry, FanBeam):
-        first = first / unit_mm
-    return np.concatenate([first, centre / unit_mm, geometry.det_spacing / unit_mm * u], axis=1)
+    v = geometry.view_vectors()
+    first = v.source if v.model == "parallel" else v.source / unit_mm
+    return np.concatenate([first, v.detector / unit_mm, v.u / unit_mm], axis=1)
 
 
 def _no_arc(geometry: Geometry) -> None:
-    if isinstance(geometry, FanBeam) and geometry.detector == "arc":
+    if not isinstance(geometry, Geometry):
+        raise TypeError(f"to_astra needs a recon geometry, got {type(geometry).__name__}")
+    if geometry.view_vectors().model == "arc":
         raise ValueError("ASTRA's 2-D geometries have no arc (equiangular) detector; use recon's operators for "
                          "this geometry, or rebin it to a flat detector first (recon.rebin)")
-    if not isinstance(geometry, (ParallelBeam, FanBeam)):
-        raise TypeError(f"to_astra needs a recon.ParallelBeam or recon.FanBeam, got {type(geometry).__name__}")
 
 
 def to_astra(geometry: Geometry, vectors: Optional[bool] = None,
@@ -77,6 +68,12 @@ def to_astra(geometry: Geometry, vectors: Optional[bool] = None,
     astra = _import_astra()
     _no_arc(geometry)
     _check_unit(unit_mm)
+    fan = geometry.view_vectors().model != "parallel"
+    if isinstance(geometry, (ParallelBeamVec, FanBeamVec)):
+        if vectors is False:
+            raise ValueError(f"a {type(geometry).__name__} is given view by view: ASTRA holds it only as "
+                             f"{'fanflat_vec' if fan else 'parallel_vec'} (vectors=True)")
+        vectors = True
     if vectors is None:
         vectors = geometry.det_offset != 0.0
     if not vectors and geometry.det_offset != 0.0:
@@ -84,12 +81,11 @@ def to_astra(geometry: Geometry, vectors: Optional[bool] = None,
                          f"no detector offset (this one is {geometry.det_offset:g} mm): use vectors=True")
     half = geometry.image_size * geometry.pixel_size / 2.0 / unit_mm
     vol = astra.create_vol_geom(geometry.image_size, geometry.image_size, -half, half, -half, half)
-    fan = isinstance(geometry, FanBeam)
-    spacing = geometry.det_spacing / unit_mm
     if vectors:
-        proj = astra.create_proj_geom("fanflat_vec" if fan else "parallel_vec", geometry.n_det,
-                                      astra_vectors(geometry, unit_mm))
-    elif fan:
+        return vol, astra.create_proj_geom("fanflat_vec" if fan else "parallel_vec", geometry.n_det,
+                                           astra_vectors(geometry, unit_mm))
+    spacing = geometry.det_spacing / unit_mm
+    if fan:
         proj = astra.create_proj_geom("fanflat", spacing, geometry.n_det, np.array(geometry.angles),
                                       geometry.sod / unit_mm, (geometry.sdd - geometry.sod) / unit_mm)
     else:
@@ -121,47 +117,13 @@ def _grid(vol_geom: dict[str, Any], unit_mm: float) -> tuple[int, float]:
     return rows, px * unit_mm
 
 
-def _views(vectors: np.ndarray, fan: bool) -> dict[str, Any]:
-    """Angles, detector pitch and offset (and sod, sdd) of vector rows, checked to be one circular scan."""
-    v = np.asarray(vectors, dtype=np.float64)
-    if v.ndim != 2 or v.shape[1] != 6 or len(v) == 0:
-        raise ValueError(f"ASTRA 2-D vectors must be [n_views, 6], got shape {v.shape}")
-    first, centre, u = v[:, 0:2], v[:, 2:4], v[:, 4:6]
-    radius = np.linalg.norm(first, axis=1)
-    theta = np.unwrap(np.arctan2(first[:, 0], -first[:, 1]))
-    theta = theta - 2 * np.pi * np.floor(theta[0] / (2 * np.pi))
-    axis = np.stack([np.cos(theta), np.sin(theta)], axis=1)
-    pitch = np.linalg.norm(u, axis=1)
-    scale = max(float(np.abs(v).max()), 1e-300)
-    tol = 1e-7
-    out = {"angles": theta, "det_spacing": float(pitch.mean()), "det_offset": float((centre * axis).sum(1).mean())}
-    checks = [("detector pitch |u|", pitch), ("detector offset", (centre * axis).sum(1))]
-    if fan:
-        odd = (centre * np.stack([-axis[:, 1], axis[:, 0]], axis=1)).sum(1)
-        out.update(sod=float(radius.mean()), sdd=float((radius + odd).mean()))
-        checks += [("source distance", radius), ("origin-detector distance", odd)]
-    for name, values in checks:
-        bad = np.flatnonzero(np.abs(values - values[0]) > tol * scale)
-        if bad.size:
-            raise ValueError(f"these ASTRA vectors are not one circular scan: the {name} changes from {values[0]:.6g} "
-                             f"(view 0) to {values[bad[0]]:.6g} (view {bad[0]}); recon has no such geometry")
-    skew = np.abs(u / pitch[:, None] - axis).max(axis=1)
-    if skew.max() > tol:
-        k = int(np.argmax(skew))
-        if np.allclose(u[k] / pitch[k], -axis[k], atol=1e-6):
-            raise ValueError(f"view {k}: the detector's u vector runs against the axis (cos θ, sin θ) (a mirrored "
-                             "detector); flip the sinogram's detector axis and reverse u first")
-        tilt = np.degrees(np.arccos(np.clip(float((u[k] / pitch[k]) @ axis[k]), -1.0, 1.0)))
-        raise ValueError(f"view {k}: the detector is tilted by {tilt:.3g}° from "
-                         "perpendicular to the central ray; recon has no tilted detectors")
-    return out
-
-
 def from_astra(vol_geom: dict[str, Any], proj_geom: dict[str, Any], unit_mm: float = 1.0) -> Geometry:
     """The recon geometry of ASTRA's ``(vol_geom, proj_geom)`` (``parallel``, ``fanflat``, ``parallel_vec``,
     ``fanflat_vec``); ``unit_mm`` is the length of ASTRA's unit in mm (1 for :func:`to_astra`'s geometries, the
-    pixel size in mm for geometries in pixel units). A geometry recon cannot hold (non-square or off-centre
-    volume, a vector scan that is not circular, a tilted detector) raises ``ValueError``."""
+    pixel size in mm for geometries in pixel units). Vector geometries of one circular scan come back as
+    :class:`~recon.ParallelBeam`/:class:`~recon.FanBeam`, any other (a tilted detector, a wobbling source) as
+    :class:`~recon.ParallelBeamVec`/:class:`~recon.FanBeamVec`. A volume recon cannot hold (non-square or
+    off-centre) raises ``ValueError``."""
     _check_unit(unit_mm)
     kind = proj_geom.get("type") if isinstance(proj_geom, dict) else None
     if kind not in PROJECTION_TYPES:
@@ -171,11 +133,7 @@ def from_astra(vol_geom: dict[str, Any], proj_geom: dict[str, Any], unit_mm: flo
     n_det = int(proj_geom["DetectorCount"])
     common = {"n_det": n_det, "image_size": size, "pixel_size": px}
     if kind.endswith("_vec"):
-        v = _views(proj_geom["Vectors"], fan=kind == "fanflat_vec")
-        lengths = {k: v[k] * unit_mm for k in ("det_spacing", "det_offset", "sod", "sdd") if k in v}
-        if kind == "fanflat_vec":
-            return FanBeam(v["angles"], **common, **lengths)
-        return ParallelBeam(v["angles"], **common, **lengths)
+        return _from_vectors(proj_geom["Vectors"], kind == "fanflat_vec", common, unit_mm)
     angles = np.asarray(proj_geom["ProjectionAngles"], dtype=np.float64)
     spacing = float(proj_geom["DetectorWidth"]) * unit_mm
     if kind == "fanflat":
@@ -183,3 +141,18 @@ def from_astra(vol_geom: dict[str, Any], proj_geom: dict[str, Any], unit_mm: flo
         return FanBeam(angles, det_spacing=spacing, sod=sod,
                        sdd=sod + float(proj_geom["DistanceOriginDetector"]) * unit_mm, **common)
     return ParallelBeam(angles, det_spacing=spacing, **common)
+
+
+def _from_vectors(rows, fan: bool, common: dict[str, Any], unit_mm: float) -> Geometry:
+    """A circular geometry where the vectors describe one, else the per-view geometry of the same rows."""
+    arr = np.array(rows, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 6 or len(arr) == 0:
+        raise ValueError(f"ASTRA 2-D vectors must be [n_views, 6], got shape {arr.shape}")
+    arr[:, 2:] *= unit_mm
+    if fan:
+        arr[:, :2] *= unit_mm
+    geometry = FanBeamVec(arr, **common) if fan else ParallelBeamVec(arr, **common)
+    try:
+        return as_circular(geometry)
+    except ValueError:
+        return geometry

@@ -25,6 +25,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .atan import ATAN_COEFFS, TAN_PI_8
+
 __all__ = ["joseph_forward", "joseph_adjoint", "pixel_backproject", "pixel_backproject_adjoint", "n_blocks"]
 
 
@@ -210,12 +212,6 @@ def joseph_adjoint(sino, a, b, w, row_ptr, row_ray, col_ptr, col_ray, out):  # p
                 out[ib, r, c] += colt[ib, c, r + 1]
 
 
-# atan(x) = x * P(x²) on |x| <= tan(π/8): the alternating odd Taylor coefficients (-1)^k / (2k + 1),
-# k = 0 … 12, highest first; truncation error < 2e-12 rad.
-ATAN_COEFFS = tuple((-1.0) ** k / (2 * k + 1) for k in range(12, -1, -1))
-TAN_PI_8 = 0.41421356237309503
-
-
 @njit(inline="always", cache=True)
 def atan_ratio(t, ell):
     """``atan(t / ell)`` for ``ell > 0`` without branches (vectorisable, unlike libm's atan2), accurate to
@@ -237,37 +233,46 @@ def atan_ratio(t, ell):
 
 
 @njit(inline="always", cache=True)
-def _detector_row(kind, y, ct, st, sod, sdd, xs, u0m, inv_du, lo, hi, kbuf, wbuf):
+def _detector_row(model, y, cf, xs, lo, hi, kbuf, wbuf):
     """For the pixel row with centre ``y`` (mm) and pixel x-centres ``xs`` in one view, fill ``kbuf[c]``
     with the fractional detector index + 1, clamped to [0, n_det + 1] (the columns of the zero-padded
-    sinogram), and ``wbuf[c]`` with the distance weight:
+    sinogram), and ``wbuf[c]`` with the distance weight. ``cf`` holds the view's detector map
+    (:class:`recon.geometry.DetectorMap`) as ``tx, ty, t0, lx, ly, l0, R, s_m, 1/pitch`` with ``s_m`` the
+    position of element -1; with ``t = tx x + ty y + t0`` and ``L = lx x + ly y + l0``:
 
-    * parallel (kind 0): ``u = x cos θ + y sin θ``, weight 1;
-    * flat fan (1): ``L = sod - x sin θ + y cos θ``, ``u = sdd t / L``, weight ``(sod / L)²``;
-    * arc fan (2): ``u = sdd atan(t / L)``, weight ``1 / (L² + t²)``.
+    * parallel (model 0): ``s = t``, weight 1;
+    * flat (1): ``s = R t / L``, weight ``(l0 / L)²`` (``(sod / L)²`` on a circular orbit);
+    * arc (2): ``s = R atan(t / L)``, weight ``1 / (L² + t²)``.
 
-    ``u0m`` is the position of detector element -1 (``u0 - du``). All scalars share the data's float type,
-    so float32 data get float32 coordinates (8 SIMD lanes). One loop per kind, free of branches, so that it
-    vectorises; shared by the backprojector and its adjoint so that both use the same coordinates."""
+    All scalars share the data's float type, so float32 data get float32 coordinates (8 SIMD lanes). One loop
+    per model, free of branches, so that it vectorises; shared by the backprojector and its adjoint so that
+    both use the same coordinates."""
     n = kbuf.shape[0]
-    if kind == 0:
+    tx = cf[0]
+    t_row = y * cf[1] + cf[2]
+    lx = cf[3]
+    l_row = y * cf[4] + cf[5]
+    radius = cf[6]
+    s_m = cf[7]
+    inv_du = cf[8]
+    if model == 0:
         for c in range(n):
-            x = xs[c]
-            kbuf[c] = min(max((x * ct + y * st - u0m) * inv_du, lo), hi)
+            kbuf[c] = min(max((xs[c] * tx + t_row - s_m) * inv_du, lo), hi)
             wbuf[c] = 1
-    elif kind == 1:
+    elif model == 1:
+        dist = cf[5]
         for c in range(n):
             x = xs[c]
-            inv = 1 / (sod - x * st + y * ct)
-            q = sod * inv
-            kbuf[c] = min(max((sdd * (x * ct + y * st) * inv - u0m) * inv_du, lo), hi)
+            inv = 1 / (x * lx + l_row)
+            q = dist * inv
+            kbuf[c] = min(max((radius * (x * tx + t_row) * inv - s_m) * inv_du, lo), hi)
             wbuf[c] = q * q
     else:
         for c in range(n):
             x = xs[c]
-            t = x * ct + y * st
-            ell = sod - x * st + y * ct
-            kbuf[c] = min(max((sdd * atan_ratio(t, ell) - u0m) * inv_du, lo), hi)
+            t = x * tx + t_row
+            ell = x * lx + l_row
+            kbuf[c] = min(max((radius * atan_ratio(t, ell) - s_m) * inv_du, lo), hi)
             wbuf[c] = 1 / (ell * ell + t * t)
 
 
@@ -305,13 +310,13 @@ def _gather_row_pair(o, o_rev, row, row_opp, ibuf, fbuf, wbuf):
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def pixel_backproject(padded, cos, sin, kind, sod, sdd, xs, u0m, inv_du, primary, opposite, out,
-                      nblocks):  # pragma: no cover - compiled
+def pixel_backproject(padded, coef, model, xs, primary, opposite, out, nblocks):  # pragma: no cover - compiled
     """``padded``: sinograms ``[nb, nv, nd + 3]`` with the data in columns 1 … nd and zeros around it
-    (branch-free interpolation). ``cos``, ``sin``, ``xs`` (pixel x-centres = reversed y-centres) and the
-    scalars have the data's dtype. ``primary`` lists the views whose coordinates are computed and
-    ``opposite[j]`` the view at ``angle[primary[j]] + π`` (-1: none), which reuses them: pixel (-x, -y) in
-    the opposite view meets the detector where (x, y) meets it in the primary view, with the same weight.
+    (branch-free interpolation). ``coef`` ``[nv, 9]`` (each view's detector map, see :func:`_detector_row`)
+    and ``xs`` (pixel x-centres = reversed y-centres) have the data's dtype. ``primary`` lists the views whose
+    coordinates are computed and ``opposite[j]`` a view (-1: none) in which pixel (-x, -y) meets the detector
+    where (x, y) meets it in the primary view, with the same weight (the view 180° away on a circular orbit),
+    and which reuses them.
     Each task owns the row pairs (r, N-1-r) of one block, so the mirrored writes stay inside the task."""
     nb = padded.shape[0]
     ndp = padded.shape[2]
@@ -330,15 +335,14 @@ def pixel_backproject(padded, cos, sin, kind, sod, sdd, xs, u0m, inv_du, primary
         for j in range(primary.shape[0]):
             v = primary[j]
             w = opposite[j]
-            ct = cos[v]
-            st = sin[v]
+            cf = coef[v]
             row = padded[ib, v]
             row_opp = padded[ib, max(w, 0)]
             for r in range(r_lo, r_hi):
                 rm = n - 1 - r
                 for side in range(1 if rm == r else 2):  # the middle row of an odd grid pairs with itself
                     rr = r if side == 0 else rm
-                    _detector_row(kind, xs[n - 1 - rr], ct, st, sod, sdd, xs, u0m, inv_du, lo, hi, kbuf, wbuf)
+                    _detector_row(model, xs[n - 1 - rr], cf, xs, lo, hi, kbuf, wbuf)
                     _split_index(kbuf, ibuf)
                     if w >= 0:
                         _gather_row_pair(out[ib, rr], out[ib, n - 1 - rr], row, row_opp, ibuf, kbuf, wbuf)
@@ -347,8 +351,7 @@ def pixel_backproject(padded, cos, sin, kind, sod, sdd, xs, u0m, inv_du, primary
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def pixel_backproject_adjoint(img, cos, sin, kind, sod, sdd, xs, u0m, inv_du, primary, opposite,
-                              padded):  # pragma: no cover - compiled
+def pixel_backproject_adjoint(img, coef, model, xs, primary, opposite, padded):  # pragma: no cover - compiled
     """Adjoint of :func:`pixel_backproject` (same coordinates, same view pairing): accumulates into
     ``padded`` ``[nb, nv, nd + 3]`` (the caller keeps columns 1 … nd). One task per (image, primary view)
     writes that view's detector row and its opposite view's."""
@@ -362,15 +365,14 @@ def pixel_backproject_adjoint(img, cos, sin, kind, sod, sdd, xs, u0m, inv_du, pr
         j = task - ib * n_primary
         v = primary[j]
         w = opposite[j]
-        ct = cos[v]
-        st = sin[v]
+        cf = coef[v]
         kbuf = np.empty(n, dtype=padded.dtype)
         wbuf = np.empty(n, dtype=padded.dtype)
         ibuf = np.empty(n, dtype=np.int32)
         row = padded[ib, v]
         row_opp = padded[ib, max(w, 0)]
         for r in range(n):
-            _detector_row(kind, xs[n - 1 - r], ct, st, sod, sdd, xs, u0m, inv_du, lo, hi, kbuf, wbuf)
+            _detector_row(model, xs[n - 1 - r], cf, xs, lo, hi, kbuf, wbuf)
             _split_index(kbuf, ibuf)
             im = img[ib, r]
             for c in range(n):

@@ -8,31 +8,30 @@ Three linear maps, kept distinct:
   weight; *not* ``Aᵀ``. :func:`weighted_backproject_adjoint` is its exact adjoint.
 
 Each is differentiable, and the gradient of each operator is its adjoint (so ``backproject`` is the
-gradient of ``project`` and vice versa). CPU tensors run compiled multi-threaded kernels (Numba), CUDA
-tensors Triton kernels of the same matrices (:mod:`recon.operators.triton_impl`), and ``backend="torch"``
-the same matrices as plain PyTorch code on any device. Inputs may be torch tensors or numpy arrays (numpy in,
+gradient of ``project`` and vice versa). Back-ends come from one registry (:mod:`recon.operators.registry`):
+CPU tensors run compiled multi-threaded kernels ("numba"), CUDA tensors Triton kernels of the same matrices
+("triton", :mod:`recon.operators.triton_impl`), ``backend="torch"`` the same matrices as plain PyTorch code on
+any device, and ``backend="astra"`` ASTRA's projectors where :mod:`recon.interop` finds ASTRA. Inputs may be torch tensors or numpy arrays (numpy in,
 numpy out), with any number of leading batch/channel dimensions.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional
-
-import importlib
 import importlib.util
+from typing import Optional
 
 import numpy as np
 import torch
 
 from .._checks import check_memory
 from ..geometry import Geometry, check_geometry
-from . import cpu, torch_impl
-from .rays import joseph_rays, opposite_views, pixel_driven_params
+from .registry import backends, get_backend, operator_of
 
 __all__ = ["project", "backproject", "weighted_backproject", "weighted_backproject_adjoint", "BACKENDS",
            "check_input", "resolve_backend"]
 
-BACKENDS = ("numba", "torch", "triton")
+#: The back-ends recon itself registers (all registered ones: :func:`recon.operators.backends`).
+BACKENDS = backends()
 
 # op name -> (input kind, output kind, adjoint op name)
 _OPS = {
@@ -43,86 +42,14 @@ _OPS = {
 }
 
 
-# ---- kernels on flattened batches ---------------------------------------------------------------------------
-
-def _numba_project(x: np.ndarray, g: Geometry) -> np.ndarray:
-    r = joseph_rays(g)
-    out = np.zeros((x.shape[0],) + g.sino_shape, dtype=x.dtype)
-    cpu.joseph_forward(x, r.a, r.b, r.w, r.row_ptr, r.row_ray, r.col_ptr, r.col_ray, out)
-    return out
-
-
-def _numba_backproject(y: np.ndarray, g: Geometry) -> np.ndarray:
-    r = joseph_rays(g)
-    out = np.zeros((y.shape[0],) + g.image_shape, dtype=y.dtype)
-    cpu.joseph_adjoint(y, r.a, r.b, r.w, r.row_ptr, r.row_ray, r.col_ptr, r.col_ray, out)
-    return out
-
-
-def _pixel_args(g: Geometry, dtype: np.dtype) -> tuple:
-    """Arguments of the pixel-driven kernels in the data's float type (float32 data: float32 coordinates)."""
-    p = pixel_driven_params(g)
-    f = np.dtype(dtype).type
-    primary, opposite = opposite_views(g.angles)
-    return (p.cos.astype(dtype), p.sin.astype(dtype), p.kind, f(p.sod), f(p.sdd),
-            g.pixel_coords.astype(dtype), f(p.u0 - p.du), f(1.0 / p.du), primary, opposite)
-
-
-def _numba_weighted(y: np.ndarray, g: Geometry) -> np.ndarray:
-    padded = np.zeros(y.shape[:2] + (g.n_det + 3,), dtype=y.dtype)  # zero columns at -1, n_det, n_det + 1
-    padded[:, :, 1:-2] = y
-    out = np.zeros((y.shape[0],) + g.image_shape, dtype=y.dtype)
-    cpu.pixel_backproject(padded, *_pixel_args(g, y.dtype), out, cpu.n_blocks(y.shape[0], (g.image_size + 1) // 2))
-    return out
-
-
-def _numba_weighted_adjoint(x: np.ndarray, g: Geometry) -> np.ndarray:
-    padded = np.zeros((x.shape[0], g.n_views, g.n_det + 3), dtype=x.dtype)
-    cpu.pixel_backproject_adjoint(x, *_pixel_args(g, x.dtype), padded)
-    return np.ascontiguousarray(padded[:, :, 1:-2])
-
-
-_NUMBA: dict[str, Callable[[np.ndarray, Geometry], np.ndarray]] = {
-    "project": _numba_project,
-    "backproject": _numba_backproject,
-    "weighted_backproject": _numba_weighted,
-    "weighted_backproject_adjoint": _numba_weighted_adjoint,
-}
-
-_TORCH: dict[str, Callable[[torch.Tensor, Geometry], torch.Tensor]] = {
-    "project": torch_impl.joseph_forward,
-    "backproject": torch_impl.joseph_adjoint,
-    "weighted_backproject": torch_impl.pixel_backproject,
-    "weighted_backproject_adjoint": torch_impl.pixel_backproject_adjoint,
-}
-
-
-def _triton():
-    """The Triton kernels, imported on first use (an optional dependency on the CPU)."""
-    try:
-        return importlib.import_module(".triton_impl", __package__)
-    except ImportError as err:
-        raise ValueError(f"backend 'triton' needs the triton package ({err}); on a CPU machine: pip install triton, "
-                         "and set TRITON_INTERPRET=1 to run its kernels in the interpreter") from None
-
-
-_TRITON_NAMES = {"project": "joseph_forward", "backproject": "joseph_adjoint",
-                 "weighted_backproject": "pixel_backproject",
-                 "weighted_backproject_adjoint": "pixel_backproject_adjoint"}
-
+# ---- dispatch ------------------------------------------------------------------------------------------------
 
 def _run(op: str, x: torch.Tensor, g: Geometry, backend: str) -> torch.Tensor:
-    """Apply ``op`` to ``x`` of shape ``[..., *in_shape]`` (already validated)."""
+    """Apply ``op`` of the registered ``backend`` to ``x`` of shape ``[..., *in_shape]`` (already validated)."""
     out_kind = _OPS[op][1]
     lead = tuple(x.shape[:-2])
     flat = x.detach().reshape((-1,) + tuple(x.shape[-2:]))
-    if backend == "numba":
-        arr = flat.contiguous().numpy()
-        out = torch.from_numpy(_NUMBA[op](arr, g))
-    elif backend == "triton":
-        out = getattr(_triton(), _TRITON_NAMES[op])(flat, g)
-    else:
-        out = _TORCH[op](flat.contiguous(), g)
+    out = operator_of(get_backend(backend), backend, op)(flat, g)
     out_shape = g.sino_shape if out_kind == "sinogram" else g.image_shape
     return out.reshape(lead + out_shape)
 
@@ -179,18 +106,16 @@ def check_input(name: str, kind: str, data, geometry: Geometry, check_finite: bo
 
 def resolve_backend(backend: Optional[str], device: torch.device) -> str:
     """``None`` → "numba" on the CPU, "triton" on CUDA when Triton is installed (it ships with CUDA builds of
-    PyTorch), else "torch"; validates an explicit choice."""
+    PyTorch), else "torch"; an explicit name must be registered (:func:`recon.operators.backends`) and compute
+    on ``device``."""
     if backend is None:
         if device.type == "cpu":
             return "numba"
         return "triton" if device.type == "cuda" and importlib.util.find_spec("triton") is not None else "torch"
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
-    if backend == "numba" and device.type != "cpu":
-        raise ValueError(f"backend 'numba' runs on CPU tensors only; got a tensor on {device}")
-    if backend == "triton" and not _triton().usable(device):
-        raise ValueError(f"backend 'triton' runs on CUDA tensors (or on CPU tensors in Triton's interpreter, "
-                         f"TRITON_INTERPRET=1 set before the first use); got a tensor on {device}")
+    chosen = get_backend(backend)
+    if not chosen.usable(device):
+        raise ValueError(f"backend {backend!r} runs on {getattr(chosen, 'devices', 'other devices')}; "
+                         f"got a tensor on {device}")
     return backend
 
 
@@ -222,8 +147,8 @@ def project(image, geometry: Geometry, *, backend: Optional[str] = None, check_f
     image : torch.Tensor or numpy.ndarray, shape ``[..., N, N]``, float32 or float64
         Linear attenuation μ in 1/mm on the geometry's image grid (``N = geometry.image_size``).
     geometry : ParallelBeam or FanBeam
-    backend : {None, "numba", "torch", "triton"}
-        ``None`` picks the compiled CPU kernels (numba) for CPU tensors and the Triton GPU kernels for CUDA
+    backend : None or a registered back-end name (:func:`recon.operators.backends`)
+        ``None`` picks the compiled CPU kernels ("numba") for CPU tensors and the Triton GPU kernels for CUDA
         tensors (the PyTorch path where Triton is missing); "torch" is the plain PyTorch reference.
     check_finite : bool
         Reject NaN/Inf input with a ``ValueError`` (one cheap pass over the input).

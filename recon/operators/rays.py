@@ -17,9 +17,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..geometry import FanBeam, Geometry
+from ..geometry import Geometry
+from ..geometry.vectors import partners_by_angle
 
-__all__ = ["JosephRays", "joseph_rays", "PixelDrivenParams", "pixel_driven_params", "cached"]
+__all__ = ["JosephRays", "joseph_rays", "PixelDrivenParams", "pixel_driven_params", "cached", "opposite_views",
+           "MODEL_CODES"]
 
 # geometry -> {key: derived tables}; an entry lives as long as its geometry (geometries are immutable values)
 _TABLES: "weakref.WeakKeyDictionary[Geometry, dict[Any, Any]]" = weakref.WeakKeyDictionary()
@@ -94,38 +96,35 @@ def _joseph_rays(geometry: Geometry) -> JosephRays:
 
 # ---- pixel-driven (FBP) backprojector ---------------------------------------------------------------------
 
-KIND_PARALLEL, KIND_FAN_FLAT, KIND_FAN_ARC = 0, 1, 2
+#: The kernels' code for each detector model of the vector form (:data:`recon.geometry.vectors.MODELS`).
+MODEL_CODES = {"parallel": 0, "flat": 1, "arc": 2}
 
 
 @dataclass(frozen=True)
 class PixelDrivenParams:
-    """What the weighted (FBP) backprojector needs: per-view ``cos``/``sin`` ``[n_views]`` float64, the
-    geometry ``kind`` (0 parallel, 1 fan flat, 2 fan arc), ``sod``/``sdd`` (mm, 0 for parallel), the image
-    grid (``n``, ``pixel_size``) and the detector grid (``u0`` = position of element 0, ``du``, ``n_det``)."""
+    """What the weighted (FBP) backprojector needs, from the geometry's detector map
+    (:class:`recon.geometry.DetectorMap`): ``coef`` ``[n_views, 9]`` float64 (``tx, ty, t0, lx, ly, l0, R``,
+    the position of detector element -1 and one over the pitch), the ``model`` code (:data:`MODEL_CODES`), the
+    view pairs that share coordinates (``primary``, ``opposite``, int64) and ``n_det``."""
 
-    cos: np.ndarray
-    sin: np.ndarray
-    kind: int
-    sod: float
-    sdd: float
-    n: int
-    pixel_size: float
-    u0: float
-    du: float
+    coef: np.ndarray
+    model: int
+    primary: np.ndarray
+    opposite: np.ndarray
     n_det: int
 
 
 def pixel_driven_params(geometry: Geometry) -> PixelDrivenParams:
-    """Parameters of the weighted backprojector for ``geometry``."""
-    if isinstance(geometry, FanBeam):
-        kind = KIND_FAN_FLAT if geometry.detector == "flat" else KIND_FAN_ARC
-        sod, sdd = geometry.sod, geometry.sdd
-    else:
-        kind, sod, sdd = KIND_PARALLEL, 0.0, 0.0
-    return PixelDrivenParams(
-        cos=np.cos(geometry.angles), sin=np.sin(geometry.angles), kind=kind, sod=sod, sdd=sdd,
-        n=geometry.image_size, pixel_size=geometry.pixel_size, u0=float(geometry.det_coords[0]),
-        du=geometry.det_spacing, n_det=geometry.n_det)
+    """Parameters of the weighted backprojector for ``geometry`` (computed once per geometry)."""
+    return cached(geometry, "pixel", lambda: _pixel_driven_params(geometry))
+
+
+def _pixel_driven_params(geometry: Geometry) -> PixelDrivenParams:
+    m = geometry.view_vectors().detector_map()
+    coef = np.stack([m.tx, m.ty, m.t0, m.lx, m.ly, m.l0, m.radius, m.s0 - m.pitch, 1.0 / m.pitch], axis=1)
+    primary, opposite = m.opposite_views()
+    return PixelDrivenParams(coef=np.ascontiguousarray(coef), model=MODEL_CODES[m.model], primary=primary,
+                             opposite=opposite, n_det=m.n_det)
 
 
 def opposite_views(angles: np.ndarray, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
@@ -134,23 +133,6 @@ def opposite_views(angles: np.ndarray, tol: float = 1e-10) -> tuple[np.ndarray, 
     Returns ``(primary [m], opposite [m])`` (int64): every view appears exactly once, either in ``primary``
     or as the ``opposite`` of one; ``opposite[j] = -1`` where view ``primary[j]`` has no partner. Angles
     match when they differ by π modulo 2π within ``tol`` radians; primaries are in increasing order."""
-    angles = np.asarray(angles, dtype=np.float64)
-    n = angles.size
-    two_pi = 2.0 * np.pi
-    wrapped = np.mod(angles, two_pi)
-    order = np.argsort(wrapped, kind="stable")
-    sorted_angles = wrapped[order]
-    target = np.mod(wrapped + np.pi, two_pi)
-    slot = np.searchsorted(sorted_angles, target)
-    partner = np.full(n, -1, dtype=np.int64)
-    for v in range(n):
-        if partner[v] >= 0 or n < 2:
-            continue
-        for candidate in (slot[v] % n, (slot[v] - 1) % n):
-            w = int(order[candidate])
-            gap = abs((wrapped[w] - target[v] + np.pi) % two_pi - np.pi)
-            if w != v and partner[w] < 0 and gap <= tol:
-                partner[v], partner[w] = w, v
-                break
-    primary = np.array([v for v in range(n) if partner[v] < 0 or partner[v] > v], dtype=np.int64)
+    partner = partners_by_angle(np.asarray(angles, dtype=np.float64), tol)
+    primary = np.flatnonzero((partner < 0) | (partner > np.arange(partner.size))).astype(np.int64)
     return primary, partner[primary].copy()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import torch
 
 from ..geometry import Geometry
-from .cpu import ATAN_COEFFS, TAN_PI_8
+from .atan import ATAN_COEFFS, TAN_PI_8
 from .rays import JosephRays, PixelDrivenParams, cached, joseph_rays, pixel_driven_params
 
 __all__ = ["joseph_forward", "joseph_adjoint", "pixel_backproject", "pixel_backproject_adjoint"]
@@ -111,8 +111,8 @@ def _pixel_tensors(geometry: Geometry, device: torch.device, dtype: torch.dtype)
     def make() -> dict:
         p: PixelDrivenParams = pixel_driven_params(geometry)
         coords = torch.as_tensor(geometry.pixel_coords, dtype=dtype, device=device)
-        return {"p": p, "cos": torch.as_tensor(p.cos, dtype=dtype, device=device),
-                "sin": torch.as_tensor(p.sin, dtype=dtype, device=device),
+        coef = torch.as_tensor(p.coef, dtype=dtype, device=device)
+        return {"model": p.model, "coef": [coef[:, k, None, None] for k in range(coef.shape[1])],
                 "x": coords[None, :], "y": coords.flip(0)[:, None]}
     return _device_tensors(geometry, "pixel", device, dtype, make)
 
@@ -120,19 +120,18 @@ def _pixel_tensors(geometry: Geometry, device: torch.device, dtype: torch.dtype)
 def _pixel_chunk(t: dict, views: slice, n_det: int):
     """Flat sinogram indices and weights of the two detector taps of every (view, pixel) in ``views``:
     four tensors ``[n_chunk_views, N * N]`` (indices into a ``[n_views * n_det]`` sinogram)."""
-    p: PixelDrivenParams = t["p"]
-    ct, st = t["cos"][views, None, None], t["sin"][views, None, None]
+    tx, ty, t0, lx, ly, l0, radius, s_m, inv_du = (c[views] for c in t["coef"])
     x, y = t["x"], t["y"]
-    s = x * ct + y * st
-    if p.kind == 0:
+    s = x * tx + (y * ty + t0)
+    if t["model"] == 0:
         u, wgt = s, torch.ones_like(s)
     else:
-        ell = p.sod - x * st + y * ct
-        if p.kind == 1:
-            u, wgt = p.sdd * s / ell, (p.sod / ell) ** 2
+        ell = x * lx + (y * ly + l0)
+        if t["model"] == 1:
+            u, wgt = radius * s / ell, (l0 / ell) ** 2
         else:
-            u, wgt = p.sdd * atan_ratio(s, ell), 1.0 / (ell * ell + s * s)
-    k = (u - p.u0) / p.du
+            u, wgt = radius * atan_ratio(s, ell), 1.0 / (ell * ell + s * s)
+    k = (u - s_m) * inv_du - 1.0
     i = torch.floor(k)
     f = k - i
     i = i.long()

@@ -38,11 +38,11 @@ import triton
 import triton.language as tl
 
 from ..geometry import Geometry
-from .cpu import ATAN_COEFFS, TAN_PI_8
-from .rays import cached, joseph_rays, pixel_driven_params  # KIND: 0 parallel, 1 flat fan, 2 arc fan
+from .atan import ATAN_COEFFS, TAN_PI_8
+from .rays import cached, joseph_rays, pixel_driven_params  # MODEL: 0 parallel, 1 flat, 2 arc
 
 __all__ = ["joseph_forward", "joseph_adjoint", "pixel_backproject", "pixel_backproject_adjoint", "interpreted",
-           "usable"]
+           "usable", "TritonBackend"]
 
 RAY_BLOCK = 128  # detector elements per program of A / Aᵀ
 PIXEL_BLOCK = 256  # pixels per program of B_w / B_wᵀ
@@ -141,34 +141,37 @@ def _atan_ratio(t, ell, consts):
 
 
 @triton.jit
-def _detector_position(x, y, ct, st, consts, KIND: tl.constexpr):
+def _detector_position(x, y, cf, v, consts, MODEL: tl.constexpr):
     """Padded fractional detector index (element index + 1, clamped to [0, n_det + 1]) and distance weight of
-    pixels ``(x, y)`` in the view with ``cos θ = ct``, ``sin θ = st``, as :func:`recon.operators.cpu._detector_row`.
-    ``consts[16:]``: sod, sdd, u0 − du, 1/du, n_det + 1."""
-    sod = tl.load(consts + 16)
-    sdd = tl.load(consts + 17)
-    u0m = tl.load(consts + 18)
-    inv_du = tl.load(consts + 19)
-    hi = tl.load(consts + 20)
-    t = x * ct + y * st
-    if KIND == 0:
-        kpos = (t - u0m) * inv_du
+    pixels ``(x, y)`` in view ``v``, as :func:`recon.operators.cpu._detector_row`: ``cf`` holds the views'
+    detector maps, 9 per view (``tx, ty, t0, lx, ly, l0, R``, the position of element -1, 1/pitch);
+    ``consts[16]`` is n_det + 1."""
+    row = cf + 9 * v
+    hi = tl.load(consts + 16)
+    t = x * tl.load(row) + (y * tl.load(row + 1) + tl.load(row + 2))
+    s_m = tl.load(row + 7)
+    inv_du = tl.load(row + 8)
+    if MODEL == 0:
+        kpos = (t - s_m) * inv_du
         wgt = tl.full(t.shape, 1, t.dtype)
-    elif KIND == 1:
-        inv = 1 / (sod - x * st + y * ct)
-        q = sod * inv
-        kpos = (sdd * t * inv - u0m) * inv_du
-        wgt = q * q
     else:
-        ell = sod - x * st + y * ct
-        kpos = (sdd * _atan_ratio(t, ell, consts) - u0m) * inv_du
-        wgt = 1 / (ell * ell + t * t)
+        l0 = tl.load(row + 5)
+        ell = x * tl.load(row + 3) + (y * tl.load(row + 4) + l0)
+        radius = tl.load(row + 6)
+        if MODEL == 1:
+            inv = 1 / ell
+            q = l0 * inv
+            kpos = (radius * t * inv - s_m) * inv_du
+            wgt = q * q
+        else:
+            kpos = (radius * _atan_ratio(t, ell, consts) - s_m) * inv_du
+            wgt = 1 / (ell * ell + t * t)
     kpos = tl.minimum(tl.maximum(kpos, 0), hi)
     return kpos, wgt
 
 
 @triton.jit
-def _pixel_backproject_kernel(sino, cs_ptr, xs_ptr, consts, out, nv, nd, n, KIND: tl.constexpr,
+def _pixel_backproject_kernel(sino, cf_ptr, xs_ptr, consts, out, nv, nd, n, MODEL: tl.constexpr,
                               BLOCK: tl.constexpr):
     ib = tl.program_id(0)
     p = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
@@ -180,7 +183,7 @@ def _pixel_backproject_kernel(sino, cs_ptr, xs_ptr, consts, out, nv, nd, n, KIND
     base = sino + ib.to(tl.int64) * nv * nd
     acc = tl.zeros([BLOCK], dtype=x.dtype)
     for v in range(0, nv):
-        kpos, wgt = _detector_position(x, y, tl.load(cs_ptr + 2 * v), tl.load(cs_ptr + 2 * v + 1), consts, KIND)
+        kpos, wgt = _detector_position(x, y, cf_ptr, v, consts, MODEL)
         fl = tl.floor(kpos)
         f = kpos - fl
         i = fl.to(tl.int32) - 1  # detector element of the first tap (-1 … n_det)
@@ -191,7 +194,7 @@ def _pixel_backproject_kernel(sino, cs_ptr, xs_ptr, consts, out, nv, nd, n, KIND
 
 
 @triton.jit
-def _pixel_backproject_adjoint_kernel(img, cs_ptr, xs_ptr, consts, out, nv, nd, n, KIND: tl.constexpr,
+def _pixel_backproject_adjoint_kernel(img, cf_ptr, xs_ptr, consts, out, nv, nd, n, MODEL: tl.constexpr,
                                       BLOCK: tl.constexpr):
     task = tl.program_id(0)
     ib = task // nv
@@ -203,7 +206,7 @@ def _pixel_backproject_adjoint_kernel(img, cs_ptr, xs_ptr, consts, out, nv, nd, 
     x = tl.load(xs_ptr + c, mask=live, other=0.0)
     y = tl.load(xs_ptr + (n - 1 - r), mask=live, other=0.0)
     im = tl.load(img + ib.to(tl.int64) * n * n + p, mask=live, other=0.0)
-    kpos, wgt = _detector_position(x, y, tl.load(cs_ptr + 2 * v), tl.load(cs_ptr + 2 * v + 1), consts, KIND)
+    kpos, wgt = _detector_position(x, y, cf_ptr, v, consts, MODEL)
     fl = tl.floor(kpos)
     f = kpos - fl
     i = fl.to(tl.int32) - 1
@@ -228,10 +231,9 @@ def _joseph_tables(geometry: Geometry, device: torch.device, dtype: torch.dtype)
 def _pixel_tables(geometry: Geometry, device: torch.device, dtype: torch.dtype) -> dict:
     def make() -> dict:
         p = pixel_driven_params(geometry)
-        consts = np.concatenate([ATAN_COEFFS, [np.pi / 4, np.pi / 2, TAN_PI_8],
-                                 [p.sod, p.sdd, p.u0 - p.du, 1.0 / p.du, p.n_det + 1]])
-        return {"kind": int(p.kind),
-                "cs": torch.as_tensor(np.stack([p.cos, p.sin], axis=1).ravel(), dtype=dtype, device=device),
+        consts = np.concatenate([ATAN_COEFFS, [np.pi / 4, np.pi / 2, TAN_PI_8], [p.n_det + 1]])
+        return {"model": p.model,
+                "cf": torch.as_tensor(p.coef.ravel(), dtype=dtype, device=device),
                 "xs": torch.as_tensor(geometry.pixel_coords, dtype=dtype, device=device),
                 "consts": torch.as_tensor(consts, dtype=dtype, device=device)}
     return cached(geometry, ("triton-pixel", str(device), dtype), make)
@@ -258,7 +260,7 @@ def _run_pixel(kernel, x: torch.Tensor, geometry: Geometry, out: torch.Tensor, p
     t = _pixel_tables(geometry, x.device, x.dtype)
     nv, n = geometry.n_views, geometry.image_size
     grid = (x.shape[0] * (nv if per_view else 1), triton.cdiv(n * n, PIXEL_BLOCK))
-    kernel[grid](x, t["cs"], t["xs"], t["consts"], out, nv, geometry.n_det, n, KIND=t["kind"], BLOCK=PIXEL_BLOCK)
+    kernel[grid](x, t["cf"], t["xs"], t["consts"], out, nv, geometry.n_det, n, MODEL=t["model"], BLOCK=PIXEL_BLOCK)
     return out
 
 
@@ -286,3 +288,15 @@ def pixel_backproject_adjoint(img: torch.Tensor, geometry: Geometry) -> torch.Te
     img = _check(img)
     out = img.new_zeros((img.shape[0],) + geometry.sino_shape)
     return _run_pixel(_pixel_backproject_adjoint_kernel, img, geometry, out, per_view=True)
+
+
+class TritonBackend:
+    """The Triton kernels as a back-end of :mod:`recon.operators.registry` (registered as "triton")."""
+
+    devices = ("CUDA tensors (or on CPU tensors in Triton's interpreter, TRITON_INTERPRET=1 set before the first "
+               "use)")
+    usable = staticmethod(usable)
+    project = staticmethod(joseph_forward)
+    backproject = staticmethod(joseph_adjoint)
+    weighted_backproject = staticmethod(pixel_backproject)
+    weighted_backproject_adjoint = staticmethod(pixel_backproject_adjoint)

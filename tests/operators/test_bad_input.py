@@ -58,9 +58,9 @@ def test_non_finite_values_are_rejected(bad):
 
 
 def test_geometry_must_be_a_geometry():
-    with pytest.raises(TypeError, match="ParallelBeam or recon.FanBeam"):
+    with pytest.raises(TypeError, match="recon geometry"):
         recon.project(torch.zeros(16, 16), {"type": "fan"})
-    with pytest.raises(TypeError, match="ParallelBeam or recon.FanBeam"):
+    with pytest.raises(TypeError, match="recon geometry"):
         recon.Projector("fan")
 
 
@@ -73,7 +73,7 @@ def test_mismatched_geometry_is_caught():
 
 def test_unknown_backend_and_numba_on_other_devices():
     with pytest.raises(ValueError, match="backend must be one of"):
-        recon.project(torch.zeros(16, 16), GEOM, backend="astra")
+        recon.project(torch.zeros(16, 16), GEOM, backend="tigre")
     with pytest.raises(ValueError, match="CPU tensors only"):
         resolve_backend("numba", torch.device("cuda"))
 

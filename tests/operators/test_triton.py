@@ -16,7 +16,7 @@ pytest.importorskip("triton")
 import recon  # noqa: E402
 from recon.operators import functional  # noqa: E402
 
-from ..helpers import small_geometries  # noqa: E402
+from ..helpers import irregular_geometries, small_geometries  # noqa: E402
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 OPS = (("project", "image"), ("backproject", "sinogram"), ("weighted_backproject", "sinogram"),
@@ -26,7 +26,9 @@ PAIRS = (("project", "backproject"), ("weighted_backproject", "weighted_backproj
 
 def _geometries(n: int = 10, views: int = 5) -> dict[str, recon.Geometry]:
     """Every kind, non-uniform angles, detector offsets (tests/helpers.py), cut to a few views."""
-    return {k: g.replace(angles=g.angles[:views]) for k, g in small_geometries(n=n).items()}
+    out = {k: g.replace(angles=g.angles[:views]) for k, g in small_geometries(n=n).items()}
+    out.update({f"vectors {k}": g.replace(vectors=g.vectors[:views]) for k, g in irregular_geometries(n=n).items()})
+    return out
 
 
 def _data(kind: str, g: recon.Geometry, dtype: torch.dtype, seed: int, lead=(2,)) -> torch.Tensor:
@@ -34,7 +36,8 @@ def _data(kind: str, g: recon.Geometry, dtype: torch.dtype, seed: int, lead=(2,)
     return torch.rand(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
 
 
-@pytest.mark.parametrize("name", ["parallel", "fan-flat", "fan-arc"])
+@pytest.mark.parametrize("name", ["parallel", "fan-flat", "fan-arc", "vectors parallel", "vectors fan-flat",
+                                  "vectors fan-arc"])
 def test_same_matrices_as_numba_and_exact_dot_products(name):
     g = _geometries()[name]
     for dtype, agree, defect in ((torch.float64, 1e-12, 1e-12), (torch.float32, 1e-5, 1e-5)):
