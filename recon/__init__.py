@@ -21,8 +21,8 @@ from .analytic.rebinning import Rebinning, rebin
 from .analytic.recipe import FBPRecipe, fbp
 from .analytic.tv import tv_reconstruct
 from .analytic.weights import LimitedAngleWarning
-from .geometry import (FanBeam, FanBeamVec, Geometry, ParallelBeam, ParallelBeamVec, as_circular, as_vectors,
-                       geometry_differences, geometry_from_dict, geometry_from_json)
+from .geometry import (FanBeam, FanBeamVec, Geometry, ImageGrid, ParallelBeam, ParallelBeamVec, as_circular,
+                       as_vectors, geometry_differences, geometry_from_dict, geometry_from_json)
 from .interop import astra_backend as _astra_backend  # noqa: F401  (registers backend="astra", imports no ASTRA)
 from .io import Scan, ScanWarning, read_scan
 from .models import (FanToParallel, LearnedFBP, ParallelToFan, ViewUpsampledFBP, fit_filter, load_model,
@@ -33,7 +33,7 @@ from .simulation.phantoms import make_phantom, shepp_logan
 from .simulation.shapes import Ellipse, Polygon, rasterize, ray_transform, rectangle
 
 __all__ = [
-    "__version__", "Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular",
+    "__version__", "ImageGrid", "Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular",
     "geometry_from_dict", "geometry_from_json",
     "geometry_differences", "project", "backproject", "weighted_backproject", "weighted_backproject_adjoint",
     "Projector", "Backprojector", "WeightedBackprojector", "Ellipse", "Polygon", "rectangle", "ray_transform",

@@ -109,7 +109,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "backproject (Aᵀ)": timed(lambda: recon.backproject(sino, geom), args.repeat)[1],
             "weighted_backproject (B_w)": timed(lambda: recon.weighted_backproject(sino, geom), args.repeat)[1],
         }
-        rays = joseph_rays(geom)
+        rays = joseph_rays(geom, geom.grid)
         coeff_mb[case] = sum(getattr(rays, k).nbytes for k in rays.__dataclass_fields__) / 2 ** 20
         peers = astra_operators(geom, image, sino)
         astra_times = {}

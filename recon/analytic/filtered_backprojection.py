@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .filters import RampFilter, apply_filter
-from ..geometry import FanBeam, Geometry, as_circular, check_geometry
+from ..geometry import FanBeam, Geometry, ImageGrid, as_circular, check_geometry, check_grid
 from ..operators.functional import check_input, weighted_backproject
 from .weights import redundancy_weights
 
@@ -62,11 +62,13 @@ def fbp_weights(geometry: Geometry, warn: bool = True) -> np.ndarray:
 
 
 def filter_backproject(weighted: torch.Tensor, response: torch.Tensor, geometry: Geometry,
-                       backend: Optional[str] = None) -> torch.Tensor:
+                       backend: Optional[str] = None, grid: Optional[ImageGrid] = None) -> torch.Tensor:
     """The filter-and-backproject step every FBP in the package shares: ``B_w F⁻¹ diag(k) F`` applied to
     weighted sinograms ``[..., n_views, n_det]`` (already validated) with the frequency response ``k``
-    (``[padded_length(n_det) // 2 + 1]``, or one per view): image ``[..., N, N]``."""
-    return weighted_backproject(apply_filter(weighted, response), geometry, backend=backend, check_finite=False)
+    (``[padded_length(n_det) // 2 + 1]``, or one per view): image ``[..., N, N]`` on ``grid`` (default the
+    geometry's)."""
+    return weighted_backproject(apply_filter(weighted, response), geometry, grid=grid, backend=backend,
+                                check_finite=False)
 
 
 class FBP(torch.nn.Module):
@@ -78,10 +80,10 @@ class FBP(torch.nn.Module):
 
     def __init__(self, geometry: Geometry, filter: FilterSpec = "ram-lak", cutoff: float = 1.0, *,
                  learn_filter: bool = False, learn_weights: bool = False, dtype: torch.dtype = torch.float32,
-                 backend: Optional[str] = None, warn: bool = True) -> None:
+                 backend: Optional[str] = None, warn: bool = True, grid: Optional[ImageGrid] = None) -> None:
         super().__init__()
         geometry = as_circular(check_geometry(geometry), "FBP")
-        self.geometry = geometry
+        self.geometry, self.grid = geometry, check_grid(grid, geometry)
         self.backend = backend
         spacing, arc = filter_spacing(geometry)
         self.filter = RampFilter(geometry.n_det, spacing, filter, cutoff, learnable=learn_filter, dtype=dtype, arc=arc)
@@ -93,7 +95,8 @@ class FBP(torch.nn.Module):
 
     def forward(self, sinogram: torch.Tensor) -> torch.Tensor:
         x, _ = check_input("FBP", "sinogram", sinogram, self.geometry)
-        return filter_backproject(x * self.weights.to(x.dtype), self.filter.response, self.geometry, self.backend)
+        return filter_backproject(x * self.weights.to(x.dtype), self.filter.response, self.geometry, self.backend,
+                                  self.grid)
 
     def extra_repr(self) -> str:
         return repr(self.geometry)

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from .._checks import integer, real
-from ..geometry import Geometry, as_circular
+from ..geometry import Geometry, ImageGrid, as_circular
 from ..operators.functional import check_input
 from .arcs import end_taper
 from .filtered_backprojection import FBP, FilterSpec, fbp_weights, filter_backproject, filter_spacing
@@ -103,14 +103,15 @@ class FBPRecipe:
         return filter_response(geometry.n_det, spacing, self.filter, self.cutoff, arc)
 
     def reconstruct(self, sinogram: ArrayLike, geometry: Geometry, backend: Optional[str] = None,
-                    warn: bool = False) -> ArrayLike:
+                    warn: bool = False, grid: Optional[ImageGrid] = None) -> ArrayLike:
         """Reconstruct ``sinogram`` ``[..., n_views, n_det]`` (line integrals in ``geometry``): image
-        ``[..., N, N]`` μ in 1/mm, numpy in → numpy out; differentiable in the sinogram."""
+        ``[..., N, N]`` μ in 1/mm on ``grid`` (default the geometry's), numpy in → numpy out; differentiable in
+        the sinogram."""
         x, was_numpy = check_input("FBPRecipe.reconstruct", "sinogram", sinogram, geometry)
         x, g = self.prepare(x, as_circular(geometry, "FBP"))
         w = torch.as_tensor(self.weights(g, warn), dtype=x.dtype, device=x.device)
         k = torch.as_tensor(self.response(g), dtype=x.dtype, device=x.device)
-        out = filter_backproject(x * w, k, g, backend)
+        out = filter_backproject(x * w, k, g, backend, grid)
         return out.detach().numpy() if was_numpy else out
 
     # ---- description -------------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ class TunedRecipe:
 
 
 def fbp(sinogram: ArrayLike, geometry: Geometry, filter: FilterSpec = "ram-lak", cutoff: float = 1.0, *,
-        backend: Optional[str] = None, warn: bool = True) -> ArrayLike:
+        backend: Optional[str] = None, warn: bool = True, grid: Optional[ImageGrid] = None) -> ArrayLike:
     """Analytic filtered backprojection (the default :class:`FBPRecipe`).
 
     Parameters
@@ -175,10 +176,13 @@ def fbp(sinogram: ArrayLike, geometry: Geometry, filter: FilterSpec = "ram-lak",
     backend : operator backend of :func:`recon.weighted_backproject`.
     warn : bool
         Warn (:class:`recon.LimitedAngleWarning`) when the views cover less than a (short) scan.
+    grid : recon.ImageGrid, optional
+        The image grid to reconstruct on (size, pixel size, centre); by default the geometry's own.
 
     Returns
     -------
-    Image ``[..., N, N]`` of attenuation μ (1/mm); numpy in → numpy out. Differentiable in the sinogram.
+    Image ``[..., N, N]`` of attenuation μ (1/mm) on ``grid``; numpy in → numpy out. Differentiable in the
+    sinogram.
 
     Examples
     --------
@@ -199,9 +203,9 @@ def fbp(sinogram: ArrayLike, geometry: Geometry, filter: FilterSpec = "ram-lak",
     convolution reconstruction for fan beam CT", *Med. Phys.* 9(2), 254–257 (1982).
     """
     if isinstance(filter, str):
-        return FBPRecipe(filter, cutoff).reconstruct(sinogram, geometry, backend=backend, warn=warn)
+        return FBPRecipe(filter, cutoff).reconstruct(sinogram, geometry, backend=backend, warn=warn, grid=grid)
     x, was_numpy = check_input("fbp", "sinogram", sinogram, geometry)
-    out = FBP(geometry, filter, cutoff, dtype=x.dtype, backend=backend, warn=warn).to(x.device)(x)
+    out = FBP(geometry, filter, cutoff, dtype=x.dtype, backend=backend, warn=warn, grid=grid).to(x.device)(x)
     return out.detach().numpy() if was_numpy else out
 
 

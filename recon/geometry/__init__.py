@@ -20,11 +20,12 @@ were made for.
 """
 
 from .beams import FanBeam, Geometry, ParallelBeam
+from .grid import ImageGrid, check_grid
 from .vector_beams import FanBeamVec, ParallelBeamVec, as_circular, as_vectors
 from .vectors import DetectorMap, ViewVectors
 from .relations import (check_geometry, evenly_spaced_views, geometry_differences, geometry_from_dict,
                         geometry_from_json, view_indices)
 
-__all__ = ["Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular", "ViewVectors",
+__all__ = ["ImageGrid", "check_grid", "Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular", "ViewVectors",
            "DetectorMap", "check_geometry", "geometry_from_dict", "geometry_from_json",
            "geometry_differences", "view_indices", "evenly_spaced_views"]

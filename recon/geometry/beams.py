@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import integer, real
+from .grid import ImageGrid
 from .vectors import ViewVectors
 
 __all__ = ["Geometry", "ParallelBeam", "FanBeam"]
@@ -95,6 +96,11 @@ class Geometry:
         """Half-width in mm of the region covered by the image's pixel basis functions
         (bilinear hats reach one pixel beyond the outermost pixel centres)."""
         return (self.image_size + 1) / 2.0 * self.pixel_size
+
+    @property
+    def grid(self) -> ImageGrid:
+        """The geometry's default image grid, ``ImageGrid(image_size, pixel_size)`` (centred on the axis)."""
+        return ImageGrid(self.image_size, self.pixel_size)
 
     @property
     def ndim(self) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..geometry import Geometry
+from ..geometry import Geometry, ImageGrid
 from .astra_geometry import _import_astra, to_astra
 
 __all__ = ["AstraBackend", "make_astra_backend"]
@@ -37,9 +37,9 @@ class AstraBackend:
     def usable(self, device: torch.device) -> bool:
         return device.type == "cpu" or (device.type == "cuda" and self.cuda)
 
-    def _apply(self, x: torch.Tensor, g: Geometry, backprojection: bool) -> torch.Tensor:
+    def _apply(self, x: torch.Tensor, g: Geometry, grid: ImageGrid, backprojection: bool) -> torch.Tensor:
         astra = self.astra
-        vol, proj = to_astra(g, vectors=True)
+        vol, proj = to_astra(g, vectors=True, grid=grid)
         kind = "cuda" if x.device.type == "cuda" else ("linear" if proj["type"] == "parallel_vec" else "line_fanflat")
         pid = astra.create_projector(kind, proj, vol)
         try:
@@ -53,11 +53,11 @@ class AstraBackend:
             astra.projector.delete(pid)
         return torch.from_numpy(np.stack(out)).to(device=x.device, dtype=x.dtype)
 
-    def project(self, x: torch.Tensor, g: Geometry) -> torch.Tensor:
-        return self._apply(x, g, backprojection=False)
+    def project(self, x: torch.Tensor, g: Geometry, grid: ImageGrid) -> torch.Tensor:
+        return self._apply(x, g, grid, backprojection=False)
 
-    def backproject(self, y: torch.Tensor, g: Geometry) -> torch.Tensor:
-        return self._apply(y, g, backprojection=True)
+    def backproject(self, y: torch.Tensor, g: Geometry, grid: ImageGrid) -> torch.Tensor:
+        return self._apply(y, g, grid, backprojection=True)
 
 
 def make_astra_backend() -> AstraBackend:

@@ -22,7 +22,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..geometry import FanBeam, FanBeamVec, Geometry, ParallelBeam, ParallelBeamVec, as_circular
+from ..geometry import (FanBeam, FanBeamVec, Geometry, ImageGrid, ParallelBeam, ParallelBeamVec, as_circular,
+                        check_grid)
 
 __all__ = ["to_astra", "from_astra", "astra_vectors"]
 
@@ -55,15 +56,16 @@ def _no_arc(geometry: Geometry) -> None:
                          "this geometry, or rebin it to a flat detector first (recon.rebin)")
 
 
-def to_astra(geometry: Geometry, vectors: Optional[bool] = None,
-             unit_mm: float = 1.0) -> tuple[dict[str, Any], dict[str, Any]]:
+def to_astra(geometry: Geometry, vectors: Optional[bool] = None, unit_mm: float = 1.0,
+             grid: Optional[ImageGrid] = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """ASTRA's ``(vol_geom, proj_geom)`` of a parallel or flat-fan ``geometry``, lengths in units of ``unit_mm``
     mm: 1 (default) for mm, so that ASTRA's projections are line integrals and its FBP is μ in 1/mm;
     ``geometry.pixel_size`` for ASTRA's habitual pixel units (then projections are in pixel lengths).
 
     ``vectors``: ``True`` for ``parallel_vec``/``fanflat_vec``, ``False`` for the plain ``parallel``/``fanflat``
     form; by default the plain form unless the detector is offset (the plain forms cannot hold an offset).
-    An arc detector raises ``ValueError``.
+    An arc detector raises ``ValueError``. ``grid`` (:class:`recon.ImageGrid`, default the geometry's) sets the
+    volume window, its centre included.
     """
     astra = _import_astra()
     _no_arc(geometry)
@@ -79,8 +81,10 @@ def to_astra(geometry: Geometry, vectors: Optional[bool] = None,
     if not vectors and geometry.det_offset != 0.0:
         raise ValueError(f"ASTRA's plain {'fanflat' if isinstance(geometry, FanBeam) else 'parallel'} geometry has "
                          f"no detector offset (this one is {geometry.det_offset:g} mm): use vectors=True")
-    half = geometry.image_size * geometry.pixel_size / 2.0 / unit_mm
-    vol = astra.create_vol_geom(geometry.image_size, geometry.image_size, -half, half, -half, half)
+    grid = check_grid(grid, geometry)
+    half = grid.size * grid.pixel_size / 2.0 / unit_mm
+    (ox, oy) = (o / unit_mm for o in grid.offset)
+    vol = astra.create_vol_geom(grid.size, grid.size, ox - half, ox + half, oy - half, oy + half)
     if vectors:
         return vol, astra.create_proj_geom("fanflat_vec" if fan else "parallel_vec", geometry.n_det,
                                            astra_vectors(geometry, unit_mm))

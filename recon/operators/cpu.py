@@ -237,11 +237,11 @@ def _detector_row(model, y, cf, xs, lo, hi, kbuf, wbuf):
     """For the pixel row with centre ``y`` (mm) and pixel x-centres ``xs`` in one view, fill ``kbuf[c]``
     with the fractional detector index + 1, clamped to [0, n_det + 1] (the columns of the zero-padded
     sinogram), and ``wbuf[c]`` with the distance weight. ``cf`` holds the view's detector map
-    (:class:`recon.geometry.DetectorMap`) as ``tx, ty, t0, lx, ly, l0, R, s_m, 1/pitch`` with ``s_m`` the
+    (:class:`recon.geometry.DetectorMap`) as ``tx, ty, t0, lx, ly, l0, R, s_m, 1/pitch, D`` with ``s_m`` the
     position of element -1; with ``t = tx x + ty y + t0`` and ``L = lx x + ly y + l0``:
 
     * parallel (model 0): ``s = t``, weight 1;
-    * flat (1): ``s = R t / L``, weight ``(l0 / L)²`` (``(sod / L)²`` on a circular orbit);
+    * flat (1): ``s = R t / L``, weight ``(D / L)²`` (``(sod / L)²`` on a circular orbit);
     * arc (2): ``s = R atan(t / L)``, weight ``1 / (L² + t²)``.
 
     All scalars share the data's float type, so float32 data get float32 coordinates (8 SIMD lanes). One loop
@@ -260,7 +260,7 @@ def _detector_row(model, y, cf, xs, lo, hi, kbuf, wbuf):
             kbuf[c] = min(max((xs[c] * tx + t_row - s_m) * inv_du, lo), hi)
             wbuf[c] = 1
     elif model == 1:
-        dist = cf[5]
+        dist = cf[9]
         for c in range(n):
             x = xs[c]
             inv = 1 / (x * lx + l_row)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .._checks import check_memory
-from ..geometry import Geometry, check_geometry
+from ..geometry import Geometry, ImageGrid, check_geometry, check_grid
 from .registry import backends, get_backend, operator_of
 
 __all__ = ["project", "backproject", "weighted_backproject", "weighted_backproject_adjoint", "BACKENDS",
@@ -44,13 +44,13 @@ _OPS = {
 
 # ---- dispatch ------------------------------------------------------------------------------------------------
 
-def _run(op: str, x: torch.Tensor, g: Geometry, backend: str) -> torch.Tensor:
+def _run(op: str, x: torch.Tensor, g: Geometry, grid: ImageGrid, backend: str) -> torch.Tensor:
     """Apply ``op`` of the registered ``backend`` to ``x`` of shape ``[..., *in_shape]`` (already validated)."""
     out_kind = _OPS[op][1]
     lead = tuple(x.shape[:-2])
     flat = x.detach().reshape((-1,) + tuple(x.shape[-2:]))
-    out = operator_of(get_backend(backend), backend, op)(flat, g)
-    out_shape = g.sino_shape if out_kind == "sinogram" else g.image_shape
+    out = operator_of(get_backend(backend), backend, op)(flat, g, grid)
+    out_shape = g.sino_shape if out_kind == "sinogram" else grid.shape
     return out.reshape(lead + out_shape)
 
 
@@ -58,25 +58,28 @@ class _LinearOperator(torch.autograd.Function):
     """Autograd wrapper: the backward of an operator is its adjoint (itself differentiable)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, op: str, geometry: Geometry, backend: str) -> torch.Tensor:
-        ctx.op, ctx.geometry, ctx.backend = op, geometry, backend
-        return _run(op, x, geometry, backend)
+    def forward(ctx, x: torch.Tensor, op: str, geometry: Geometry, grid: ImageGrid, backend: str) -> torch.Tensor:
+        ctx.op, ctx.geometry, ctx.grid, ctx.backend = op, geometry, grid, backend
+        return _run(op, x, geometry, grid, backend)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         adjoint = _OPS[ctx.op][2]
-        return _LinearOperator.apply(grad, adjoint, ctx.geometry, ctx.backend), None, None, None
+        return _LinearOperator.apply(grad, adjoint, ctx.geometry, ctx.grid, ctx.backend), None, None, None, None
 
 
 # ---- validation ----------------------------------------------------------------------------------------------
 
-def check_input(name: str, kind: str, data, geometry: Geometry, check_finite: bool = True):
-    """Validate an ``image`` (``[..., N, N]``) or ``sinogram`` (``[..., n_views, n_det]``) for ``geometry``.
+def check_input(name: str, kind: str, data, geometry: Geometry, check_finite: bool = True,
+                grid: Optional[ImageGrid] = None):
+    """Validate an ``image`` (``[..., N, N]`` on ``grid``, by default the geometry's) or ``sinogram``
+    (``[..., n_views, n_det]``) for ``geometry``.
 
     Returns ``(tensor, was_numpy)``; raises ``TypeError`` for non-float data or a non-geometry, and
     ``ValueError`` naming the expected shape, for empty input, or for NaN/Inf (if ``check_finite``).
     """
     check_geometry(geometry)
+    grid = geometry.grid if grid is None else grid
     was_numpy = isinstance(data, np.ndarray)
     if was_numpy:
         if data.dtype.kind != "f":
@@ -91,11 +94,12 @@ def check_input(name: str, kind: str, data, geometry: Geometry, check_finite: bo
     if x.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"{name}: {kind} must be float32 or float64, got {x.dtype} "
                         "(convert with .float() or .double())")
-    expected = geometry.image_shape if kind == "image" else geometry.sino_shape
+    expected = grid.shape if kind == "image" else geometry.sino_shape
     what = "[..., image_size, image_size]" if kind == "image" else "[..., n_views, n_det]"
     if x.ndim < 2 or tuple(x.shape[-2:]) != expected:
+        where = f"{grid!r}" if kind == "image" and grid != geometry.grid else f"{geometry!r}"
         raise ValueError(f"{name}: {kind} must have shape {what} = [..., {expected[0]}, {expected[1]}] for "
-                         f"{geometry!r}; got {tuple(x.shape)}")
+                         f"{where}; got {tuple(x.shape)}")
     if x.numel() == 0:
         raise ValueError(f"{name}: {kind} is empty (shape {tuple(x.shape)})")
     if check_finite and not bool(torch.isfinite(x).all()):
@@ -119,9 +123,9 @@ def resolve_backend(backend: Optional[str], device: torch.device) -> str:
     return backend
 
 
-def _check_memory(op: str, x: torch.Tensor, g: Geometry) -> None:
+def _check_memory(op: str, x: torch.Tensor, g: Geometry, grid: ImageGrid) -> None:
     """Refuse, before allocating, an output (plus the ray tables of ``A``/``Aᵀ``) larger than the free memory."""
-    out_shape = g.sino_shape if _OPS[op][1] == "sinogram" else g.image_shape
+    out_shape = g.sino_shape if _OPS[op][1] == "sinogram" else grid.shape
     batch = x.numel() // (x.shape[-1] * x.shape[-2])
     need = float(batch) * out_shape[0] * out_shape[1] * x.element_size()
     if op in ("project", "backproject"):
@@ -129,24 +133,30 @@ def _check_memory(op: str, x: torch.Tensor, g: Geometry) -> None:
     check_memory(need, f"{op} of {batch} × {tuple(x.shape[-2:])} onto {out_shape}")
 
 
-def _apply(op: str, data, geometry: Geometry, backend: Optional[str], check_finite: bool):
-    x, was_numpy = check_input(op, _OPS[op][0], data, geometry, check_finite)
+def _apply(op: str, data, geometry: Geometry, grid: Optional[ImageGrid], backend: Optional[str],
+           check_finite: bool):
+    grid = check_grid(grid, check_geometry(geometry))
+    x, was_numpy = check_input(op, _OPS[op][0], data, geometry, check_finite, grid)
     if x.device.type == "cpu":
-        _check_memory(op, x, geometry)
-    out = _LinearOperator.apply(x, op, geometry, resolve_backend(backend, x.device))
+        _check_memory(op, x, geometry, grid)
+    out = _LinearOperator.apply(x, op, geometry, grid, resolve_backend(backend, x.device))
     return out.numpy() if was_numpy else out
 
 
 # ---- public API ----------------------------------------------------------------------------------------------
 
-def project(image, geometry: Geometry, *, backend: Optional[str] = None, check_finite: bool = True):
+def project(image, geometry: Geometry, *, grid: Optional[ImageGrid] = None, backend: Optional[str] = None,
+            check_finite: bool = True):
     """Forward projection ``A``: line integrals of an attenuation image.
 
     Parameters
     ----------
     image : torch.Tensor or numpy.ndarray, shape ``[..., N, N]``, float32 or float64
-        Linear attenuation μ in 1/mm on the geometry's image grid (``N = geometry.image_size``).
-    geometry : ParallelBeam or FanBeam
+        Linear attenuation μ in 1/mm on the image grid (``N = grid.size``).
+    geometry : any recon geometry (ParallelBeam, FanBeam, ParallelBeamVec, FanBeamVec)
+    grid : recon.ImageGrid, optional
+        The image grid (size, pixel size, centre); by default the geometry's own (``geometry.grid``). The same
+        for every operator: the scan and the image it is reconstructed on are two things.
     backend : None or a registered back-end name (:func:`recon.operators.backends`)
         ``None`` picks the compiled CPU kernels ("numba") for CPU tensors and the Triton GPU kernels for CUDA
         tensors (the PyTorch path where Triton is missing); "torch" is the plain PyTorch reference.
@@ -184,10 +194,11 @@ def project(image, geometry: Geometry, *, backend: Optional[str] = None, check_f
     P. M. Joseph, "An improved algorithm for reprojecting rays through pixel images", *IEEE Trans. Med.
     Imaging* 1(3), 192–196 (1982).
     """
-    return _apply("project", image, geometry, backend, check_finite)
+    return _apply("project", image, geometry, grid, backend, check_finite)
 
 
-def backproject(sinogram, geometry: Geometry, *, backend: Optional[str] = None, check_finite: bool = True):
+def backproject(sinogram, geometry: Geometry, *, grid: Optional[ImageGrid] = None, backend: Optional[str] = None,
+                check_finite: bool = True):
     """Exact adjoint ``Aᵀ`` of :func:`project` (unfiltered, unweighted backprojection).
 
     ``sinogram`` is ``[..., n_views, n_det]`` float32/float64; returns ``[..., N, N]``. Satisfies
@@ -195,11 +206,11 @@ def backproject(sinogram, geometry: Geometry, *, backend: Optional[str] = None, 
     the gradient of :func:`project`. Units: the transpose of ``A`` carries its path lengths (mm).
     This is not the FBP backprojector: use :func:`weighted_backproject` for analytic reconstruction.
     """
-    return _apply("backproject", sinogram, geometry, backend, check_finite)
+    return _apply("backproject", sinogram, geometry, grid, backend, check_finite)
 
 
-def weighted_backproject(sinogram, geometry: Geometry, *, backend: Optional[str] = None,
-                         check_finite: bool = True):
+def weighted_backproject(sinogram, geometry: Geometry, *, grid: Optional[ImageGrid] = None,
+                         backend: Optional[str] = None, check_finite: bool = True):
     """FBP backprojector ``B_w`` (pixel-driven, linear interpolation on the detector).
 
     For every pixel centre ``(x, y)`` and view θ it samples the (filtered) sinogram at the detector
@@ -215,10 +226,10 @@ def weighted_backproject(sinogram, geometry: Geometry, *, backend: Optional[str]
     ``[..., n_views, n_det]``; returns ``[..., N, N]``. Differentiable; its gradient is
     :func:`weighted_backproject_adjoint`.
     """
-    return _apply("weighted_backproject", sinogram, geometry, backend, check_finite)
+    return _apply("weighted_backproject", sinogram, geometry, grid, backend, check_finite)
 
 
-def weighted_backproject_adjoint(image, geometry: Geometry, *, backend: Optional[str] = None,
-                                 check_finite: bool = True):
+def weighted_backproject_adjoint(image, geometry: Geometry, *, grid: Optional[ImageGrid] = None,
+                                 backend: Optional[str] = None, check_finite: bool = True):
     """Exact adjoint of :func:`weighted_backproject`: image ``[..., N, N]`` → sinogram ``[..., n_views, n_det]``."""
-    return _apply("weighted_backproject_adjoint", image, geometry, backend, check_finite)
+    return _apply("weighted_backproject_adjoint", image, geometry, grid, backend, check_finite)

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..geometry import Geometry
+from ..geometry import Geometry, ImageGrid
 from ..geometry.vectors import partners_by_angle
 
 __all__ = ["JosephRays", "joseph_rays", "PixelDrivenParams", "pixel_driven_params", "cached", "opposite_views",
@@ -64,16 +64,17 @@ def _csr(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ptr, ray
 
 
-def joseph_rays(geometry: Geometry) -> JosephRays:
-    """Joseph coefficients of ``geometry`` (computed once per geometry, see :func:`cached`)."""
-    return cached(geometry, "joseph", lambda: _joseph_rays(geometry))
+def joseph_rays(geometry: Geometry, grid: ImageGrid) -> JosephRays:
+    """Joseph coefficients of ``geometry`` on ``grid`` (computed once per geometry and grid, see :func:`cached`)."""
+    return cached(geometry, ("joseph", grid), lambda: _joseph_rays(geometry, grid))
 
 
-def _joseph_rays(geometry: Geometry) -> JosephRays:
+def _joseph_rays(geometry: Geometry, grid: ImageGrid) -> JosephRays:
     point, direction = geometry.rays()
-    px = geometry.pixel_size
-    half = (geometry.image_size - 1) / 2.0
-    sx, sy = point[..., 0] / px, point[..., 1] / px  # in pixel units
+    px = grid.pixel_size
+    half = (grid.size - 1) / 2.0
+    # in pixel units about the grid's centre
+    sx, sy = (point[..., 0] - grid.offset[0]) / px, (point[..., 1] - grid.offset[1]) / px
     dx, dy = direction[..., 0], direction[..., 1]
     row_driven = np.abs(dy) >= np.abs(dx)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -103,9 +104,11 @@ MODEL_CODES = {"parallel": 0, "flat": 1, "arc": 2}
 @dataclass(frozen=True)
 class PixelDrivenParams:
     """What the weighted (FBP) backprojector needs, from the geometry's detector map
-    (:class:`recon.geometry.DetectorMap`): ``coef`` ``[n_views, 9]`` float64 (``tx, ty, t0, lx, ly, l0, R``,
-    the position of detector element -1 and one over the pitch), the ``model`` code (:data:`MODEL_CODES`), the
-    view pairs that share coordinates (``primary``, ``opposite``, int64) and ``n_det``."""
+    (:class:`recon.geometry.DetectorMap`) in coordinates about the grid's centre: ``coef`` ``[n_views, 10]``
+    float64 (``tx, ty, t0, lx, ly, l0, R``, the position of detector element -1, one over the pitch, and ``D``,
+    the origin's distance along the normal in the flat weight ``(D / L)²``), the ``model`` code
+    (:data:`MODEL_CODES`), the view pairs that share coordinates (``primary``, ``opposite``, int64) and
+    ``n_det``."""
 
     coef: np.ndarray
     model: int
@@ -114,15 +117,22 @@ class PixelDrivenParams:
     n_det: int
 
 
-def pixel_driven_params(geometry: Geometry) -> PixelDrivenParams:
-    """Parameters of the weighted backprojector for ``geometry`` (computed once per geometry)."""
-    return cached(geometry, "pixel", lambda: _pixel_driven_params(geometry))
+def pixel_driven_params(geometry: Geometry, grid: ImageGrid) -> PixelDrivenParams:
+    """Parameters of the weighted backprojector for ``geometry`` on ``grid`` (computed once per geometry and
+    grid)."""
+    return cached(geometry, ("pixel", grid), lambda: _pixel_driven_params(geometry, grid))
 
 
-def _pixel_driven_params(geometry: Geometry) -> PixelDrivenParams:
+def _pixel_driven_params(geometry: Geometry, grid: ImageGrid) -> PixelDrivenParams:
     m = geometry.view_vectors().detector_map()
-    coef = np.stack([m.tx, m.ty, m.t0, m.lx, m.ly, m.l0, m.radius, m.s0 - m.pitch, 1.0 / m.pitch], axis=1)
-    primary, opposite = m.opposite_views()
+    ox, oy = grid.offset  # x = ox + x' about the grid's centre: fold the offset into t0 and l0
+    t0 = m.t0 if grid.centred else m.t0 + m.tx * ox + m.ty * oy
+    l0 = m.l0 if grid.centred else m.l0 + m.lx * ox + m.ly * oy
+    coef = np.stack([m.tx, m.ty, t0, m.lx, m.ly, l0, m.radius, m.s0 - m.pitch, 1.0 / m.pitch, m.l0], axis=1)
+    if grid.centred:
+        primary, opposite = m.opposite_views()
+    else:  # a point and its mirror about the grid's centre do not meet the detector alike in opposite views
+        primary, opposite = np.arange(m.n_views, dtype=np.int64), np.full(m.n_views, -1, dtype=np.int64)
     return PixelDrivenParams(coef=np.ascontiguousarray(coef), model=MODEL_CODES[m.model], primary=primary,
                              opposite=opposite, n_det=m.n_det)
 

@@ -1,13 +1,13 @@
 """One registry of operator back-ends: every implementation of the four operators registers here, by name.
 
 A back-end is any object with a ``usable(device) -> bool`` method and some of the four operators as methods,
-each taking a flattened batch and the geometry and returning the flattened result (torch tensors on the
-input's device, the input's dtype)::
+each taking a flattened batch, the geometry and the image grid (:class:`recon.ImageGrid`) and returning the
+flattened result (torch tensors on the input's device, the input's dtype)::
 
-    project(x [nb, N, N], geometry) -> [nb, n_views, n_det]               # A
-    backproject(y [nb, n_views, n_det], geometry) -> [nb, N, N]           # Aᵀ, the exact adjoint of its A
-    weighted_backproject(y [nb, n_views, n_det], geometry) -> [nb, N, N]  # B_w
-    weighted_backproject_adjoint(x [nb, N, N], geometry) -> [nb, n_views, n_det]
+    project(x [nb, N, N], geometry, grid) -> [nb, n_views, n_det]               # A
+    backproject(y [nb, n_views, n_det], geometry, grid) -> [nb, N, N]           # Aᵀ, the exact adjoint of its A
+    weighted_backproject(y [nb, n_views, n_det], geometry, grid) -> [nb, N, N]  # B_w
+    weighted_backproject_adjoint(x [nb, N, N], geometry, grid) -> [nb, n_views, n_det]
 
 Validation, batching, memory checks and autograd stay in :mod:`recon.operators.functional`, so a back-end
 only computes. recon registers "numba" (CPU), "torch" (any device) and "triton" (CUDA, or the CPU under
@@ -28,7 +28,7 @@ from typing import Any, Callable, Protocol, Union
 import numpy as np
 import torch
 
-from ..geometry import Geometry
+from ..geometry import Geometry, ImageGrid
 from . import cpu, torch_impl
 from .rays import joseph_rays, pixel_driven_params
 
@@ -87,7 +87,7 @@ def get_backend(name: str) -> Backend:
     return _REGISTRY[name]  # type: ignore[return-value]
 
 
-def operator_of(backend: Backend, name: str, op: str) -> Callable[[torch.Tensor, Geometry], torch.Tensor]:
+def operator_of(backend: Backend, name: str, op: str) -> Callable[[torch.Tensor, Geometry, ImageGrid], torch.Tensor]:
     """``backend``'s implementation of ``op``, or ``ValueError`` listing the operators it has."""
     fn = getattr(backend, op, None)
     if not callable(fn):
@@ -98,10 +98,10 @@ def operator_of(backend: Backend, name: str, op: str) -> Callable[[torch.Tensor,
 
 # ---- the built-in back-ends -------------------------------------------------------------------------------------
 
-def _pixel_args(g: Geometry, dtype: np.dtype) -> tuple:
+def _pixel_args(g: Geometry, grid: ImageGrid, dtype: np.dtype) -> tuple:
     """Arguments of the pixel-driven kernels in the data's float type (float32 data: float32 coordinates)."""
-    p = pixel_driven_params(g)
-    return p.coef.astype(dtype), p.model, g.pixel_coords.astype(dtype), p.primary, p.opposite
+    p = pixel_driven_params(g, grid)
+    return p.coef.astype(dtype), p.model, grid.centred_coords.astype(dtype), p.primary, p.opposite
 
 
 class NumbaBackend:
@@ -117,32 +117,33 @@ class NumbaBackend:
     def _numpy(x: torch.Tensor) -> np.ndarray:
         return x.contiguous().numpy()
 
-    def project(self, x: torch.Tensor, g: Geometry) -> torch.Tensor:
-        r = joseph_rays(g)
-        out = np.zeros((x.shape[0],) + g.sino_shape, dtype=self._numpy(x).dtype)
-        cpu.joseph_forward(self._numpy(x), r.a, r.b, r.w, r.row_ptr, r.row_ray, r.col_ptr, r.col_ray, out)
+    def project(self, x: torch.Tensor, g: Geometry, grid: ImageGrid) -> torch.Tensor:
+        r = joseph_rays(g, grid)
+        arr = self._numpy(x)
+        out = np.zeros((arr.shape[0],) + g.sino_shape, dtype=arr.dtype)
+        cpu.joseph_forward(arr, r.a, r.b, r.w, r.row_ptr, r.row_ray, r.col_ptr, r.col_ray, out)
         return torch.from_numpy(out)
 
-    def backproject(self, y: torch.Tensor, g: Geometry) -> torch.Tensor:
-        r = joseph_rays(g)
+    def backproject(self, y: torch.Tensor, g: Geometry, grid: ImageGrid) -> torch.Tensor:
+        r = joseph_rays(g, grid)
         arr = self._numpy(y)
-        out = np.zeros((arr.shape[0],) + g.image_shape, dtype=arr.dtype)
+        out = np.zeros((arr.shape[0],) + grid.shape, dtype=arr.dtype)
         cpu.joseph_adjoint(arr, r.a, r.b, r.w, r.row_ptr, r.row_ray, r.col_ptr, r.col_ray, out)
         return torch.from_numpy(out)
 
-    def weighted_backproject(self, y: torch.Tensor, g: Geometry) -> torch.Tensor:
+    def weighted_backproject(self, y: torch.Tensor, g: Geometry, grid: ImageGrid) -> torch.Tensor:
         arr = self._numpy(y)
         padded = np.zeros(arr.shape[:2] + (g.n_det + 3,), dtype=arr.dtype)  # zero columns at -1, n_det, n_det + 1
         padded[:, :, 1:-2] = arr
-        out = np.zeros((arr.shape[0],) + g.image_shape, dtype=arr.dtype)
-        cpu.pixel_backproject(padded, *_pixel_args(g, arr.dtype), out,
-                              cpu.n_blocks(arr.shape[0], (g.image_size + 1) // 2))
+        out = np.zeros((arr.shape[0],) + grid.shape, dtype=arr.dtype)
+        cpu.pixel_backproject(padded, *_pixel_args(g, grid, arr.dtype), out,
+                              cpu.n_blocks(arr.shape[0], (grid.size + 1) // 2))
         return torch.from_numpy(out)
 
-    def weighted_backproject_adjoint(self, x: torch.Tensor, g: Geometry) -> torch.Tensor:
+    def weighted_backproject_adjoint(self, x: torch.Tensor, g: Geometry, grid: ImageGrid) -> torch.Tensor:
         arr = self._numpy(x)
         padded = np.zeros((arr.shape[0], g.n_views, g.n_det + 3), dtype=arr.dtype)
-        cpu.pixel_backproject_adjoint(arr, *_pixel_args(g, arr.dtype), padded)
+        cpu.pixel_backproject_adjoint(arr, *_pixel_args(g, grid, arr.dtype), padded)
         return torch.from_numpy(np.ascontiguousarray(padded[:, :, 1:-2]))
 
 

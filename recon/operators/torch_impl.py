@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import torch
 
-from ..geometry import Geometry
+from ..geometry import Geometry, ImageGrid
 from .atan import ATAN_COEFFS, TAN_PI_8
 from .rays import JosephRays, PixelDrivenParams, cached, joseph_rays, pixel_driven_params
 
@@ -22,17 +22,18 @@ __all__ = ["joseph_forward", "joseph_adjoint", "pixel_backproject", "pixel_backp
 _CHUNK_ELEMENTS = 1 << 22
 
 
-def _device_tensors(geometry: Geometry, name: str, device: torch.device, dtype: torch.dtype, make) -> dict:
-    return cached(geometry, (name, str(device), dtype), make)
+def _device_tensors(geometry: Geometry, grid: ImageGrid, name: str, device: torch.device, dtype: torch.dtype,
+                    make) -> dict:
+    return cached(geometry, (name, grid, str(device), dtype), make)
 
 
-def _joseph_tensors(geometry: Geometry, device: torch.device, dtype: torch.dtype) -> dict:
+def _joseph_tensors(geometry: Geometry, grid: ImageGrid, device: torch.device, dtype: torch.dtype) -> dict:
     def make() -> dict:
-        r: JosephRays = joseph_rays(geometry)
+        r: JosephRays = joseph_rays(geometry, grid)
         t = {k: torch.as_tensor(getattr(r, k), dtype=dtype, device=device) for k in ("a", "b", "w")}
         t["row_driven"] = torch.as_tensor(r.row_driven, device=device)
         return t
-    return _device_tensors(geometry, "joseph", device, dtype, make)
+    return _device_tensors(geometry, grid, "joseph", device, dtype, make)
 
 
 def _view_chunks(n_views: int, per_view: int, n_batch: int) -> Iterator[slice]:
@@ -63,10 +64,10 @@ def _joseph_chunk(t: dict, views: slice, n: int):
     return idx[0], wts[0], idx[1], wts[1]
 
 
-def joseph_forward(img: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+def joseph_forward(img: torch.Tensor, geometry: Geometry, grid: ImageGrid) -> torch.Tensor:
     """``A``: images ``[nb, N, N]`` → sinograms ``[nb, n_views, n_det]``."""
-    nb, n = img.shape[0], geometry.image_size
-    t = _joseph_tensors(geometry, img.device, img.dtype)
+    nb, n = img.shape[0], grid.size
+    t = _joseph_tensors(geometry, grid, img.device, img.dtype)
     flat = img.reshape(nb, n * n)
     out = img.new_empty((nb, geometry.n_views, geometry.n_det))
     for views in _view_chunks(geometry.n_views, geometry.n_det * n, nb):
@@ -76,10 +77,10 @@ def joseph_forward(img: torch.Tensor, geometry: Geometry) -> torch.Tensor:
     return out
 
 
-def joseph_adjoint(sino: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+def joseph_adjoint(sino: torch.Tensor, geometry: Geometry, grid: ImageGrid) -> torch.Tensor:
     """``Aᵀ``: sinograms ``[nb, n_views, n_det]`` → images ``[nb, N, N]``."""
-    nb, n = sino.shape[0], geometry.image_size
-    t = _joseph_tensors(geometry, sino.device, sino.dtype)
+    nb, n = sino.shape[0], grid.size
+    t = _joseph_tensors(geometry, grid, sino.device, sino.dtype)
     out = sino.new_zeros((nb, n * n))
     for views in _view_chunks(geometry.n_views, geometry.n_det * n, nb):
         i0, w0, i1, w1 = _joseph_chunk(t, views, n)
@@ -107,20 +108,20 @@ def atan_ratio(t: torch.Tensor, ell: torch.Tensor) -> torch.Tensor:
     return torch.where(z >= 0, r, -r)
 
 
-def _pixel_tensors(geometry: Geometry, device: torch.device, dtype: torch.dtype) -> dict:
+def _pixel_tensors(geometry: Geometry, grid: ImageGrid, device: torch.device, dtype: torch.dtype) -> dict:
     def make() -> dict:
-        p: PixelDrivenParams = pixel_driven_params(geometry)
-        coords = torch.as_tensor(geometry.pixel_coords, dtype=dtype, device=device)
+        p: PixelDrivenParams = pixel_driven_params(geometry, grid)
+        coords = torch.as_tensor(grid.centred_coords, dtype=dtype, device=device)
         coef = torch.as_tensor(p.coef, dtype=dtype, device=device)
         return {"model": p.model, "coef": [coef[:, k, None, None] for k in range(coef.shape[1])],
                 "x": coords[None, :], "y": coords.flip(0)[:, None]}
-    return _device_tensors(geometry, "pixel", device, dtype, make)
+    return _device_tensors(geometry, grid, "pixel", device, dtype, make)
 
 
 def _pixel_chunk(t: dict, views: slice, n_det: int):
     """Flat sinogram indices and weights of the two detector taps of every (view, pixel) in ``views``:
     four tensors ``[n_chunk_views, N * N]`` (indices into a ``[n_views * n_det]`` sinogram)."""
-    tx, ty, t0, lx, ly, l0, radius, s_m, inv_du = (c[views] for c in t["coef"])
+    tx, ty, t0, lx, ly, l0, radius, s_m, inv_du, dist = (c[views] for c in t["coef"])
     x, y = t["x"], t["y"]
     s = x * tx + (y * ty + t0)
     if t["model"] == 0:
@@ -128,7 +129,7 @@ def _pixel_chunk(t: dict, views: slice, n_det: int):
     else:
         ell = x * lx + (y * ly + l0)
         if t["model"] == 1:
-            u, wgt = radius * s / ell, (l0 / ell) ** 2
+            u, wgt = radius * s / ell, (dist / ell) ** 2
         else:
             u, wgt = radius * atan_ratio(s, ell), 1.0 / (ell * ell + s * s)
     k = (u - s_m) * inv_du - 1.0
@@ -145,10 +146,10 @@ def _pixel_chunk(t: dict, views: slice, n_det: int):
     return idx[0], wts[0], idx[1], wts[1]
 
 
-def pixel_backproject(sino: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+def pixel_backproject(sino: torch.Tensor, geometry: Geometry, grid: ImageGrid) -> torch.Tensor:
     """``B_w``: sinograms ``[nb, n_views, n_det]`` → images ``[nb, N, N]`` (pixel-driven, distance-weighted)."""
-    nb, n = sino.shape[0], geometry.image_size
-    t = _pixel_tensors(geometry, sino.device, sino.dtype)
+    nb, n = sino.shape[0], grid.size
+    t = _pixel_tensors(geometry, grid, sino.device, sino.dtype)
     flat = sino.reshape(nb, -1)
     out = sino.new_zeros((nb, n * n))
     for views in _view_chunks(geometry.n_views, n * n, nb):
@@ -157,10 +158,10 @@ def pixel_backproject(sino: torch.Tensor, geometry: Geometry) -> torch.Tensor:
     return out.reshape(nb, n, n)
 
 
-def pixel_backproject_adjoint(img: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+def pixel_backproject_adjoint(img: torch.Tensor, geometry: Geometry, grid: ImageGrid) -> torch.Tensor:
     """``B_wᵀ``: images ``[nb, N, N]`` → sinograms ``[nb, n_views, n_det]``."""
-    nb, n = img.shape[0], geometry.image_size
-    t = _pixel_tensors(geometry, img.device, img.dtype)
+    nb, n = img.shape[0], grid.size
+    t = _pixel_tensors(geometry, grid, img.device, img.dtype)
     flat = img.reshape(nb, 1, n * n)
     out = img.new_zeros((nb, geometry.n_views * geometry.n_det))
     for views in _view_chunks(geometry.n_views, n * n, nb):

@@ -37,7 +37,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ..geometry import Geometry
+from ..geometry import Geometry, ImageGrid
 from .atan import ATAN_COEFFS, TAN_PI_8
 from .rays import cached, joseph_rays, pixel_driven_params  # MODEL: 0 parallel, 1 flat, 2 arc
 
@@ -144,9 +144,9 @@ def _atan_ratio(t, ell, consts):
 def _detector_position(x, y, cf, v, consts, MODEL: tl.constexpr):
     """Padded fractional detector index (element index + 1, clamped to [0, n_det + 1]) and distance weight of
     pixels ``(x, y)`` in view ``v``, as :func:`recon.operators.cpu._detector_row`: ``cf`` holds the views'
-    detector maps, 9 per view (``tx, ty, t0, lx, ly, l0, R``, the position of element -1, 1/pitch);
+    detector maps, 10 per view (``tx, ty, t0, lx, ly, l0, R``, the position of element -1, 1/pitch, ``D``);
     ``consts[16]`` is n_det + 1."""
-    row = cf + 9 * v
+    row = cf + 10 * v
     hi = tl.load(consts + 16)
     t = x * tl.load(row) + (y * tl.load(row + 1) + tl.load(row + 2))
     s_m = tl.load(row + 7)
@@ -160,7 +160,7 @@ def _detector_position(x, y, cf, v, consts, MODEL: tl.constexpr):
         radius = tl.load(row + 6)
         if MODEL == 1:
             inv = 1 / ell
-            q = l0 * inv
+            q = tl.load(row + 9) * inv
             kpos = (radius * t * inv - s_m) * inv_du
             wgt = q * q
         else:
@@ -219,24 +219,24 @@ def _pixel_backproject_adjoint_kernel(img, cf_ptr, xs_ptr, consts, out, nv, nd, 
 
 # ---- tables and launches ----------------------------------------------------------------------------------
 
-def _joseph_tables(geometry: Geometry, device: torch.device, dtype: torch.dtype) -> dict:
+def _joseph_tables(geometry: Geometry, grid: ImageGrid, device: torch.device, dtype: torch.dtype) -> dict:
     def make() -> dict:
-        r = joseph_rays(geometry)
+        r = joseph_rays(geometry, grid)
         t = {k: torch.as_tensor(getattr(r, k), dtype=dtype, device=device).contiguous() for k in ("a", "b", "w")}
         t["row"] = torch.as_tensor(r.row_driven.astype(np.int8), device=device).contiguous()
         return t
-    return cached(geometry, ("triton-joseph", str(device), dtype), make)
+    return cached(geometry, ("triton-joseph", grid, str(device), dtype), make)
 
 
-def _pixel_tables(geometry: Geometry, device: torch.device, dtype: torch.dtype) -> dict:
+def _pixel_tables(geometry: Geometry, grid: ImageGrid, device: torch.device, dtype: torch.dtype) -> dict:
     def make() -> dict:
-        p = pixel_driven_params(geometry)
+        p = pixel_driven_params(geometry, grid)
         consts = np.concatenate([ATAN_COEFFS, [np.pi / 4, np.pi / 2, TAN_PI_8], [p.n_det + 1]])
         return {"model": p.model,
                 "cf": torch.as_tensor(p.coef.ravel(), dtype=dtype, device=device),
-                "xs": torch.as_tensor(geometry.pixel_coords, dtype=dtype, device=device),
+                "xs": torch.as_tensor(grid.centred_coords, dtype=dtype, device=device),
                 "consts": torch.as_tensor(consts, dtype=dtype, device=device)}
-    return cached(geometry, ("triton-pixel", str(device), dtype), make)
+    return cached(geometry, ("triton-pixel", grid, str(device), dtype), make)
 
 
 def _check(x: torch.Tensor) -> torch.Tensor:
@@ -246,48 +246,50 @@ def _check(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous()
 
 
-def _run_joseph(kernel, x: torch.Tensor, geometry: Geometry, out: torch.Tensor) -> torch.Tensor:
+def _run_joseph(kernel, x: torch.Tensor, geometry: Geometry, grid: ImageGrid, out: torch.Tensor) -> torch.Tensor:
     """Launch a Joseph kernel (one program per image, view and block of detector elements) into ``out``."""
-    t = _joseph_tables(geometry, x.device, x.dtype)
+    t = _joseph_tables(geometry, grid, x.device, x.dtype)
     nv, nd = geometry.n_views, geometry.n_det
     kernel[(x.shape[0] * nv, triton.cdiv(nd, RAY_BLOCK))](x, t["a"], t["b"], t["w"], t["row"], out, nv, nd,
-                                                          geometry.image_size, BLOCK=RAY_BLOCK)
+                                                          grid.size, BLOCK=RAY_BLOCK)
     return out
 
 
-def _run_pixel(kernel, x: torch.Tensor, geometry: Geometry, out: torch.Tensor, per_view: bool) -> torch.Tensor:
+def _run_pixel(kernel, x: torch.Tensor, geometry: Geometry, grid: ImageGrid, out: torch.Tensor,
+               per_view: bool) -> torch.Tensor:
     """Launch a pixel-driven kernel (one program per image — and view, if ``per_view`` — and pixel block)."""
-    t = _pixel_tables(geometry, x.device, x.dtype)
-    nv, n = geometry.n_views, geometry.image_size
+    t = _pixel_tables(geometry, grid, x.device, x.dtype)
+    nv, n = geometry.n_views, grid.size
     grid = (x.shape[0] * (nv if per_view else 1), triton.cdiv(n * n, PIXEL_BLOCK))
     kernel[grid](x, t["cf"], t["xs"], t["consts"], out, nv, geometry.n_det, n, MODEL=t["model"], BLOCK=PIXEL_BLOCK)
     return out
 
 
-def joseph_forward(img: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+def joseph_forward(img: torch.Tensor, geometry: Geometry, grid: ImageGrid) -> torch.Tensor:
     """``A``: images ``[nb, N, N]`` → sinograms ``[nb, n_views, n_det]``."""
     img = _check(img)
-    return _run_joseph(_joseph_forward_kernel, img, geometry, img.new_empty((img.shape[0],) + geometry.sino_shape))
+    out = img.new_empty((img.shape[0],) + geometry.sino_shape)
+    return _run_joseph(_joseph_forward_kernel, img, geometry, grid, out)
 
 
-def joseph_adjoint(sino: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+def joseph_adjoint(sino: torch.Tensor, geometry: Geometry, grid: ImageGrid) -> torch.Tensor:
     """``Aᵀ``: sinograms ``[nb, n_views, n_det]`` → images ``[nb, N, N]``."""
     sino = _check(sino)
-    return _run_joseph(_joseph_adjoint_kernel, sino, geometry, sino.new_zeros((sino.shape[0],) + geometry.image_shape))
+    return _run_joseph(_joseph_adjoint_kernel, sino, geometry, grid, sino.new_zeros((sino.shape[0],) + grid.shape))
 
 
-def pixel_backproject(sino: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+def pixel_backproject(sino: torch.Tensor, geometry: Geometry, grid: ImageGrid) -> torch.Tensor:
     """``B_w``: sinograms ``[nb, n_views, n_det]`` → images ``[nb, N, N]``."""
     sino = _check(sino)
-    out = sino.new_empty((sino.shape[0],) + geometry.image_shape)
-    return _run_pixel(_pixel_backproject_kernel, sino, geometry, out, per_view=False)
+    out = sino.new_empty((sino.shape[0],) + grid.shape)
+    return _run_pixel(_pixel_backproject_kernel, sino, geometry, grid, out, per_view=False)
 
 
-def pixel_backproject_adjoint(img: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+def pixel_backproject_adjoint(img: torch.Tensor, geometry: Geometry, grid: ImageGrid) -> torch.Tensor:
     """``B_wᵀ``: images ``[nb, N, N]`` → sinograms ``[nb, n_views, n_det]``."""
     img = _check(img)
     out = img.new_zeros((img.shape[0],) + geometry.sino_shape)
-    return _run_pixel(_pixel_backproject_adjoint_kernel, img, geometry, out, per_view=True)
+    return _run_pixel(_pixel_backproject_adjoint_kernel, img, geometry, grid, out, per_view=True)
 
 
 class TritonBackend:

@@ -22,8 +22,8 @@ class Doubled:
     def usable(self, device):
         return device.type == "cpu"
 
-    def project(self, x, g):
-        return 2.0 * registry.get_backend("torch").project(x, g)
+    def project(self, x, g, grid):
+        return 2.0 * registry.get_backend("torch").project(x, g, grid)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ def _geometry() -> recon.ParallelBeam:
 
 def test_tables_are_shared_by_equal_geometries_and_not_stored_on_them():
     g, twin = _geometry(), _geometry()
-    assert rays.joseph_rays(g) is rays.joseph_rays(twin)
+    assert rays.joseph_rays(g, g.grid) is rays.joseph_rays(twin, twin.grid)
+    assert rays.joseph_rays(g, recon.ImageGrid(16, 2.0)) is not rays.joseph_rays(g, g.grid)  # one table per grid
     assert not hasattr(g, "_cache") and "_cache" not in vars(g)
     recon.project(np.ones(g.image_shape), g)
     assert g in rays._TABLES
@@ -25,7 +26,7 @@ def test_tables_are_shared_by_equal_geometries_and_not_stored_on_them():
 
 def test_tables_go_with_their_geometry():
     g = _geometry().replace(n_det=41)
-    rays.joseph_rays(g)
+    rays.joseph_rays(g, g.grid)
     before = len(rays._TABLES)
     del g
     gc.collect()

@@ -112,3 +112,15 @@ def test_unrolled_network_runs_on_the_triton_kernels():
         grads[backend] = torch.cat([p.grad.cpu().reshape(-1) for p in model.parameters()])
     torch.testing.assert_close(out["triton"], out["numba"], rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(grads["triton"], grads["numba"], rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["parallel", "fan-arc"])
+def test_same_matrices_as_numba_on_a_shifted_grid(name):
+    g = _geometries()[name]
+    grid = recon.ImageGrid(7, 0.6, offset=(0.5, -0.3))
+    for op, kind in OPS:
+        shape = (2,) + (grid.shape if kind == "image" else g.sino_shape)
+        x = torch.rand(shape, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+        fn = getattr(recon, op)
+        got = fn(x.to(DEVICE), g, grid=grid, backend="triton").cpu()
+        torch.testing.assert_close(got, fn(x, g, grid=grid, backend="numba"), rtol=1e-12, atol=1e-12)
