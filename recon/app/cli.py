@@ -27,6 +27,7 @@ from ..simulation.simulate import simulate_to_file
 from ..training.loop import train
 from ..evaluation.htc2022_report import format_benchmark
 from .benchmark import benchmark_htc2022, parse_models
+from .centring import calibrate_file, centre_choice
 from .compare import compare_files
 from .demo import run_demo
 from .info import describe_scan
@@ -75,6 +76,23 @@ def _add_info(sub) -> None:
 
 def _run_info(args: argparse.Namespace) -> None:
     print(describe_scan(args.file, geometry=args.geometry))
+
+
+def _add_calibrate(sub) -> None:
+    p = sub.add_parser("calibrate", help="estimate a scan's rotation centre from its data and write its geometry "
+                                         "with it as a TOML sidecar (read by reconstruct/compare/info --geometry)")
+    p.add_argument("file", help="scan file (.mat, .h5/.hdf5/.nxs, .tif/.tiff, .npy)")
+    p.add_argument("--out", required=True, help="the calibrated geometry, a .toml sidecar")
+    p.add_argument("--params", default="offset", choices=("offset",),
+                   help="what to calibrate: offset (the detector offset, i.e. the rotation centre)")
+    p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files that carry no geometry")
+    p.add_argument("--force", action="store_true", help="overwrite an existing sidecar")
+
+
+def _run_calibrate(args: argparse.Namespace) -> None:
+    out, est, scan = calibrate_file(args.file, args.out, geometry=args.geometry, force=args.force)
+    print(est.describe(scan.geometry))
+    print(f"wrote {out}")
 
 
 # ---- train ---------------------------------------------------------------------------------------------------
@@ -162,6 +180,23 @@ def _add_view_selection(p: argparse.ArgumentParser) -> None:
                      help="use the views on this arc, degrees (short scan / limited angle)")
 
 
+def _centre_arg(text: str):
+    try:
+        return centre_choice(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_centre(p: argparse.ArgumentParser) -> None:
+    centre = p.add_mutually_exclusive_group()
+    centre.add_argument("--center", type=_centre_arg, default=None, metavar="auto|keep|COLUMN",
+                        help="rotation centre: auto (estimated from the data), keep (the file's, unchecked) or a "
+                             "detector column (0-based); default: the file's, with a warning where the data put it "
+                             "more than half an element away")
+    centre.add_argument("--det-offset", type=float, default=None, metavar="MM",
+                        help="detector offset in mm (the geometry's det_offset), instead of the file's")
+
+
 def _add_reconstruct(sub) -> None:
     p = sub.add_parser("reconstruct", help="reconstruct scan files (TIFF/HDF5/.mat/.npy) by FBP, a trained "
                                            "model or rebinning + FBP; writes float32 TIFF + PNG preview")
@@ -174,6 +209,7 @@ def _add_reconstruct(sub) -> None:
     p.add_argument("--filter", default="ram-lak", help=f"FBP window: {', '.join(WINDOWS)} (default: %(default)s)")
     p.add_argument("--cutoff", type=float, default=1.0, help="FBP cut-off, fraction of Nyquist (default: 1)")
     _add_view_selection(p)
+    _add_centre(p)
     p.add_argument("--image-size", type=int, default=None, help="pixels per side (default: the scan's)")
     p.add_argument("--pixel-size", type=float, default=None, help="pixel size in mm (default: the scan's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
@@ -191,7 +227,8 @@ def _run_reconstruct(args: argparse.Namespace) -> None:
     written = reconstruct_files(args.scans, args.out, method=args.method, model_path=args.model,
                                 geometry=args.geometry, filter=args.filter, cutoff=args.cutoff, views=args.views,
                                 angles=args.angles, image_size=args.image_size, pixel_size=args.pixel_size,
-                                device=args.device, force=args.force)
+                                device=args.device, force=args.force, centre=args.center,
+                                det_offset=args.det_offset)
     for path in written:
         print(f"wrote {path} (+ {path.with_suffix('.png').name})")
 
@@ -278,6 +315,7 @@ _COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], None]]] = {
     "demo": (_add_demo, _run_demo),
     "simulate": (_add_simulate, _run_simulate),
     "info": (_add_info, _run_info),
+    "calibrate": (_add_calibrate, _run_calibrate),
     "train": (_add_train, _run_train),
     "evaluate": (_add_evaluate, _run_evaluate),
     "reconstruct": (_add_reconstruct, _run_reconstruct),

@@ -21,6 +21,7 @@ from ..io import read_scan
 from ..io.atomic import atomic_folder, check_distinct, check_writable, output_name
 from ..io.references import load_reference
 from ..models import load_model
+from .centring import check_centre
 from ..training.figures import plot_filter
 
 __all__ = ["compare_files", "scan_paths", "per_scan", "OUTPUTS"]
@@ -119,6 +120,7 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
     for path, scan in zip(paths, scans):
         if scan.n_slices > 1:
             raise ValueError(f"{path}: compare works on one slice; this scan has {scan.n_slices}")
+        check_centre(scan, Path(path).name)  # warns where the data put the rotation centre elsewhere
     check_distinct(outputs, [i for scan in scans for i in scan.info.get("inputs", [])])  # sidecars, flats, …
     for path, scan, ref, seg in zip(paths, scans, refs, segs):
         grid = models[0].geometry if models and models[0].output_kind == "image" else scan.geometry

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analytic.centre import estimate_centre
 from ..analytic.weights import scan_coverage
 from ..io.formats.common import GeometryArg, PathLike
 from ..io.readers import read_scan
@@ -26,6 +27,21 @@ def describe_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) 
 
 def _deg(rad: float) -> str:
     return f"{math.degrees(rad):.4g}°"
+
+
+def _centre_lines(scan: Scan) -> list[tuple[str, str]]:
+    """The centre the data put the rotation axis at, beside the file's, and a warning where they disagree."""
+    try:
+        est = estimate_centre(scan.sinogram, scan.geometry, tolerance=0.05)
+    except ValueError as err:
+        return [("estimated centre", f"not estimated: {err}")]
+    out = [("estimated centre", f"detector column {est.column:.2f} from the data ({est.method}, confidence "
+                                f"{est.confidence:.2g})")]
+    if est.differs_from(scan.geometry):
+        out.append(("WARNING", f"the data put the rotation centre {abs(est.column - scan.rotation_center):.1f} "
+                               "detector elements from the geometry's: a reconstruction with it shows doubled "
+                               f"edges; reconstruct with --center auto (or --center {est.column:.2f})"))
+    return out
 
 
 def format_scan(scan: Scan) -> str:
@@ -65,6 +81,7 @@ def format_scan(scan: Scan) -> str:
     unit = "pixels" if info.get("pixel_units") else "mm"
     lines.append(("rotation centre", f"detector column {scan.rotation_center:.6g} (det_offset {g.det_offset:.6g} "
                                      f"{unit}; middle column {(g.n_det - 1) / 2:.6g})"))
+    lines += _centre_lines(scan)
     if info.get("recorded_pixel_size"):
         lines.append(("recorded pixel", str(info["recorded_pixel_size"])))
     if info.get("sidecar"):

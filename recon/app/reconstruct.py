@@ -8,6 +8,7 @@ the file workflow that writes each as a float32 TIFF with a PNG preview (:mod:`r
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -24,6 +25,7 @@ from ..io.atomic import check_distinct, check_writable, output_name
 from ..io.outputs import Reconstruction, write_reconstruction
 from ..io.scan import Scan
 from ..models import KnownOperatorModel, apply_model, load_model
+from .centring import CentreChoice, apply_centre
 
 __all__ = ["METHODS", "reconstruct_fbp", "reconstruct_rebin", "reconstruct_learned", "reconstruct_scan",
            "reconstruct_files"]
@@ -92,13 +94,17 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
                       filter: str = "ram-lak", cutoff: float = 1.0, views: Optional[int] = None,
                       angles: Optional[tuple[float, float]] = None, image_size: Optional[int] = None,
                       pixel_size: Optional[float] = None, device: str = "cpu", force: bool = False,
-                      progress: bool = True) -> list[Path]:
+                      progress: bool = True, centre: CentreChoice = None,
+                      det_offset: Optional[float] = None) -> list[Path]:
     """Reconstruct every slice of every file; returns the TIFFs written.
 
     ``out`` is the TIFF itself for one single-slice file (``.tif``/``.tiff``), otherwise a folder that
     receives ``<file stem>[_slice<k>].tif`` and a ``.png`` preview next to each. ``views`` keeps that many
-    evenly spaced views (sparse view); ``angles`` = (start, stop) in radians keeps an arc. Every output
-    path is checked before anything is computed, so nothing is overwritten without ``force``.
+    evenly spaced views (sparse view); ``angles`` = (start, stop) in radians keeps an arc. ``centre`` and
+    ``det_offset`` set the rotation centre (:func:`recon.app.centring.apply_centre`; by default the file's is
+    kept and checked against the data, with a warning where they disagree), on the full scan before views are
+    selected. Every output path is checked before anything is computed, so nothing is overwritten without
+    ``force``.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -109,9 +115,11 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     model = load_model(model_path) if model_path is not None else None
     if method == "learned" and model is None:
         raise ValueError("method 'learned' needs a model (a run folder or its model.pt)")
-    scans = []
+    scans, notes = [], {}
     for path in paths:
-        scan = read_scan(path, geometry=geometry)
+        scan, notes[str(path)] = apply_centre(read_scan(path, geometry=geometry), Path(path).name, centre, det_offset)
+        if notes[str(path)]:
+            print(f"{Path(path).name}: {notes[str(path)]}")
         if angles is not None:
             scan = scan.select_angles(*angles)
         if views is not None:
@@ -136,5 +144,7 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     written = []
     for path, scan, target in tqdm(jobs, desc="reconstruct", disable=None if progress and len(jobs) > 1 else True):
         rec = reconstruct_scan(scan, method, model, filter, cutoff, image_size, pixel_size, device)
+        if notes[str(path)]:  # a centre that was changed is named in the TIFF's metadata and the preview's title
+            rec = replace(rec, method=f"{rec.method}; {notes[str(path)]}")
         written.append(write_reconstruction(target, rec, str(path), f"{path.name}: {rec.method}", force))
     return written

@@ -36,7 +36,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["load_toml", "parse_toml", "angles_from_spec", "geometry_from_table", "geometry_to_table"]
+__all__ = ["load_toml", "parse_toml", "angles_from_spec", "geometry_from_table", "geometry_to_table",
+           "geometry_toml"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -162,3 +163,21 @@ def geometry_to_table(geometry: Geometry) -> dict[str, Any]:
     table = geometry.to_dict()
     table["angles_unit"] = "rad"
     return table
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(float(value)) if isinstance(value, float) else repr(int(value))
+
+
+def geometry_toml(geometry: Geometry, comments: tuple[str, ...] = ()) -> str:
+    """A geometry sidecar (TOML text with one ``[geometry]`` table, angles listed in radians to full precision)
+    that :func:`geometry_from_table` reads back to an equal geometry; ``comments`` open it as ``#`` lines."""
+    lines = [f"# {c}" for c in comments] + ["[geometry]"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in geometry_to_table(geometry).items()]
+    return "\n".join(lines) + "\n"

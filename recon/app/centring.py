@@ -1,0 +1,109 @@
+"""The rotation centre in the file workflows: check it on every scan, and set it when asked.
+
+``reconstruct``, ``compare`` and ``info`` estimate the centre from the data (:mod:`recon.analytic.centre`) and
+warn when the file's geometry puts it more than half a detector element away (the reconstruction would show
+doubled edges); ``--center auto`` applies the estimate, ``--center COLUMN`` and ``--det-offset MM`` set it, and
+``--center keep`` keeps the file's without checking. A centre that was changed is never applied silently: the
+line printed and the outputs' metadata name it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Optional, Union
+
+from pathlib import Path
+
+from ..analytic.centre import CentreEstimate, estimate_centre
+from ..io.atomic import atomic_output, check_distinct, check_writable
+from ..io.config import geometry_toml
+from ..io.formats.common import GeometryArg, PathLike
+from ..io.plausibility import ScanWarning
+from ..io.readers import read_scan
+from ..io.scan import Scan
+
+__all__ = ["CentreChoice", "check_centre", "apply_centre", "centre_choice", "calibrate_file"]
+
+#: None (check and warn), "auto", "keep", or a detector column.
+CentreChoice = Union[None, str, float]
+
+
+def centre_choice(text: str) -> Union[str, float]:
+    """The ``--center`` argument: ``auto``, ``keep`` or a detector column (0-based, fractional)."""
+    if text in ("auto", "keep"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--center must be auto, keep or a detector column such as 295.5, got {text!r}") from None
+
+
+def check_centre(scan: Scan, name: str) -> Optional[CentreEstimate]:
+    """Estimate ``scan``'s centre and warn (:class:`ScanWarning`) when its geometry differs from it by more than
+    half a detector element; ``None`` (and no warning) where the scan cannot tell (limited angle, flat data)."""
+    try:
+        est = estimate_centre(scan.sinogram, scan.geometry, tolerance=0.05)
+    except ValueError:
+        return None
+    if est.differs_from(scan.geometry):
+        apart = abs(est.column - scan.rotation_center)
+        warnings.warn(ScanWarning(
+            f"{name}: the data put the rotation centre at detector column {est.column:.2f}, the geometry at "
+            f"{scan.rotation_center:.2f} ({apart:.1f} elements apart): the reconstruction will show doubled edges; "
+            f"use --center auto (or --center {est.column:.2f}), or correct the geometry"))
+    return est
+
+
+def apply_centre(scan: Scan, name: str, centre: CentreChoice = None,
+                 det_offset: Optional[float] = None) -> tuple[Scan, str]:
+    """``scan`` with the centre asked for, and a note naming it for the outputs ("" when the file's is kept).
+
+    ``det_offset`` (mm) sets the geometry's offset; ``centre`` is None (keep the file's, warn if the data
+    disagree), "keep" (keep it unchecked), "auto" (the estimate) or a detector column."""
+    if det_offset is not None and centre is not None:
+        raise ValueError("give --center or --det-offset, not both")
+    g = scan.geometry
+    if det_offset is not None:
+        return scan.shift_center(det_offset - g.det_offset), f"det_offset {det_offset:g} mm (given)"
+    if centre is None:
+        check_centre(scan, name)
+        return scan, ""
+    if centre == "keep":
+        return scan, ""
+    if centre == "auto":
+        try:
+            est = estimate_centre(scan.sinogram, scan.geometry)
+        except ValueError as err:
+            raise ValueError(f"{name}: --center auto: {err}") from None
+        note = (f"rotation centre at column {est.column:.2f} (estimated, {est.method}; the file had "
+                f"{scan.rotation_center:.2f})")
+        return scan.shift_center(est.det_offset - g.det_offset), note
+    column = float(centre)
+    if not -g.n_det <= column <= 2 * g.n_det:
+        raise ValueError(f"--center {column:g} lies far outside the detector's {g.n_det} columns")
+    offset = ((g.n_det - 1) / 2.0 - column) * g.det_spacing
+    return scan.shift_center(offset - g.det_offset), f"rotation centre at column {column:g} (given)"
+
+
+def calibrate_file(path: PathLike, out: PathLike, geometry: GeometryArg = None, force: bool = False) -> tuple[
+        Path, CentreEstimate, Scan]:
+    """Estimate the rotation centre of the scan ``path`` and write its geometry with that centre as a TOML sidecar
+    ``out`` (``recon reconstruct SCAN --geometry out`` reads it), headed by comments naming the calibration.
+    Returns the sidecar, the estimate and the scan as read. Nothing is written when the scan cannot tell its
+    centre (``ValueError`` saying why) or ``out`` exists without ``force``."""
+    out = Path(out)
+    if out.suffix.lower() != ".toml":
+        raise ValueError(f"out {out}: the calibrated geometry is written as a TOML sidecar; give a .toml file")
+    check_writable(out, force)
+    scan = read_scan(path, geometry=geometry)
+    check_distinct([out], [Path(path)] + list(scan.info.get("inputs", [])))
+    est = estimate_centre(scan.sinogram, scan.geometry)
+    calibrated = scan.geometry.replace(det_offset=est.det_offset)
+    comments = (f"recon calibrate: the rotation centre of {Path(path).name} estimated from its data by {est.method}",
+                f"column {est.column:.3f} (det_offset {est.det_offset:.6g}); the file had column "
+                f"{scan.rotation_center:.3f} (det_offset {scan.geometry.det_offset:.6g}); confidence "
+                f"{est.confidence:.3g}",
+                f"use: recon reconstruct {Path(path).name} --geometry {out.name}")
+    with atomic_output(out, force) as tmp:
+        Path(tmp).write_text(geometry_toml(calibrated, comments), encoding="utf-8")
+    return out, est, scan
