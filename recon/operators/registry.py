@@ -117,19 +117,18 @@ class NumbaBackend:
     def _numpy(x: torch.Tensor) -> np.ndarray:
         return x.contiguous().numpy()
 
-    def project(self, x: torch.Tensor, g: Geometry, grid: ImageGrid) -> torch.Tensor:
+    def _joseph(self, kernel, x: torch.Tensor, g: Geometry, grid: ImageGrid, out_shape: tuple) -> torch.Tensor:
         r = joseph_rays(g, grid)
         arr = self._numpy(x)
-        out = np.zeros((arr.shape[0],) + g.sino_shape, dtype=arr.dtype)
-        cpu.joseph_forward(arr, r.a, r.b, r.w, r.row_ptr, r.row_ray, r.col_ptr, r.col_ray, out)
+        out = np.zeros((arr.shape[0],) + out_shape, dtype=arr.dtype)
+        kernel(arr, r.a, r.b, r.w, r.row_ptr, r.row_ray, r.col_ptr, r.col_ray, out)
         return torch.from_numpy(out)
 
+    def project(self, x: torch.Tensor, g: Geometry, grid: ImageGrid) -> torch.Tensor:
+        return self._joseph(cpu.joseph_forward, x, g, grid, g.sino_shape)
+
     def backproject(self, y: torch.Tensor, g: Geometry, grid: ImageGrid) -> torch.Tensor:
-        r = joseph_rays(g, grid)
-        arr = self._numpy(y)
-        out = np.zeros((arr.shape[0],) + grid.shape, dtype=arr.dtype)
-        cpu.joseph_adjoint(arr, r.a, r.b, r.w, r.row_ptr, r.row_ray, r.col_ptr, r.col_ray, out)
-        return torch.from_numpy(out)
+        return self._joseph(cpu.joseph_adjoint, y, g, grid, grid.shape)
 
     def weighted_backproject(self, y: torch.Tensor, g: Geometry, grid: ImageGrid) -> torch.Tensor:
         arr = self._numpy(y)
