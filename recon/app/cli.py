@@ -202,8 +202,12 @@ def _add_reconstruct(sub) -> None:
                                            "model or rebinning + FBP; writes float32 TIFF + PNG preview")
     p.add_argument("scans", nargs="+", metavar="SCAN", help="scan file(s), folder or glob of TIFFs")
     p.add_argument("--out", required=True, help="output .tif (one single-slice scan) or folder")
-    p.add_argument("--method", choices=("fbp", "learned", "rebin"), default=None,
-                   help="default: learned with --model, else fbp")
+    p.add_argument("--method", choices=("fbp", "learned", "rebin", "sirt", "cgls", "tv"), default=None,
+                   help="default: learned with --model, else fbp; sirt, cgls and tv iterate on the exact operators")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="iterations of sirt/cgls/tv (default: 100, 30, at most 300)")
+    p.add_argument("--tv-lambda", type=float, default=None, metavar="LAMBDA",
+                   help="TV weight for --method tv (line integral² per 1/mm; 0.03 suits the HTC2022 scans)")
     p.add_argument("--model", default=None, help="trained model (RUN_DIR or model.pt): --method learned")
     p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files without geometry")
     p.add_argument("--filter", default="ram-lak", help=f"FBP window: {', '.join(WINDOWS)} (default: %(default)s)")
@@ -228,7 +232,7 @@ def _run_reconstruct(args: argparse.Namespace) -> None:
                                 geometry=args.geometry, filter=args.filter, cutoff=args.cutoff, views=args.views,
                                 angles=args.angles, image_size=args.image_size, pixel_size=args.pixel_size,
                                 device=args.device, force=args.force, centre=args.center,
-                                det_offset=args.det_offset)
+                                det_offset=args.det_offset, iterations=args.iterations, tv_lambda=args.tv_lambda)
     for path in written:
         print(f"wrote {path} (+ {path.with_suffix('.png').name})")
 
