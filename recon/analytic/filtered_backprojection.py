@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .filters import RampFilter, apply_filter
-from ..geometry import FanBeam, Geometry, ImageGrid, as_circular, check_geometry, check_grid
+from ..geometry import Geometry, ImageGrid, as_circular, check_geometry, check_grid
 from ..operators.functional import check_input, weighted_backproject
 from .weights import redundancy_weights
 
@@ -38,7 +38,7 @@ def filter_spacing(geometry: Geometry) -> tuple[float, bool]:
     """Sample spacing of the ramp filter and whether it is the arc (equiangular) kernel:
     parallel ``(det_spacing mm, False)``, flat fan ``(det_spacing·sod/sdd mm, False)``,
     arc fan ``(det_spacing/sdd rad, True)``."""
-    if isinstance(geometry, FanBeam):
+    if geometry.point_source:
         if geometry.detector == "flat":
             return geometry.det_spacing * geometry.sod / geometry.sdd, False
         return geometry.det_spacing / geometry.sdd, True
@@ -49,7 +49,7 @@ def detector_preweights(geometry: Geometry) -> np.ndarray:
     """Pre-filter weight of each detector element, ``[n_det]``: 1 (parallel), ``sdd/√(sdd²+u²)`` (flat fan),
     ``sod·cos γ`` in mm (arc fan)."""
     u = geometry.det_coords
-    if not isinstance(geometry, FanBeam):
+    if not geometry.point_source:
         return np.ones_like(u)
     if geometry.detector == "flat":
         return geometry.sdd / np.sqrt(geometry.sdd ** 2 + u ** 2)

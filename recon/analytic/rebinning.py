@@ -38,7 +38,7 @@ __all__ = ["Rebinning", "rebin", "rebin_coverage", "parallel_geometry_for", "iso
 
 def _lines(geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
     """(θ, s) of every element ``[n_views, n_det]``: the line ``x cos θ + y sin θ = s``."""
-    if isinstance(geometry, FanBeam):
+    if geometry.point_source:
         gamma = geometry.fan_angles[None, :]
         return geometry.angles[:, None] - gamma, np.broadcast_to(geometry.sod * np.sin(gamma), (geometry.n_views,
                                                                                                geometry.n_det))
@@ -55,7 +55,7 @@ class _ViewTable:
         angles = np.mod(geometry.angles, 2 * np.pi)
         index = np.arange(n)
         sign = np.ones(n)
-        if isinstance(geometry, ParallelBeam):  # add mirror views (θ + π, −u), drop duplicates
+        if not geometry.point_source:  # add mirror views (θ + π, −u), drop duplicates
             angles = np.concatenate([angles, np.mod(angles + np.pi, 2 * np.pi)])
             index = np.concatenate([index, index])
             sign = np.concatenate([sign, -sign])
@@ -85,7 +85,7 @@ class _ViewTable:
 def _detector_position(geometry: Geometry, theta: np.ndarray, s: np.ndarray, rep: int):
     """Angle and detector coordinate (mm or arc length) of line (θ, s) in ``geometry``, representation
     ``rep`` (0 or 1: the line traversed in the opposite direction), and whether it exists."""
-    if isinstance(geometry, ParallelBeam):
+    if not geometry.point_source:
         return theta, s, np.ones(theta.shape, dtype=bool)
     ratio = s / geometry.sod
     exists = np.abs(ratio) < 1.0
@@ -104,7 +104,7 @@ def _rebinning_taps(source: Geometry, target: Geometry) -> tuple[np.ndarray, np.
     theta, s = _lines(target)
     table = _ViewTable(source)
     det0, ddet, n_det = source.det_coords[0], source.det_spacing, source.n_det
-    reps = (0,) if isinstance(source, ParallelBeam) else (0, 1)
+    reps = (0,) if not source.point_source else (0, 1)
     idx = np.zeros(theta.shape + (4 * len(reps),), dtype=np.int64)
     wts = np.zeros(idx.shape)
     count = np.zeros(theta.shape)
@@ -180,7 +180,7 @@ def rebin(sinogram, source: Geometry, target: Geometry, *, dtype: Optional[torch
 def field_of_view_radius(geometry: Geometry) -> float:
     """Radius (mm) of the disc every view's detector covers: ``max |u|`` (parallel),
     ``sod · sin(max |γ|)`` (fan)."""
-    if isinstance(geometry, FanBeam):
+    if geometry.point_source:
         return geometry.sod * math.sin(float(abs(geometry.fan_angles).max()))
     return float(abs(geometry.det_coords).max())
 
@@ -188,7 +188,7 @@ def field_of_view_radius(geometry: Geometry) -> float:
 def isocentre_pitch(geometry: Geometry) -> float:
     """Detector pitch projected to the rotation axis (mm): ``det_spacing`` (parallel),
     ``det_spacing · sod / sdd`` (fan)."""
-    if isinstance(geometry, FanBeam):
+    if geometry.point_source:
         return geometry.det_spacing * geometry.sod / geometry.sdd
     return geometry.det_spacing
 

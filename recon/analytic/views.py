@@ -22,7 +22,7 @@ import math
 import numpy as np
 import torch
 
-from ..geometry import Geometry, ParallelBeam
+from ..geometry import Geometry
 
 __all__ = ["uniform_full_scan_step", "scan_period_step", "continue_half_turn", "upsampled_geometry", "upsample_views",
            "completed_geometry", "complete_arc"]
@@ -53,7 +53,7 @@ def scan_period_step(geometry: Geometry, what: str = "view interpolation") -> tu
     Otherwise the scan must cover the full circle (:func:`uniform_full_scan_step`); ``ValueError`` saying why
     not."""
     angles = np.asarray(geometry.angles, dtype=np.float64)
-    if isinstance(geometry, ParallelBeam) and angles.size >= 3:
+    if not geometry.point_source and angles.size >= 3:
         steps = np.diff(angles)
         step = float(steps.mean())
         uniform = np.allclose(steps, step, rtol=1e-6, atol=1e-9)

@@ -61,7 +61,7 @@ def scan_coverage(geometry: Geometry) -> ScanCoverage:
     10° fan) — so sparse, irregular or random full scans, and parallel 2π scans whose views pair up modulo
     π, count as full; otherwise its arc runs from the view after the largest gap, and its span decides
     between short scan and limited angle."""
-    fan = isinstance(geometry, FanBeam)
+    fan = geometry.point_source
     period = 2 * math.pi if fan else math.pi
     required = math.pi + 2 * _half_fan(geometry) if fan else math.pi
     a = np.sort(np.mod(geometry.angles, period))
@@ -147,9 +147,9 @@ def redundancy_weights(geometry: Geometry, warn: bool = True) -> np.ndarray:
         warnings.warn(
             f"the views span {math.degrees(coverage.span):.1f}°, less than the "
             f"{math.degrees(coverage.required):.1f}° an exact reconstruction needs "
-            f"({'π + fan angle' if isinstance(geometry, FanBeam) else 'π'}): this is limited-angle data and "
+            f"({'π + fan angle' if geometry.point_source else 'π'}): this is limited-angle data and "
             "analytic FBP will be biased (streaks, missing edges)", LimitedAngleWarning, stacklevel=3)
-    if not isinstance(geometry, FanBeam):
+    if not geometry.point_source:
         return np.repeat(quad[:, None], geometry.n_det, axis=1)
     if coverage.kind == "full":
         return np.repeat(0.5 * quad[:, None], geometry.n_det, axis=1)

@@ -21,7 +21,7 @@ from ..analytic.rebinning import parallel_geometry_for, rebin
 from ..analytic.iterative import cgls, sirt
 from ..analytic.recipe import fbp
 from ..analytic.tv import tv_reconstruct
-from ..geometry import FanBeam, Geometry
+from ..geometry import Geometry
 from ..io import read_scan
 from .._checks import torch_device
 from ..io.atomic import check_distinct, check_writable, output_name
@@ -55,7 +55,7 @@ def reconstruct_fbp(scan: Scan, filter: str = "ram-lak", cutoff: float = 1.0, im
 def reconstruct_rebin(scan: Scan, filter: str = "ram-lak", cutoff: float = 1.0, n_views: Optional[int] = None,
                       image_size: Optional[int] = None, pixel_size: Optional[float] = None) -> Reconstruction:
     """Interpolation rebinning fan → parallel, then parallel FBP (the classical alternative to fan FBP)."""
-    if not isinstance(scan.geometry, FanBeam):
+    if not scan.geometry.point_source:
         raise ValueError("method 'rebin' converts fan-beam scans to parallel beam; this scan is parallel already")
     par = _grid(parallel_geometry_for(scan.geometry, n_views), image_size, pixel_size)
     parallel = rebin(scan.sinogram, scan.geometry, par)

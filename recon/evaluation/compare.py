@@ -39,7 +39,7 @@ import torch
 from ..analytic.rebinning import Rebinning, parallel_geometry_for
 from ..analytic.recipe import FBPRecipe, TunedRecipe, fbp, tune_recipe
 from ..analytic.tv import TunedTV
-from ..geometry import FanBeam, Geometry
+from ..geometry import Geometry
 from ..io.outputs import Reconstruction
 from ..io.scan import Scan
 from ..models import GeometryConversion, KnownOperatorModel, apply_model, match_model_views
@@ -105,7 +105,7 @@ def _rebinning(g: Geometry, models: Sequence[KnownOperatorModel], tuned: dict[st
     """``rebin_fbp`` for fan scans: to the conversion network's output geometry (with the window tuned for
     rebinned training data, else for this scan against the reference) or to parallel beam over π (with the
     window of the direct FBP baseline)."""
-    if not isinstance(g, FanBeam):
+    if not g.point_source:
         return []
     conversion = next((m for m in models if isinstance(m, GeometryConversion)), None)
     par = (conversion.output_geometry.replace(image_size=g.image_size, pixel_size=g.pixel_size)

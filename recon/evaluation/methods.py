@@ -34,7 +34,7 @@ from ..analytic.recipe import FBPRecipe, TunedRecipe, arc_grid, tune_recipe
 from ..analytic.tv import TunedTV
 from ..analytic.views import scan_period_step
 from ..analytic.weights import scan_coverage
-from ..geometry import FanBeam, Geometry
+from ..geometry import Geometry
 from ..models import KnownOperatorModel
 
 __all__ = ["Method", "Baseline", "BASELINES", "applicable_baselines", "interpolation_factors", "tune_baselines",
@@ -107,7 +107,7 @@ BASELINES: dict[str, Baseline] = {
     "limited_angle_fbp": Baseline("limited-angle FBP", _arc, lambda g, m: arc_grid(g), clipped=True),
     "view_completion_fbp": Baseline("view completion + limited-angle FBP", _completes,
                                     lambda g, m: arc_grid(g, complete_views=True), clipped=True),
-    "rebin_fbp": Baseline("rebin + FBP", lambda g, m: isinstance(g, FanBeam), None),
+    "rebin_fbp": Baseline("rebin + FBP", lambda g, m: g.point_source, None),
     "tv": Baseline("TV (Chambolle–Pock)", lambda g, m: True, None),
 }
 

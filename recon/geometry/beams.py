@@ -97,6 +97,15 @@ class Geometry:
         (bilinear hats reach one pixel beyond the outermost pixel centres)."""
         return (self.image_size + 1) / 2.0 * self.pixel_size
 
+    #: The detector model of the vector form: "parallel" (rays parallel), "flat" or "arc" (from a point source).
+    model: str = ""
+
+    @property
+    def point_source(self) -> bool:
+        """Whether the rays leave a point source (fan beams) rather than run parallel: what FBP weights, redundancy
+        and rebinning ask of a geometry, whatever its type."""
+        return self.model != "parallel"
+
     @property
     def grid(self) -> ImageGrid:
         """The geometry's default image grid, ``ImageGrid(image_size, pixel_size)`` (centred on the axis)."""
@@ -224,6 +233,7 @@ class ParallelBeam(Geometry):
     """
 
     kind = "parallel"
+    model = "parallel"
 
     def __init__(self, angles, n_det: int, det_spacing: float, image_size: int, pixel_size: float,
                  det_offset: float = 0.0) -> None:
@@ -319,6 +329,11 @@ class FanBeam(Geometry):
         p = super()._params()
         p.update(sod=self.sod, sdd=self.sdd, detector=self.detector)
         return p
+
+    @property
+    def model(self) -> str:  # type: ignore[override]
+        """``"flat"`` or ``"arc"``: the detector model of the vector form."""
+        return self.detector
 
     @property
     def fan_angles(self) -> np.ndarray:

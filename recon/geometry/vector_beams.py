@@ -33,7 +33,6 @@ def _vector_rows(value: Any) -> np.ndarray:
 class _VectorGeometry(Geometry):
     """Common part of the per-view geometries: the rows, the detector and the image grid."""
 
-    model = ""
     vectors: np.ndarray
 
     def _init_vectors(self, vectors, n_det, image_size, pixel_size, model: str) -> None:

@@ -26,7 +26,7 @@ from typing import Optional
 import numpy as np
 
 from .._checks import GiB, available_memory
-from ..geometry import FanBeam, Geometry
+from ..geometry import Geometry
 
 __all__ = ["ScanWarning", "MIN_LINE_INTEGRAL", "MAX_LINE_INTEGRAL", "MAX_IMPOSSIBLE", "value_problems",
            "geometry_problems", "announce"]
@@ -107,7 +107,7 @@ def geometry_problems(geometry: Geometry, unit: Optional[str] = None) -> list[st
     if not -0.5 <= center <= g.n_det - 0.5:
         out.append(f"the rotation axis projects to detector column {center:.6g}, outside the detector (0 … "
                    f"{g.n_det - 1}): det_offset {g.det_offset:.6g} or the centre is wrong")
-    element = g.det_spacing * (g.sod / g.sdd if isinstance(g, FanBeam) else 1.0)  # at the rotation axis
+    element = g.det_spacing * (g.sod / g.sdd if g.point_source else 1.0)  # at the rotation axis
     extent = g.image_size * g.pixel_size
     if element > extent:
         out.append(f"one detector element ({element:.4g} mm at the rotation axis) is wider than the whole image "

@@ -124,11 +124,16 @@ class GeometryConversion(KnownOperatorModel):
                 + (f", U={self.factor}" if self.factor is not None else ""))
 
 
+def _circular(geometry: Any) -> bool:
+    """Whether ``geometry`` is a circular scan (it has view angles), as the conversions rebin along them."""
+    return isinstance(geometry, Geometry) and hasattr(geometry, "angles")
+
+
 class FanToParallel(GeometryConversion):
     """Fan (flat or arc) → parallel conversion network; see :class:`GeometryConversion`."""
 
     def __init__(self, source: FanBeam, target: ParallelBeam, **kwargs: Any) -> None:
-        if not isinstance(source, FanBeam) or not isinstance(target, ParallelBeam):
+        if not _circular(source) or not source.point_source or not _circular(target) or target.point_source:
             raise TypeError("FanToParallel converts a FanBeam source to a ParallelBeam target, got "
                             f"{type(source).__name__} → {type(target).__name__}")
         super().__init__(source, target, **kwargs)
@@ -138,7 +143,7 @@ class ParallelToFan(GeometryConversion):
     """Parallel → fan (flat or arc) conversion network; see :class:`GeometryConversion`."""
 
     def __init__(self, source: ParallelBeam, target: FanBeam, **kwargs: Any) -> None:
-        if not isinstance(source, ParallelBeam) or not isinstance(target, FanBeam):
+        if not _circular(source) or source.point_source or not _circular(target) or not target.point_source:
             raise TypeError("ParallelToFan converts a ParallelBeam source to a FanBeam target, got "
                             f"{type(source).__name__} → {type(target).__name__}")
         super().__init__(source, target, **kwargs)

@@ -65,7 +65,7 @@ from .shapes import rasterize, ray_transform
 from .._checks import integer, real
 from .._version import __version__
 from ..analytic.rebinning import Rebinning, rebin_coverage
-from ..geometry import FanBeam, Geometry
+from ..geometry import Geometry
 from ..io import atomic_output, check_writable, geometry_from_table, parse_toml
 from ..io.atomic import check_distinct
 from .layout import FORMAT, dataset_shapes, fletcher32
@@ -223,7 +223,7 @@ def _coverage_problems(config: SimulationConfig) -> list[str]:
         if geom is None:
             continue
         u = np.abs(geom.det_coords).max() + geom.det_spacing / 2
-        if isinstance(geom, FanBeam):
+        if geom.point_source:
             gamma = u / geom.sdd if geom.detector == "arc" else math.atan2(u, geom.sdd)
             fov = geom.sod * math.sin(gamma)
         else:
