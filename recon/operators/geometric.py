@@ -38,7 +38,7 @@ def _vectors(geometry: Geometry, params: dict[str, torch.Tensor], dtype: torch.d
         v = params.get(name)
         return torch.as_tensor(default, dtype=dtype, device=device) if v is None else v.to(dtype)
 
-    theta = torch.as_tensor(geometry.angles, dtype=dtype, device=device) + value("angle_offset", 0.0)
+    theta = torch.tensor(geometry.angles, dtype=dtype, device=device) + value("angle_offset", 0.0)
     c, s = torch.cos(theta), torch.sin(theta)
     axis, central = torch.stack([c, s], 1), torch.stack([-s, c], 1)
     tilt = value("tilt", 0.0)
@@ -98,7 +98,7 @@ def project_geometry(image: torch.Tensor, geometry: Geometry, params: Optional[d
         raise ValueError(f"image must be a tensor [..., {grid.size}, {grid.size}], got "
                          f"{getattr(image, 'shape', type(image).__name__)}")
     for name, v in params.items():
-        if not isinstance(v, torch.Tensor) or v.numel() != 1 or not math.isfinite(float(v)):
+        if not isinstance(v, torch.Tensor) or v.numel() != 1 or not math.isfinite(float(v.detach())):
             raise ValueError(f"params[{name!r}] must be a finite scalar tensor, got {v!r}")
     lead, n = image.shape[:-2], grid.size
     flat = image.reshape(-1, n * n)
