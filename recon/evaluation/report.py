@@ -148,7 +148,7 @@ def evaluation_figure(outputs: dict[str, torch.Tensor], labels: dict[str, str], 
     truth = truth.detach().cpu().numpy()
     mask = region_mask(region, truth.shape)
     images = {k: v.detach().cpu().numpy() for k, v in outputs.items()}
-    fig, axes = plt.subplots(2, len(names) + 1, figsize=(3.2 * (len(names) + 1), 6.4))
+    fig, axes = plt.subplots(2, len(names) + 1, figsize=(3.2 * (len(names) + 1), 6.6), layout="constrained")
     vmin, vmax = float(truth[0].min()), float(truth[0].max())
     span = 0.1 * (vmax - vmin) or 1.0
     axes[0, 0].imshow(truth[0], cmap="gray", vmin=vmin, vmax=vmax)
@@ -178,7 +178,8 @@ def comparison_figures(out: Path, recs: dict[str, Reconstruction], reference: np
     names = list(recs)
     vmin, vmax = display_window(reference)
     span = 0.25 * (vmax - vmin)
-    fig, axes = plt.subplots(2, len(names) + 1, figsize=(3.0 * (len(names) + 1), 6.4))
+    # constrained layout sizes each row's titles (several lines above the first row) so that none is hidden
+    fig, axes = plt.subplots(2, len(names) + 1, figsize=(3.0 * (len(names) + 1), 6.6), layout="constrained")
     axes[0, 0].imshow(reference, cmap="gray", vmin=vmin, vmax=vmax)
     axes[0, 0].set_title("reference", fontsize=8)
     axes[1, 0].imshow(segmentation, cmap="gray")
@@ -194,7 +195,6 @@ def comparison_figures(out: Path, recs: dict[str, Reconstruction], reference: np
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"PSNR, SSIM (Gaussian) {REGIONS[region]}", fontsize=8)
-    fig.tight_layout()
     save_figure(fig, out / "comparison.png")
     row = int(np.argmax(np.abs(np.diff(segmentation.astype(int), axis=1)).sum(axis=1)))
     fig, ax = plt.subplots(figsize=(8, 4))
