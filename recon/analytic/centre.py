@@ -67,12 +67,13 @@ class CentreEstimate:
         threshold = DECISIVE.get(self.method, 0.0) if evidence is None else evidence
         return abs(geometry.det_offset - self.det_offset) > 0.5 * geometry.det_spacing and self.evidence > threshold
 
-    def describe(self, geometry: Geometry) -> str:
-        """One line: the estimate beside the geometry's own centre."""
+    def describe(self, geometry: Geometry, unit: str = "mm") -> str:
+        """One line: the estimate beside the geometry's own centre (lengths in ``unit``: "px" for a scan whose
+        geometry is in detector pixels)."""
         given = _column(geometry, geometry.det_offset)
-        return (f"rotation centre at column {self.column:.2f} (det_offset {self.det_offset:+.4g} mm; "
+        return (f"rotation centre at column {self.column:.2f} (det_offset {self.det_offset:+.4g} {unit}; "
                 f"{self.method}, confidence {self.confidence:.2g}); the geometry has column {given:.2f} "
-                f"(det_offset {geometry.det_offset:+.4g} mm)")
+                f"(det_offset {geometry.det_offset:+.4g} {unit})")
 
 
 def _column(geometry: Geometry, det_offset: float) -> float:

@@ -22,10 +22,15 @@ from ..io.plausibility import ScanWarning
 from ..io.readers import read_scan
 from ..io.scan import Scan
 
-__all__ = ["CentreChoice", "check_centre", "apply_centre", "centre_choice", "calibrate_file"]
+__all__ = ["CentreChoice", "check_centre", "apply_centre", "centre_choice", "calibrate_file", "length_unit"]
 
 #: None (check and warn), "auto", "keep", or a detector column.
 CentreChoice = Union[None, str, float]
+
+
+def length_unit(scan: Scan) -> str:
+    """"px" for a scan whose geometry is in detector pixels (no physical size recorded), else "mm"."""
+    return "px" if scan.info.get("pixel_units") else "mm"
 
 
 def centre_choice(text: str) -> Union[str, float]:
@@ -64,7 +69,7 @@ def apply_centre(scan: Scan, name: str, centre: CentreChoice = None,
         raise ValueError("give --center or --det-offset, not both")
     g = scan.geometry
     if det_offset is not None:
-        return scan.shift_center(det_offset - g.det_offset), f"det_offset {det_offset:g} mm (given)"
+        return scan.shift_center(det_offset - g.det_offset), f"det_offset {det_offset:g} {length_unit(scan)} (given)"
     if centre is None:
         check_centre(scan, name)
         return scan, ""
@@ -100,7 +105,7 @@ def calibrate_file(path: PathLike, out: PathLike, geometry: GeometryArg = None, 
     est = estimate_centre(scan.sinogram, scan.geometry)
     calibrated = scan.geometry.replace(det_offset=est.det_offset)
     comments = (f"recon calibrate: the rotation centre of {Path(path).name} estimated from its data by {est.method}",
-                f"column {est.column:.3f} (det_offset {est.det_offset:.6g}); the file had column "
+                f"column {est.column:.3f} (det_offset {est.det_offset:.6g} {length_unit(scan)}); the file had column "
                 f"{scan.rotation_center:.3f} (det_offset {scan.geometry.det_offset:.6g}); confidence "
                 f"{est.confidence:.3g}",
                 f"use: recon reconstruct {Path(path).name} --geometry {out.name}")

@@ -27,7 +27,7 @@ from ..simulation.simulate import simulate_to_file
 from ..training.loop import train
 from ..evaluation.htc2022_report import format_benchmark
 from .benchmark import benchmark_htc2022, parse_models
-from .centring import calibrate_file, centre_choice
+from .centring import calibrate_file, centre_choice, length_unit
 from .compare import compare_files
 from .demo import run_demo
 from .info import describe_scan
@@ -91,7 +91,7 @@ def _add_calibrate(sub) -> None:
 
 def _run_calibrate(args: argparse.Namespace) -> None:
     out, est, scan = calibrate_file(args.file, args.out, geometry=args.geometry, force=args.force)
-    print(est.describe(scan.geometry))
+    print(est.describe(scan.geometry, length_unit(scan)))
     print(f"wrote {out}")
 
 
@@ -193,8 +193,9 @@ def _add_centre(p: argparse.ArgumentParser) -> None:
                         help="rotation centre: auto (estimated from the data), keep (the file's, unchecked) or a "
                              "detector column (0-based); default: the file's, with a warning where the data put it "
                              "more than half an element away")
-    centre.add_argument("--det-offset", type=float, default=None, metavar="MM",
-                        help="detector offset in mm (the geometry's det_offset), instead of the file's")
+    centre.add_argument("--det-offset", type=float, default=None, metavar="LENGTH",
+                        help="detector offset (the geometry's det_offset: mm, or detector pixels for a scan that "
+                             "records no pixel size), instead of the file's")
 
 
 def _add_reconstruct(sub) -> None:

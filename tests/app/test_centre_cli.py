@@ -134,3 +134,17 @@ def test_iterative_options_are_checked(tmp_path, capsys):
                  str(tmp_path / "s.tif")]) == 2
     assert "--iterations must be a whole number from 1" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.tif"))
+
+
+def test_a_scan_in_pixel_units_says_px():
+    from recon.app.centring import apply_centre, length_unit
+    g = recon.ParallelBeam(np.linspace(0, np.pi, 60, endpoint=False), 48, 1.0, 48, 1.0)
+    sino = recon.ray_transform(PHANTOM, g.replace(det_offset=3.0)).astype(np.float32)
+    scan = recon.Scan(sino, g, info={"pixel_units": True})
+    assert length_unit(scan) == "px" and length_unit(recon.Scan(sino, g)) == "mm"
+    moved, note = apply_centre(scan, "scan", det_offset=3.0)
+    assert note == "det_offset 3 px (given)" and moved.geometry.det_offset == 3.0
+    est = recon.analytic.centre.estimate_centre(sino, g)
+    text = est.describe(g, "px")
+    found = re.search(r"\(det_offset \+([0-9.]+) px; .*\(det_offset \+0 px\)$", text)
+    assert found and float(found.group(1)) == pytest.approx(3.0, abs=0.1), text
