@@ -106,8 +106,7 @@ def _uniform(geometry: Geometry) -> tuple[float, float]:
 
 def _opposite_span(geometry: Geometry) -> float:
     """The angular span (rad) a scan must cover for every ray to have an opposite one: π + the full fan."""
-    fan = geometry.view_vectors().model != "parallel"
-    return math.pi + (2.0 * float(np.abs(geometry.fan_angles).max()) if fan else 0.0)
+    return math.pi + (2.0 * float(np.abs(geometry.fan_angles).max()) if geometry.point_source else 0.0)
 
 
 def _opposite_residual(p: np.ndarray, geometry: Geometry, offset: float, start: float, step: float,
@@ -118,7 +117,7 @@ def _opposite_residual(p: np.ndarray, geometry: Geometry, offset: float, start: 
     j = np.arange(n_det, dtype=np.float64)
     mid = (n_det - 1) / 2.0
     j_opp = 2.0 * mid - j - 2.0 * offset / g.det_spacing  # u' = -u
-    gamma = g.fan_angles if g.view_vectors().model != "parallel" else np.zeros(n_det)
+    gamma = g.fan_angles if g.point_source else np.zeros(n_det)
     beta = start + step * np.arange(n_views, dtype=np.float64)
     v_opp = (beta[:, None] + math.pi - 2.0 * gamma[None, :] - start) / step
     if full:
@@ -230,7 +229,7 @@ def estimate_centre(sinogram, geometry: Geometry, *, method: str = "auto", searc
     p, geometry = _check(sinogram, geometry)
     start, step = _uniform(geometry)
     span = step * geometry.n_views
-    parallel = geometry.view_vectors().model == "parallel"
+    parallel = not geometry.point_source
     has_opposites = span >= _opposite_span(geometry) + 2 * step
     if method == "auto":
         method = "opposite" if has_opposites else "vo"
@@ -238,7 +237,7 @@ def estimate_centre(sinogram, geometry: Geometry, *, method: str = "auto", searc
         raise ValueError(f"the views span {math.degrees(span):.1f}°: opposite rays need at least "
                          f"{math.degrees(_opposite_span(geometry) + 2 * step):.1f}° (half a turn plus the fan); the "
                          "rotation centre cannot be estimated from them")
-    if method == "vo" and not (parallel and abs(span - math.pi) <= 3 * step or parallel and span > math.pi):
+    if method == "vo" and not (parallel and span >= math.pi - 3 * step):
         raise ValueError(f"the views span {math.degrees(span):.1f}° of a {'parallel' if parallel else 'fan'} beam: "
                          "the Fourier double-wedge estimate needs a parallel scan over 180°, and opposite rays "
                          f"need {math.degrees(_opposite_span(geometry) + 2 * step):.1f}°; the rotation centre "
@@ -246,11 +245,12 @@ def estimate_centre(sinogram, geometry: Geometry, *, method: str = "auto", searc
     half = geometry.n_det / 4.0 if search is None else float(search)
     metric = _opposite_metric if method == "opposite" else _vo_column_metric
     # coarse: views thinned and detector elements binned (a smooth metric, cheap), then fine on the data
-    small, g_small, shift = _binned(p, geometry, 4 if geometry.n_det >= 256 else 1, 2 if geometry.n_views >= 180 else 1)
+    small, g_small, shift = _binned(p, geometry, 4 if geometry.n_det >= 256 else 1,
+                                    2 if geometry.n_views >= 180 else 1)
     pitch_s = g_small.det_spacing
     centre_s = geometry.det_offset - shift
-    rough, seen_small = _minimise(metric(small, g_small), centre_s - half * geometry.det_spacing,
-                                  centre_s + half * geometry.det_spacing, 0.5 * pitch_s, 0.05 * pitch_s)
+    rough, _ = _minimise(metric(small, g_small), centre_s - half * geometry.det_spacing,
+                         centre_s + half * geometry.det_spacing, 0.5 * pitch_s, 0.05 * pitch_s)
     rough += shift
     pitch = geometry.det_spacing
     fine = metric(p, geometry)

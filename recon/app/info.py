@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from ..analytic.centre import estimate_centre
 from ..analytic.weights import scan_coverage
 from ..io.formats.common import GeometryArg, PathLike
 from ..io.readers import read_scan
 from ..io.scan import Scan
+from .centring import centre_mismatch, estimate_for_check
 
 __all__ = ["describe_scan", "format_scan"]
 
@@ -32,16 +32,12 @@ def _deg(rad: float) -> str:
 def _centre_lines(scan: Scan) -> list[tuple[str, str]]:
     """The centre the data put the rotation axis at, beside the file's, and a warning where they disagree."""
     try:
-        est = estimate_centre(scan.sinogram, scan.geometry, tolerance=0.05)
+        est = estimate_for_check(scan)
     except ValueError as err:
         return [("estimated centre", f"not estimated: {err}")]
-    out = [("estimated centre", f"detector column {est.column:.2f} from the data ({est.method}, confidence "
-                                f"{est.confidence:.2g})")]
-    if est.differs_from(scan.geometry):
-        out.append(("WARNING", f"the data put the rotation centre {abs(est.column - scan.rotation_center):.1f} "
-                               "detector elements from the geometry's: a reconstruction with it shows doubled "
-                               f"edges; reconstruct with --center auto (or --center {est.column:.2f})"))
-    return out
+    mismatch = centre_mismatch(scan, est)
+    return ([("estimated centre", f"detector column {est.column:.2f} from the data ({est.method}, confidence "
+                                  f"{est.confidence:.2g})")] + ([("WARNING", mismatch)] if mismatch else []))
 
 
 def format_scan(scan: Scan) -> str:

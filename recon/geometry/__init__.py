@@ -26,6 +26,6 @@ from .vectors import DetectorMap, ViewVectors
 from .relations import (check_geometry, evenly_spaced_views, geometry_differences, geometry_from_dict,
                         geometry_from_json, view_indices)
 
-__all__ = ["ImageGrid", "check_grid", "Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular", "ViewVectors",
-           "DetectorMap", "check_geometry", "geometry_from_dict", "geometry_from_json",
+__all__ = ["ImageGrid", "check_grid", "Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec",
+           "as_vectors", "as_circular", "ViewVectors", "DetectorMap", "check_geometry", "geometry_from_dict", "geometry_from_json",
            "geometry_differences", "view_indices", "evenly_spaced_views"]

@@ -10,14 +10,11 @@ from typing import Any
 import numpy as np
 
 from .._checks import integer, real
-from .grid import ImageGrid
+from .grid import LENGTHS, ImageGrid
 from .vectors import ViewVectors
 
 __all__ = ["Geometry", "ParallelBeam", "FanBeam"]
 
-#: Physical lengths a geometry may hold, mm: from 1 nm to 1 km (a spacing of 1e-320 mm would overflow every
-#: weight computed from it; a detector offset and distances beyond a kilometre are typing errors).
-LENGTHS = (1e-6, 1e6)
 
 
 def _angles(value: Any) -> np.ndarray:

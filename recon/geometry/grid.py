@@ -13,9 +13,11 @@ import numpy as np
 
 from .._checks import integer, real
 
-__all__ = ["ImageGrid", "check_grid"]
+__all__ = ["ImageGrid", "check_grid", "LENGTHS", "source_clearance"]
 
-_LENGTHS = (1e-6, 1e6)  # mm, as the geometries' (recon.geometry.beams.LENGTHS)
+#: Physical lengths a geometry or grid may hold, mm: from 1 nm to 1 km (a spacing of 1e-320 mm would overflow every
+#: weight computed from it; a detector offset and distances beyond a kilometre are typing errors).
+LENGTHS = (1e-6, 1e6)
 
 
 class ImageGrid:
@@ -39,13 +41,13 @@ class ImageGrid:
 
     def __init__(self, size: int, pixel_size: float, offset: Any = (0.0, 0.0)) -> None:
         object.__setattr__(self, "size", integer("size", size, low=1, integral_float=True))
-        object.__setattr__(self, "pixel_size", real("pixel_size", pixel_size, *_LENGTHS, unit="mm"))
+        object.__setattr__(self, "pixel_size", real("pixel_size", pixel_size, *LENGTHS, unit="mm"))
         try:
             ox, oy = (float(v) for v in offset)
         except (TypeError, ValueError):
             raise TypeError(f"offset must be two lengths (x, y) in mm, got {offset!r}") from None
-        object.__setattr__(self, "offset", (real("offset x", ox, -_LENGTHS[1], _LENGTHS[1], unit="mm"),
-                                            real("offset y", oy, -_LENGTHS[1], _LENGTHS[1], unit="mm")))
+        object.__setattr__(self, "offset", (real("offset x", ox, -LENGTHS[1], LENGTHS[1], unit="mm"),
+                                            real("offset y", oy, -LENGTHS[1], LENGTHS[1], unit="mm")))
 
     size: int
     pixel_size: float
@@ -85,11 +87,6 @@ class ImageGrid:
         """Half-width (mm) of the region the pixel basis functions cover about the grid's centre (bilinear hats
         reach one pixel beyond the outermost centres)."""
         return (self.size + 1) / 2.0 * self.pixel_size
-
-    @property
-    def radius(self) -> float:
-        """Distance (mm) from the rotation axis to the farthest point the pixels cover."""
-        return float(np.sqrt(2.0) * self.extent + np.hypot(*self.offset))
 
     def to_dict(self) -> dict[str, Any]:
         """``{"size": ..., "pixel_size": ..., "offset": [x, y]}``."""
@@ -140,12 +137,18 @@ def check_grid(value: Any, geometry: Any, name: str = "grid") -> ImageGrid:
                         f"got {type(value).__name__}")
     if value.ndim != geometry.ndim:
         raise ValueError(f"{name} is {value.ndim}-D but the geometry scans {geometry.ndim}-D objects")
-    if value != geometry.grid:
-        m = geometry.view_vectors().detector_map()
-        if m.model != "parallel":  # L > 0 over the grid's disc in every view
-            reach = np.sqrt(2.0) * value.extent * np.hypot(m.lx, m.ly)
-            nearest = m.l0 + m.lx * value.offset[0] + m.ly * value.offset[1] - reach
-            if nearest.min() <= 0:
-                raise ValueError(f"{name} {value!r} reaches the source of view {int(np.argmin(nearest))}: the "
-                                 "image must lie on the detector side of every source")
+    if value != geometry.grid and geometry.point_source:
+        clearance = source_clearance(value, geometry.view_vectors().detector_map())
+        if clearance.min() <= 0:
+            raise ValueError(f"{name} {value!r} reaches the source of view {int(np.argmin(clearance))}: the "
+                             "image must lie on the detector side of every source")
     return value
+
+
+def source_clearance(grid: ImageGrid, detector_map: Any) -> np.ndarray:
+    """How far (mm, along each view's detector normal) the disc about ``grid`` that holds its pixels stays in
+    front of a point source: ``L`` of its nearest point, ``[n_views]`` (``detector_map``: a
+    :class:`recon.geometry.DetectorMap` of a fan beam). The grid must give every view a positive clearance."""
+    m = detector_map
+    reach = np.sqrt(2.0) * grid.extent * np.hypot(m.lx, m.ly)
+    return m.l0 + m.lx * grid.offset[0] + m.ly * grid.offset[1] - reach

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from .._checks import integer, real
-from .beams import LENGTHS, FanBeam, Geometry, ParallelBeam
+from .beams import FanBeam, Geometry, ParallelBeam
+from .grid import LENGTHS, source_clearance
 from .vectors import ViewVectors
 
 __all__ = ["ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular"]
@@ -147,11 +147,9 @@ class FanBeamVec(_VectorGeometry):
         self._check_image_before_sources()
 
     def _check_image_before_sources(self) -> None:
-        m = self._view_vectors.detector_map()
-        e = self.image_extent * math.sqrt(2.0)
-        nearest = m.l0 - e * np.hypot(m.lx, m.ly)  # the image disc's point nearest to the source, along the normal
-        if nearest.min() <= 0:
-            v = int(np.argmin(nearest))
+        clearance = source_clearance(self.grid, self._view_vectors.detector_map())
+        if clearance.min() <= 0:
+            v = int(np.argmin(clearance))
             raise ValueError(f"the image ({self.image_size} px × {self.pixel_size:g} mm) must lie on the detector "
                              f"side of every source; view {v}'s source at {self.vectors[v, :2].tolist()} mm is "
                              "inside it")

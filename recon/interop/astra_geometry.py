@@ -51,7 +51,7 @@ def astra_vectors(geometry: Geometry, unit_mm: float = 1.0) -> np.ndarray:
 def _no_arc(geometry: Geometry) -> None:
     if not isinstance(geometry, Geometry):
         raise TypeError(f"to_astra needs a recon geometry, got {type(geometry).__name__}")
-    if geometry.view_vectors().model == "arc":
+    if geometry.model == "arc":
         raise ValueError("ASTRA's 2-D geometries have no arc (equiangular) detector; use recon's operators for "
                          "this geometry, or rebin it to a flat detector first (recon.rebin)")
 
@@ -70,7 +70,7 @@ def to_astra(geometry: Geometry, vectors: Optional[bool] = None, unit_mm: float 
     astra = _import_astra()
     _no_arc(geometry)
     _check_unit(unit_mm)
-    fan = geometry.view_vectors().model != "parallel"
+    fan = geometry.point_source
     if isinstance(geometry, (ParallelBeamVec, FanBeamVec)):
         if vectors is False:
             raise ValueError(f"a {type(geometry).__name__} is given view by view: ASTRA holds it only as "
@@ -79,7 +79,7 @@ def to_astra(geometry: Geometry, vectors: Optional[bool] = None, unit_mm: float 
     if vectors is None:
         vectors = geometry.det_offset != 0.0
     if not vectors and geometry.det_offset != 0.0:
-        raise ValueError(f"ASTRA's plain {'fanflat' if isinstance(geometry, FanBeam) else 'parallel'} geometry has "
+        raise ValueError(f"ASTRA's plain {'fanflat' if fan else 'parallel'} geometry has "
                          f"no detector offset (this one is {geometry.det_offset:g} mm): use vectors=True")
     grid = check_grid(grid, geometry)
     half = grid.size * grid.pixel_size / 2.0 / unit_mm

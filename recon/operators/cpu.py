@@ -312,7 +312,7 @@ def _gather_row_pair(o, o_rev, row, row_opp, ibuf, fbuf, wbuf):
 @njit(parallel=True, cache=True, fastmath=True)
 def pixel_backproject(padded, coef, model, xs, primary, opposite, out, nblocks):  # pragma: no cover - compiled
     """``padded``: sinograms ``[nb, nv, nd + 3]`` with the data in columns 1 … nd and zeros around it
-    (branch-free interpolation). ``coef`` ``[nv, 9]`` (each view's detector map, see :func:`_detector_row`)
+    (branch-free interpolation). ``coef`` ``[nv, 10]`` (each view's detector map, see :func:`_detector_row`)
     and ``xs`` (pixel x-centres = reversed y-centres) have the data's dtype. ``primary`` lists the views whose
     coordinates are computed and ``opposite[j]`` a view (-1: none) in which pixel (-x, -y) meets the detector
     where (x, y) meets it in the primary view, with the same weight (the view 180° away on a circular orbit),

@@ -11,8 +11,8 @@ Each is differentiable, and the gradient of each operator is its adjoint (so ``b
 gradient of ``project`` and vice versa). Back-ends come from one registry (:mod:`recon.operators.registry`):
 CPU tensors run compiled multi-threaded kernels ("numba"), CUDA tensors Triton kernels of the same matrices
 ("triton", :mod:`recon.operators.triton_impl`), ``backend="torch"`` the same matrices as plain PyTorch code on
-any device, and ``backend="astra"`` ASTRA's projectors where :mod:`recon.interop` finds ASTRA. Inputs may be torch tensors or numpy arrays (numpy in,
-numpy out), with any number of leading batch/channel dimensions.
+any device, and ``backend="astra"`` ASTRA's projectors where :mod:`recon.interop` finds ASTRA. Inputs may be
+torch tensors or numpy arrays (numpy in, numpy out), with any number of leading batch/channel dimensions.
 """
 
 from __future__ import annotations

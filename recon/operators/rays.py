@@ -18,10 +18,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..geometry import Geometry, ImageGrid
-from ..geometry.vectors import partners_by_angle
 
-__all__ = ["JosephRays", "joseph_rays", "PixelDrivenParams", "pixel_driven_params", "cached", "opposite_views",
-           "MODEL_CODES"]
+__all__ = ["JosephRays", "joseph_rays", "PixelDrivenParams", "pixel_driven_params", "cached", "MODEL_CODES"]
 
 # geometry -> {key: derived tables}; an entry lives as long as its geometry (geometries are immutable values)
 _TABLES: "weakref.WeakKeyDictionary[Geometry, dict[Any, Any]]" = weakref.WeakKeyDictionary()
@@ -136,13 +134,3 @@ def _pixel_driven_params(geometry: Geometry, grid: ImageGrid) -> PixelDrivenPara
     return PixelDrivenParams(coef=np.ascontiguousarray(coef), model=MODEL_CODES[m.model], primary=primary,
                              opposite=opposite, n_det=m.n_det)
 
-
-def opposite_views(angles: np.ndarray, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
-    """Pair each view with a view 180° away when the scan has one (full scans do).
-
-    Returns ``(primary [m], opposite [m])`` (int64): every view appears exactly once, either in ``primary``
-    or as the ``opposite`` of one; ``opposite[j] = -1`` where view ``primary[j]`` has no partner. Angles
-    match when they differ by π modulo 2π within ``tol`` radians; primaries are in increasing order."""
-    partner = partners_by_angle(np.asarray(angles, dtype=np.float64), tol)
-    primary = np.flatnonzero((partner < 0) | (partner > np.arange(partner.size))).astype(np.int64)
-    return primary, partner[primary].copy()
