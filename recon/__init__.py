@@ -15,13 +15,14 @@ deepinv (imported explicitly: ``from recon.interop import to_astra``).
 """
 
 from ._version import __version__
+from .analytic.fdk import fdk
 from .analytic.filtered_backprojection import FBP
 from .analytic.iterative import cgls, sirt
 from .analytic.rebinning import Rebinning, rebin
 from .analytic.recipe import FBPRecipe, fbp
 from .analytic.tv import tv_reconstruct
 from .analytic.weights import LimitedAngleWarning
-from .geometry import (FanBeam, FanBeamVec, Geometry, ImageGrid, ParallelBeam, ParallelBeamVec, as_circular,
+from .geometry import (ConeBeam, ConeBeamVec, VolumeGrid, FanBeam, FanBeamVec, Geometry, ImageGrid, ParallelBeam, ParallelBeamVec, as_circular,
                        as_vectors, geometry_differences, geometry_from_dict, geometry_from_json)
 from .interop import astra_backend as _astra_backend  # noqa: F401  (registers backend="astra", imports no ASTRA)
 from .io import Scan, ScanWarning, read_scan
@@ -33,7 +34,7 @@ from .simulation.phantoms import make_phantom, shepp_logan
 from .simulation.shapes import Ellipse, Polygon, rasterize, ray_transform, rectangle
 
 __all__ = [
-    "__version__", "ImageGrid", "Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular",
+    "__version__", "fdk", "ConeBeam", "ConeBeamVec", "VolumeGrid", "ImageGrid", "Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular",
     "geometry_from_dict", "geometry_from_json",
     "geometry_differences", "project", "backproject", "weighted_backproject", "weighted_backproject_adjoint",
     "Projector", "Backprojector", "WeightedBackprojector", "Ellipse", "Polygon", "rectangle", "ray_transform",

@@ -108,7 +108,7 @@ def test_layers_import_only_downward_and_modules_stay_small():
     assert not found, "\n".join(found)
 
 
-GEOMETRY_TYPES = {"ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec"}
+GEOMETRY_TYPES = {"ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "ConeBeam", "ConeBeamVec"}
 
 
 def type_branches() -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .beams import FanBeam, Geometry, ParallelBeam
+from .cone import ConeBeam, ConeBeamVec
 from .vector_beams import FanBeamVec, ParallelBeamVec
 
 __all__ = ["check_geometry", "geometry_from_dict", "geometry_from_json", "geometry_differences", "view_indices",
@@ -24,12 +25,12 @@ def check_geometry(value: Any, name: str = "geometry") -> Geometry:
     return value
 
 
-_KINDS: dict[str, type[Geometry]] = {"parallel": ParallelBeam, "fan": FanBeam, "parallel_vec": ParallelBeamVec,
-                                     "fan_vec": FanBeamVec}
+_KINDS: dict[str, type] = {"parallel": ParallelBeam, "fan": FanBeam, "parallel_vec": ParallelBeamVec,
+                           "fan_vec": FanBeamVec, "cone": ConeBeam, "cone_vec": ConeBeamVec}
 
 
-def geometry_from_dict(d: dict[str, Any]) -> Geometry:
-    """Rebuild a geometry from :meth:`Geometry.to_dict` output (validating it again)."""
+def geometry_from_dict(d: dict[str, Any]) -> Any:
+    """Rebuild a geometry (2-D or cone beam) from its ``to_dict`` output (validating it again)."""
     if not isinstance(d, dict):
         raise TypeError(f"expected a dict describing a geometry, got {type(d).__name__}")
     kind = d.get("type")

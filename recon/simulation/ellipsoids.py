@@ -1,0 +1,107 @@
+"""3-D phantoms of ellipsoids: exact line integrals for cone-beam scans, voxelisation, the 3-D Shepp–Logan phantom.
+
+An :class:`Ellipsoid` is a constant attenuation μ (1/mm) inside ``((x'/a)² + (y'/b)² + (z'/c)²) ≤ 1``, where
+``(x', y', z')`` are the coordinates about its centre rotated by ``−phi`` about z. Phantoms add their ellipsoids'
+values. Line integrals are analytic (the chord through each ellipsoid), averaged over ``supersample²`` rays per
+detector pixel so that simulated data carry no inverse crime.
+
+Reference: A. C. Kak and M. Slaney, *Principles of Computerized Tomographic Imaging*, IEEE Press 1988, §3.6 and
+Table 3.2 (the 3-D head phantom).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..geometry.cone import ConeGeometry
+from ..geometry.volume import VolumeGrid
+
+__all__ = ["Ellipsoid", "shepp_logan_3d", "rasterize_ellipsoids", "ellipsoid_projections"]
+
+
+@dataclass(frozen=True)
+class Ellipsoid:
+    """``mu`` (1/mm) inside the ellipsoid of semi-axes ``axes`` (a, b, c) mm about ``centre`` (x, y, z) mm, its a
+    and b axes turned by ``phi`` radians about z."""
+
+    mu: float
+    centre: tuple[float, float, float]
+    axes: tuple[float, float, float]
+    phi: float = 0.0
+
+    def frame(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(rotation [3, 3], axes [3])``: world → ellipsoid coordinates are ``rotation @ (p − centre) / axes``."""
+        c, s = math.cos(self.phi), math.sin(self.phi)
+        return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]]), np.asarray(self.axes, dtype=np.float64)
+
+
+#: Kak & Slaney's Table 3.2: centre (x, y, z), semi-axes (a, b, c) in units of the head's size, angle (deg), density.
+_KAK_SLANEY = (
+    ((0.0, 0.0, 0.0), (0.69, 0.92, 0.90), 0.0, 2.0),
+    ((0.0, 0.0, 0.0), (0.6624, 0.874, 0.88), 0.0, -0.98),
+    ((-0.22, 0.0, -0.25), (0.41, 0.16, 0.21), 108.0, -0.02),
+    ((0.22, 0.0, -0.25), (0.31, 0.11, 0.22), 72.0, -0.02),
+    ((0.0, 0.35, -0.25), (0.21, 0.25, 0.50), 0.0, 0.02),
+    ((0.0, 0.1, -0.25), (0.046, 0.046, 0.046), 0.0, 0.02),
+    ((-0.08, -0.65, -0.25), (0.046, 0.023, 0.02), 0.0, 0.01),
+    ((0.06, -0.65, -0.25), (0.046, 0.023, 0.02), 90.0, 0.01),
+    ((0.06, -0.105, 0.625), (0.056, 0.04, 0.10), 90.0, 0.02),
+    ((0.0, 0.1, 0.625), (0.056, 0.056, 0.10), 0.0, -0.02),
+)
+
+
+def shepp_logan_3d(size: float = 100.0, mu: float = 0.01) -> list[Ellipsoid]:
+    """The 3-D Shepp–Logan head phantom of Kak & Slaney (Table 3.2) scaled to ``size`` mm (its skull is
+    ``0.69 size × 0.92 size × 0.90 size`` in semi-axes) with density 1 ↦ ``mu`` 1/mm (skull 2 mu, brain 1.02 mu)."""
+    return [Ellipsoid(d * mu, tuple(size * np.asarray(c)), tuple(size * np.asarray(a)), math.radians(phi))
+            for c, a, phi, d in _KAK_SLANEY]
+
+
+def rasterize_ellipsoids(ellipsoids: Sequence[Ellipsoid], grid: VolumeGrid, supersample: int = 1) -> np.ndarray:
+    """The phantom on ``grid``: ``[nz, ny, nx]`` float64, each voxel the mean of ``supersample³`` point samples."""
+    s = int(supersample)
+    offsets = (np.arange(s) + 0.5) / s - 0.5
+    vz, vy, vx = grid.voxel_size
+    out = np.zeros(grid.shape)
+    x = (grid.x[:, None] + vx * offsets[None, :]).reshape(-1)  # [nx · s], voxel-major
+    y = (grid.y[:, None] - vy * offsets[None, :]).reshape(-1)
+    z = (grid.z[:, None] - vz * offsets[None, :]).reshape(-1)
+    for e in ellipsoids:
+        rot, axes = e.frame()
+        px, py, pz = x - e.centre[0], y - e.centre[1], z - e.centre[2]
+        u = (rot[0, 0] * px[None, :] + rot[0, 1] * py[:, None]) / axes[0]
+        v = (rot[1, 0] * px[None, :] + rot[1, 1] * py[:, None]) / axes[1]
+        w = pz / axes[2]
+        inside = (u ** 2 + v ** 2)[None, :, :] + (w ** 2)[:, None, None] <= 1.0  # [z·s, y·s, x·s]
+        out += e.mu * inside.reshape(grid.shape[0], s, grid.shape[1], s, grid.shape[2], s).mean(axis=(1, 3, 5))
+    return out
+
+
+def ellipsoid_projections(ellipsoids: Sequence[Ellipsoid], geometry: ConeGeometry, supersample: int = 1
+                          ) -> np.ndarray:
+    """Exact line integrals ``[n_views, rows, cols]`` (float64) of the phantom for a cone-beam scan, each pixel
+    the mean over ``supersample²`` rays through its area (source → point on the detector)."""
+    s = int(supersample)
+    fine = geometry.supersampled(s)
+    vec = fine.cone_vectors()
+    base, step = vec.pixel_positions()
+    rows = fine.det_shape[0]
+    points = base[:, None, :, :] + np.arange(rows)[None, :, None, None] * step[:, None, None, :]
+    direction = points - vec.source[:, None, None, :]
+    direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+    out = np.zeros(points.shape[:3])
+    for e in ellipsoids:
+        rot, axes = e.frame()
+        q = ((vec.source - np.asarray(e.centre)) @ rot.T / axes)[:, None, None, :]
+        d = direction @ rot.T / axes
+        a = np.einsum("...k,...k->...", d, d)
+        b = np.einsum("...k,...k->...", q, d)
+        c = np.einsum("...k,...k->...", q, q) - 1.0
+        disc = b * b - a * c
+        out += e.mu * 2.0 * np.sqrt(np.maximum(disc, 0.0)) / a
+    r, cc = geometry.det_shape
+    return out.reshape(out.shape[0], r, s, cc, s).mean(axis=(2, 4))
