@@ -215,8 +215,14 @@ def _add_reconstruct(sub) -> None:
     p.add_argument("--cutoff", type=float, default=1.0, help="FBP cut-off, fraction of Nyquist (default: 1)")
     _add_view_selection(p)
     _add_centre(p)
-    p.add_argument("--image-size", type=int, default=None, help="pixels per side (default: the scan's)")
-    p.add_argument("--pixel-size", type=float, default=None, help="pixel size in mm (default: the scan's)")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="pixels per side (default: the scan's; cone beam: voxels per side in-plane, default the "
+                        "detector's columns)")
+    p.add_argument("--pixel-size", type=float, default=None,
+                   help="pixel size in mm (default: the scan's; cone beam: the voxel size, default the detector "
+                        "pitch at the rotation axis)")
+    p.add_argument("--slices", type=int, default=None,
+                   help="cone beam: slices of the volume (default: the detector's rows)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
@@ -233,7 +239,8 @@ def _run_reconstruct(args: argparse.Namespace) -> None:
                                 geometry=args.geometry, filter=args.filter, cutoff=args.cutoff, views=args.views,
                                 angles=args.angles, image_size=args.image_size, pixel_size=args.pixel_size,
                                 device=args.device, force=args.force, centre=args.center,
-                                det_offset=args.det_offset, iterations=args.iterations, tv_lambda=args.tv_lambda)
+                                det_offset=args.det_offset, iterations=args.iterations, tv_lambda=args.tv_lambda,
+                                slices=args.slices)
     for path in written:
         print(f"wrote {path} (+ {path.with_suffix('.png').name})")
 

@@ -9,11 +9,12 @@ import numpy as np
 
 from ..analytic.weights import scan_coverage
 from ..io.formats.common import GeometryArg, PathLike
+from ..io.cone_scan import ConeScan
 from ..io.readers import read_scan
 from ..io.scan import Scan
 from .centring import centre_mismatch, estimate_for_check
 
-__all__ = ["describe_scan", "format_scan"]
+__all__ = ["describe_scan", "format_scan", "format_cone_scan"]
 
 
 def describe_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) -> str:
@@ -22,7 +23,8 @@ def describe_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) 
 
     Raises :class:`recon.io.ScanFormatError` (one line naming the file) when the file cannot be read.
     """
-    return format_scan(read_scan(path, geometry=geometry, **options))
+    scan = read_scan(path, geometry=geometry, **options)
+    return format_cone_scan(scan) if isinstance(scan, ConeScan) else format_scan(scan)
 
 
 def _deg(rad: float) -> str:
@@ -63,6 +65,25 @@ def format_scan(scan: Scan) -> str:
         ("line integrals", f"{float(sino.min()):.4g} … {float(sino.max()):.4g} (mean {float(sino.mean()):.4g}; "
                            f"dimensionless)"),
     ]
+    lines += _value_lines(info)
+    unit = "pixels" if info.get("pixel_units") else "mm"
+    lines.append(("rotation centre", f"detector column {scan.rotation_center:.6g} (det_offset {g.det_offset:.6g} "
+                                     f"{unit}; middle column {(g.n_det - 1) / 2:.6g})"))
+    lines += _centre_lines(scan)
+    if info.get("recorded_pixel_size"):
+        lines.append(("recorded pixel", str(info["recorded_pixel_size"])))
+    lines += _note_lines(info)
+    return _table(lines)
+
+
+def _table(lines: list[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in lines)
+    return "\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in lines)
+
+
+def _value_lines(info: dict) -> list[tuple[str, str]]:
+    """How the stored values became line integrals, and the pixels clipped on the way."""
+    lines = []
     values = info.get("values")
     if values == "raw":
         lo, hi = info.get("raw_range", (np.nan, np.nan))
@@ -74,12 +95,12 @@ def format_scan(scan: Scan) -> str:
         lines.append(("stored values", "line integrals (already log-transformed)"))
     lines.append(("clipped pixels", f"{info.get('n_clipped', 0)}"
                   + (f" (transmission floor {info['min_transmission']:g})" if "min_transmission" in info else "")))
-    unit = "pixels" if info.get("pixel_units") else "mm"
-    lines.append(("rotation centre", f"detector column {scan.rotation_center:.6g} (det_offset {g.det_offset:.6g} "
-                                     f"{unit}; middle column {(g.n_det - 1) / 2:.6g})"))
-    lines += _centre_lines(scan)
-    if info.get("recorded_pixel_size"):
-        lines.append(("recorded pixel", str(info["recorded_pixel_size"])))
+    return lines
+
+
+def _note_lines(info: dict) -> list[tuple[str, str]]:
+    """The sidecar, metadata, notes, warnings and derivations a reader recorded."""
+    lines = []
     if info.get("sidecar"):
         lines.append(("sidecar", str(info["sidecar"])))
     for key, value in (info.get("metadata") or {}).items():
@@ -90,5 +111,29 @@ def format_scan(scan: Scan) -> str:
         lines.append(("WARNING", warning))
     for step in info.get("history", []):
         lines.append(("derived by", step))
-    width = max(len(k) for k, _ in lines)
-    return "\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in lines)
+    return lines
+
+
+def format_cone_scan(scan: ConeScan) -> str:
+    """Multi-line description of a cone-beam :class:`~recon.io.ConeScan`: shapes, geometry, the central fan's
+    angular coverage, the cone angle, the default volume and the values."""
+    info, g, p = scan.info, scan.geometry, scan.projections
+    vec = g.cone_vectors()
+    depth = np.einsum("ij,ij->i", vec.detector - vec.source, vec.normal)
+    half_height = 0.5 * g.det_shape[0] * np.linalg.norm(vec.v, axis=1)
+    cone = float(np.degrees(np.arctan((half_height + np.abs(vec.detector[:, 2] - vec.source[:, 2])) / depth).max()))
+    lines = [("file", scan.path or "(in memory)"), ("format", scan.format or "?"),
+             ("projections", f"{tuple(p.shape)} {p.dtype} [views, rows, cols]")]
+    if "file_shape" in info:
+        lines.append(("file layout", f"{tuple(info['file_shape'])} with axes {info.get('axes', '?')}"))
+    lines.append(("geometry", repr(g)))
+    if hasattr(g, "central_fan"):
+        cov = scan_coverage(g.central_fan())
+        lines.append(("coverage", f"{cov.kind} scan: arc of {_deg(cov.span)} from {_deg(cov.start)} "
+                                  f"({_deg(cov.required)} needed for exact reconstruction in the source plane)"))
+    grid = scan.default_grid()
+    lines += [("cone angle", f"{cone:.3g}° half-angle (FDK is exact in the source plane only)"),
+              ("default volume", f"{grid!r} (the detector pitch at the rotation axis)"),
+              ("line integrals", f"{float(p.min()):.4g} … {float(p.max()):.4g} (mean {float(p.mean()):.4g}; "
+                                 "dimensionless)")]
+    return _table(lines + _value_lines(info) + _note_lines(info))

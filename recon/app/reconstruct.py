@@ -26,9 +26,11 @@ from ..io import read_scan
 from .._checks import torch_device
 from ..io.atomic import check_distinct, check_writable, output_name
 from ..io.outputs import Reconstruction, write_reconstruction
+from ..io.cone_scan import ConeScan
 from ..io.scan import Scan
 from ..models import KnownOperatorModel, apply_model, load_model
 from .centring import CentreChoice, apply_centre
+from .cone import reconstruct_cone_files
 
 __all__ = ["METHODS", "ITERATIVE", "reconstruct_fbp", "reconstruct_rebin", "reconstruct_learned",
            "reconstruct_iterative", "reconstruct_scan", "reconstruct_files"]
@@ -130,8 +132,10 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
                       angles: Optional[tuple[float, float]] = None, image_size: Optional[int] = None,
                       pixel_size: Optional[float] = None, device: str = "cpu", force: bool = False,
                       progress: bool = True, centre: CentreChoice = None, det_offset: Optional[float] = None,
-                      iterations: Optional[int] = None, tv_lambda: Optional[float] = None) -> list[Path]:
-    """Reconstruct every slice of every file; returns the TIFFs written.
+                      iterations: Optional[int] = None, tv_lambda: Optional[float] = None,
+                      slices: Optional[int] = None) -> list[Path]:
+    """Reconstruct every slice of every file; returns the TIFFs written (cone-beam scans: one volume each, by
+    :func:`recon.app.cone.reconstruct_cone_files`, on ``image_size``² × ``slices`` voxels of ``pixel_size`` mm).
 
     ``out`` is the TIFF itself for one single-slice file (``.tif``/``.tiff``), otherwise a folder that
     receives ``<file stem>[_slice<k>].tif`` and a ``.png`` preview next to each. ``views`` keeps that many
@@ -143,16 +147,29 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if Path(out).suffix.lower() in (".png", ".jpg", ".jpeg", ".npy", ".npz", ".h5", ".hdf5", ".mat", ".json"):
-        raise ValueError(f"out {out}: the reconstruction is written as a float32 .tif (with a .png preview beside "
-                         "it); give a .tif file or a folder")
     device = torch_device(device)
     model = load_model(model_path) if model_path is not None else None
     if method == "learned" and model is None:
         raise ValueError("method 'learned' needs a model (a run folder or its model.pt)")
+    read = [(Path(p), read_scan(p, geometry=geometry)) for p in paths]
+    cone = [(p, s) for p, s in read if isinstance(s, ConeScan)]
+    if cone:
+        if len(cone) != len(read):
+            raise ValueError("cone-beam and 2-D scans in one command: reconstruct them separately")
+        if centre is not None or det_offset is not None or tv_lambda is not None:
+            raise ValueError("--center, --det-offset and --tv-lambda apply to 2-D scans only so far")
+        cone = [(p, s.select_angles(*angles) if angles is not None else s) for p, s in cone]
+        cone = [(p, s.select_views(views) if views is not None else s) for p, s in cone]
+        return reconstruct_cone_files(cone, out, method, filter, cutoff, image_size, pixel_size, slices, iterations,
+                                      force, progress, model=model)
+    if slices is not None:
+        raise ValueError("--slices sets the volume of cone-beam scans; these scans are 2-D")
+    if Path(out).suffix.lower() in (".png", ".jpg", ".jpeg", ".npy", ".npz", ".h5", ".hdf5", ".mat", ".json"):
+        raise ValueError(f"out {out}: the reconstruction is written as a float32 .tif (with a .png preview beside "
+                         "it); give a .tif file or a folder")
     scans, notes = [], {}
-    for path in paths:
-        scan, notes[str(path)] = apply_centre(read_scan(path, geometry=geometry), Path(path).name, centre, det_offset)
+    for path, scan in read:
+        scan, notes[str(path)] = apply_centre(scan, path.name, centre, det_offset)
         if notes[str(path)]:
             print(f"{Path(path).name}: {notes[str(path)]}")
         if angles is not None:

@@ -185,6 +185,16 @@ class ConeGeometry:
     def cone_vectors(self) -> ConeVectors:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def isocentre_pitch(self) -> tuple[float, float]:
+        """Detector pitch (row, col) in mm scaled to the rotation axis (divided by the magnification), the mean
+        over the views: the natural voxel size."""
+        vec = self.cone_vectors()
+        depth = np.einsum("ij,ij->i", vec.detector - vec.source, vec.normal)
+        axis = np.abs(np.einsum("ij,ij->i", vec.source, vec.normal))
+        scale = axis / depth
+        return (float(np.mean(np.linalg.norm(vec.v, axis=1) * scale)),
+                float(np.mean(np.linalg.norm(vec.u, axis=1) * scale)))
+
     def _params(self) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 

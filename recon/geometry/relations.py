@@ -51,6 +51,7 @@ def geometry_differences(expected: Geometry, actual: Geometry, rtol: float = 1e-
     if type(expected) is not type(actual):
         return [f"geometry type {expected.kind!r} expected, got {actual.kind!r}"]
     diffs = []
+    scale = getattr(expected, "pixel_size", 1.0)  # length tolerance: rtol × the pixel (mm for cone beams)
     a, b = expected._params(), actual._params()
     for key in a:
         if key in ignore:
@@ -68,13 +69,16 @@ def geometry_differences(expected: Geometry, actual: Geometry, rtol: float = 1e-
         elif isinstance(va, np.ndarray):
             if va.shape != vb.shape:
                 diffs.append(f"{key}: shape {va.shape} expected, got {vb.shape}")
-            elif not np.allclose(va, vb, rtol=rtol, atol=rtol * expected.pixel_size):
+            elif not np.allclose(va, vb, rtol=rtol, atol=rtol * scale):
                 view = int(np.argmax(np.abs(va - vb).max(axis=-1)))
                 diffs.append(f"{key} differ (view {view}: {va[view].tolist()} expected, got {vb[view].tolist()})")
         elif isinstance(va, str) or isinstance(va, int):
             if va != vb:
                 diffs.append(f"{key} {va!r} expected, got {vb!r}")
-        elif not math.isclose(va, vb, rel_tol=rtol, abs_tol=rtol * expected.pixel_size):
+        elif isinstance(va, tuple):
+            if len(va) != len(vb) or not np.allclose(va, vb, rtol=rtol, atol=rtol * scale):
+                diffs.append(f"{key} {tuple(va)} expected, got {tuple(vb)}")
+        elif not math.isclose(va, vb, rel_tol=rtol, abs_tol=rtol * scale):
             diffs.append(f"{key} {va:g} expected, got {vb:g}")
     return diffs
 

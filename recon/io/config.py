@@ -16,6 +16,18 @@ angles either listed or given as a range::
     angles = { start = 0.0, stop = 360.0, count = 720, unit = "deg" }   # stop excluded
     # or: angles = [0.0, 0.5, ...] with angles_unit = "deg" (default "rad")
 
+A cone-beam scan (:class:`recon.ConeBeam`) has no image grid in its table::
+
+    [geometry]
+    type = "cone"
+    detector = "flat"            # or "cylindrical"
+    det_shape = [768, 972]       # rows, cols
+    det_spacing = [0.2, 0.2]     # mm (row, col) on the detector, or one number
+    sod = 120.0                  # mm
+    sdd = 600.0                  # mm
+    det_offset = [0.0, 0.0]      # mm (row, col), optional
+    angles = { start = 0.0, stop = 360.0, count = 720, unit = "deg" }
+
 The same table is used by simulation configs, training configs and the geometry sidecars of scan files.
 """
 
@@ -29,7 +41,7 @@ from typing import Any, Union
 import numpy as np
 
 from .._checks import check_memory
-from ..geometry import FanBeam, Geometry, ParallelBeam
+from ..geometry import ConeBeam, FanBeam, Geometry, ParallelBeam
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -137,8 +149,10 @@ def geometry_from_table(table: dict[str, Any], where: str = "geometry") -> Geome
     if not isinstance(table, dict):
         raise ValueError(f"[{where}] must be a table")
     kind = table.get("type")
+    if kind == "cone":
+        return _cone_from_table(table, where)
     if kind not in ("parallel", "fan"):
-        raise ValueError(f"[{where}] type must be 'parallel' or 'fan', got {kind!r}")
+        raise ValueError(f"[{where}] type must be 'parallel', 'fan' or 'cone', got {kind!r}")
     required = _COMMON + (_FAN if kind == "fan" else ()) + ("angles",)
     missing = [k for k in required if k not in table]
     if missing:
@@ -154,6 +168,27 @@ def geometry_from_table(table: dict[str, Any], where: str = "geometry") -> Geome
             return FanBeam(angles, sod=table["sod"], sdd=table["sdd"], detector=table.get("detector", "flat"),
                            **params)
         return ParallelBeam(angles, **params)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"[{where}]: {err}") from None
+
+
+_CONE = ("det_shape", "det_spacing", "sod", "sdd", "angles")
+
+
+def _cone_from_table(table: dict[str, Any], where: str) -> ConeBeam:
+    """A :class:`recon.ConeBeam` from its table (see the module docstring)."""
+    missing = [k for k in _CONE if k not in table]
+    if missing:
+        raise ValueError(f"[{where}] is missing {', '.join(missing)}")
+    allowed = set(_CONE) | {"type", "angles_unit", "detector", "det_offset"}
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ValueError(f"[{where}] has unknown key(s) {unknown}; a cone-beam table allows {sorted(allowed)} "
+                         "(the volume is chosen when reconstructing)")
+    angles = angles_from_spec(table["angles"], table.get("angles_unit", "rad"), f"[{where}] angles")
+    try:
+        return ConeBeam(angles, table["det_shape"], table["det_spacing"], sod=table["sod"], sdd=table["sdd"],
+                        detector=table.get("detector", "flat"), det_offset=table.get("det_offset", (0.0, 0.0)))
     except (TypeError, ValueError) as err:
         raise type(err)(f"[{where}]: {err}") from None
 

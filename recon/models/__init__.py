@@ -7,6 +7,8 @@
 * :class:`LearnedGradientDescent`, :class:`LearnedPrimalDual` — unrolled networks: iterations of an iterative
   reconstruction around the exact ``A`` and ``Aᵀ`` with small learned CNN updates, from the analytic start;
   one arc model serves every arc length in its range at any start.
+* :class:`LearnedFDK` — Würfl's FDK network for cone-beam volumes: redundancy weights (and filter) learned from
+  Parker's start, cosine weights, ramp and backprojection fixed.
 * :func:`fit_filter` — the least-squares optimal shared filter (fit mode, and the check that training
   converged).
 * :data:`MODELS` / :func:`build_model` — the registry of model types; :func:`save_model` / :func:`load_model` —
@@ -17,6 +19,7 @@ from .apply import apply_model, match_model_views
 from .base import LEARNABLE_PARTS, KnownOperatorModel
 from .conversion import FanToParallel, GeometryConversion, ParallelToFan
 from .learned_fbp import LearnedFBP, tune_start
+from .learned_fdk import LearnedFDK
 from .lstsq import FilterFit, fit_filter, mean_squared_error
 from .parameters import LearnableFilter, LearnableWeights, hat_basis
 from .registry import MODELS, build_model, model_class
@@ -28,4 +31,4 @@ __all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "LearnedFBP", "tune_start", 
            "ViewCirculantFilter", "GeometryConversion", "FanToParallel", "ParallelToFan", "FilterFit", "fit_filter",
            "mean_squared_error", "LearnableFilter", "LearnableWeights", "hat_basis", "MODELS", "model_class",
            "build_model", "save_model", "load_model", "training_summary", "apply_model", "match_model_views",
-           "UnrolledNetwork", "LearnedGradientDescent", "LearnedPrimalDual"]
+           "UnrolledNetwork", "LearnedGradientDescent", "LearnedPrimalDual", "LearnedFDK"]

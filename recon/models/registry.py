@@ -7,10 +7,11 @@ from typing import Any, Optional
 
 import torch
 
-from ..geometry import Geometry
+from ..geometry import Geometry, VolumeGrid
 from .base import KnownOperatorModel
 from .conversion import FanToParallel, GeometryConversion, ParallelToFan
 from .learned_fbp import LearnedFBP
+from .learned_fdk import LearnedFDK
 from .unrolled import LearnedGradientDescent, LearnedPrimalDual, UnrolledNetwork
 from .view_upsampled import ViewUpsampledFBP
 
@@ -20,7 +21,8 @@ __all__ = ["MODELS", "model_class", "build_model"]
 MODELS: dict[str, type[KnownOperatorModel]] = {
     "learned_fbp": LearnedFBP, "view_upsampled_fbp": ViewUpsampledFBP, "fan_to_parallel": FanToParallel,
     "parallel_to_fan": ParallelToFan, "geometry_conversion": GeometryConversion,
-    "learned_gradient_descent": LearnedGradientDescent, "learned_primal_dual": LearnedPrimalDual}
+    "learned_gradient_descent": LearnedGradientDescent, "learned_primal_dual": LearnedPrimalDual,
+    "learned_fdk": LearnedFDK}  # type: ignore[dict-item]  (LearnedFDK: the same interface, on volumes)
 
 # [model] keys that belong to other kinds of model
 _UNROLLED = ("iterations", "channels", "memory", "mu_scale", "dilations", "coarse")
@@ -44,13 +46,22 @@ def model_class(name: str) -> type[KnownOperatorModel]:
 
 
 def build_model(model_table: dict[str, Any], geometry: Geometry, target_geometry: Optional[Geometry] = None,
-                dtype: torch.dtype = torch.float32, warn: bool = True) -> KnownOperatorModel:
+                dtype: torch.dtype = torch.float32, warn: bool = True, volume: Optional[VolumeGrid] = None
+                ) -> KnownOperatorModel:
     """The model of a config's ``[model]`` table for data in ``geometry`` (→ ``target_geometry`` for
-    conversions); ``warn``: whether an image model warns about limited-angle data (not when the arc was
-    asked for)."""
+    conversions; volumes on ``volume`` for cone beam); ``warn``: whether an image model warns about limited-angle
+    data (not when the arc was asked for)."""
     m = dict(model_table)
     kind = m.pop("type")
     cls = model_class(kind)
+    if (cls is LearnedFDK) != (getattr(geometry, "ndim", 2) == 3):
+        raise ValueError(f"a {kind} model does not reconstruct {'cone-beam' if cls is not LearnedFDK else '2-D'} "
+                         f"data; {'learned_fdk is the cone-beam model' if cls is not LearnedFDK else 'choose a 2-D model'}")
+    if cls is LearnedFDK:
+        for key in [k for k in m if k not in ("filter", "cutoff", "learn", "filter_basis", "weight_basis",
+                                              "positivity")]:
+            raise ValueError(f"[model] {key} does not apply to a learned_fdk model")
+        return LearnedFDK(geometry, volume, dtype=dtype, warn=warn, **m)
     if "weight_basis" in m:
         m["weight_basis"] = tuple(m["weight_basis"])
     for key in _MISPLACED.get(kind, _CONVERSION_MISPLACED):

@@ -9,6 +9,7 @@ layout in :mod:`recon.simulation.layout`): training, evaluation and comparison r
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..geometry import Geometry, evenly_spaced_views, geometry_from_json
+from .._checks import one_line
+from ..geometry import Geometry, VolumeGrid, evenly_spaced_views, geometry_from_json
 from ..io.formats.h5trust import check_h5_file
 from .layout import ATTRIBUTES, FORMAT, dataset_shapes
 from .targets import full_view_fbp
@@ -93,10 +95,17 @@ class SimulatedDataset(torch.utils.data.Dataset):
                             if "target_geometry" in f.attrs else None)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{self.path}: invalid geometry attribute: {err}") from None
+        self._volume = None
+        if getattr(self._geometry, "ndim", 2) == 3:
+            try:
+                self._volume = VolumeGrid.from_dict(json.loads(_text(f.attrs["volume_grid"])))
+            except (KeyError, TypeError, ValueError) as err:
+                raise ValueError(f"{self.path}: a cone-beam dataset without a valid volume_grid attribute "
+                                 f"({one_line(err)})") from None
         self._config = _text(f.attrs["config"])
         self.n_samples = int(f.attrs["n_samples"])
         self.seed = int(f.attrs["seed"])
-        expected = dataset_shapes(self._geometry, self._target)
+        expected = dataset_shapes(self._geometry, self._target, self._volume)
         missing = [d for d in expected if d not in f]
         if missing:
             raise ValueError(f"{self.path}: missing dataset(s) {missing}")
@@ -113,6 +122,11 @@ class SimulatedDataset(torch.utils.data.Dataset):
     def geometry(self) -> Geometry:
         """Geometry of ``images``, ``sinograms`` and ``sinograms_clean``."""
         return self._geometry
+
+    @property
+    def volume(self) -> Optional[VolumeGrid]:
+        """The voxel grid of a cone-beam file's ``images`` (volumes), else ``None``."""
+        return self._volume
 
     @property
     def target_geometry(self) -> Optional[Geometry]:
@@ -192,6 +206,7 @@ class Samples:
     geometry: Geometry
     target_geometry: Optional[Geometry]
     path: Path
+    volume: Optional[VolumeGrid] = None  # the grid of a cone-beam file's volumes
 
 
 def load_samples(path: PathLike, target: str = "images", views: Union[None, int, np.ndarray] = None,
@@ -204,6 +219,9 @@ def load_samples(path: PathLike, target: str = "images", views: Union[None, int,
 
     computed = target == "full_view_fbp"
     ds = SimulatedDataset(path, keys=("sinograms",) if computed else ("sinograms", target))
+    if computed and ds.volume is not None:
+        raise ValueError(f"{path}: target full_view_fbp is for 2-D scans; a cone-beam model learns the volumes "
+                         "(target images)")
     n = len(ds) if max_samples is None else min(len(ds), max_samples)
     full_geometry = ds.geometry
     if views is None:
@@ -215,7 +233,7 @@ def load_samples(path: PathLike, target: str = "images", views: Union[None, int,
     geometry = full_geometry.replace(angles=full_geometry.angles[idx])
     targets = torch.empty((n,) + geometry.image_shape) if computed else None
     with h5py.File(path, "r") as f, _corruption(path):
-        inputs = np.empty((n, idx.size, geometry.n_det), dtype=np.float32)
+        inputs = np.empty((n, idx.size) + f["sinograms"].shape[2:], dtype=np.float32)
         for i in range(0, n, 64):  # chunk by chunk: the file holds every view, memory only the selected
             chunk = f["sinograms"][i:min(n, i + 64)]
             inputs[i:i + 64] = chunk[:, idx, :]
@@ -227,7 +245,7 @@ def load_samples(path: PathLike, target: str = "images", views: Union[None, int,
         bad = int((~torch.isfinite(values)).reshape(len(values), -1).any(dim=1).sum())
         if bad:
             raise ValueError(f"{path}: {bad} of {n} samples have NaN/Inf {name}")
-    return Samples(torch.from_numpy(inputs), targets, geometry, ds.target_geometry, Path(path))
+    return Samples(torch.from_numpy(inputs), targets, geometry, ds.target_geometry, Path(path), ds.volume)
 
 
 def read_dataset(path: PathLike, key: str, n: Optional[int] = None) -> torch.Tensor:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..geometry.cone import ConeGeometry
 from ..geometry.volume import VolumeGrid
 
-__all__ = ["Ellipsoid", "shepp_logan_3d", "rasterize_ellipsoids", "ellipsoid_projections"]
+__all__ = ["Ellipsoid", "shepp_logan_3d", "rasterize_ellipsoids", "ellipsoid_projections", "PHANTOMS_3D"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,31 @@ def ellipsoid_projections(ellipsoids: Sequence[Ellipsoid], geometry: ConeGeometr
         out += e.mu * 2.0 * np.sqrt(np.maximum(disc, 0.0)) / a
     r, cc = geometry.det_shape
     return out.reshape(out.shape[0], r, s, cc, s).mean(axis=(2, 4))
+
+
+def _random_ellipsoids(rng: np.random.Generator, radius: float = 40.0, n: Any = (3, 8), mu: Any = (0.01, 0.03),
+                       contrast: Any = (-0.5, 0.5), size: Any = (0.08, 0.35), height: float = 0.8) -> list[Ellipsoid]:
+    """A body ellipsoid (semi-axes ``radius`` × U(0.7, 1) in-plane, ``height · radius`` along z, μ drawn from
+    ``mu``) holding ``n`` random ellipsoids (semi-axes ``size`` × ``radius``, turned about z, each adding
+    ``contrast`` × the body's μ) that stay inside it."""
+    lo, hi = (int(v) for v in (n if np.ndim(n) else (n, n)))
+    m_lo, m_hi = (float(v) for v in (mu if np.ndim(mu) else (mu, mu)))
+    body_mu = rng.uniform(m_lo, m_hi)
+    axes = np.array([radius * rng.uniform(0.7, 1.0), radius * rng.uniform(0.7, 1.0), height * radius])
+    out = [Ellipsoid(body_mu, (0.0, 0.0, 0.0), tuple(axes), rng.uniform(0, np.pi))]
+    for _ in range(rng.integers(lo, hi + 1)):
+        semi = radius * rng.uniform(size[0], size[1], 3)
+        reach = np.maximum(axes - semi.max(), 0.0) / np.sqrt(3.0)
+        centre = tuple(rng.uniform(-1.0, 1.0, 3) * reach)
+        out.append(Ellipsoid(body_mu * rng.uniform(contrast[0], contrast[1]), centre, tuple(semi),
+                             rng.uniform(0, np.pi)))
+    return out
+
+
+def _shepp_logan_3d_family(rng: np.random.Generator, size: float = 100.0, mu: float = 0.01) -> list[Ellipsoid]:
+    """:func:`shepp_logan_3d` as a family (deterministic: ``rng`` is ignored)."""
+    return shepp_logan_3d(size, mu)
+
+
+#: The 3-D phantom families (``[phantom] family`` of a cone-beam simulation).
+PHANTOMS_3D = {"random_ellipsoids": _random_ellipsoids, "shepp_logan_3d": _shepp_logan_3d_family}

@@ -5,14 +5,17 @@ HDF5, ``format = "recon-simulated-v1"``: float32 datasets with one sample per ch
 (since recon 0.2) Fletcher-32 checksummed, so that HDF5 refuses to return a chunk whose stored bytes changed —
 ``images`` ``[n, N, N]`` (μ in 1/mm), ``sinograms`` ``[n, n_views, n_det]`` (noisy line integrals),
 ``sinograms_clean`` (exact line integrals) and, with a target geometry, ``target_sinograms`` ``[n, V_t, D_t]``
-(clean) — and the root attributes of :data:`ATTRIBUTES` (plus ``target_geometry``, JSON, when there is one).
+(clean) — and the root attributes of :data:`ATTRIBUTES` (plus ``target_geometry``, JSON, when there is one). A
+cone-beam file (``geometry`` of type ``cone``) holds volumes ``[n, nz, ny, nx]`` as ``images``, projections
+``[n, n_views, rows, cols]`` as ``sinograms``, and the attribute ``volume_grid`` (JSON of the
+:class:`recon.VolumeGrid`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import Geometry
+from ..geometry import Geometry, VolumeGrid
 
 __all__ = ["FORMAT", "ATTRIBUTES", "dataset_shapes", "fletcher32"]
 
@@ -20,8 +23,14 @@ FORMAT = "recon-simulated-v1"
 ATTRIBUTES = ("format", "recon_version", "geometry", "config", "seed", "n_samples")
 
 
-def dataset_shapes(geometry: Geometry, target_geometry: Geometry | None = None) -> dict[str, tuple[int, ...]]:
-    """Per-sample shape of every dataset of a file simulated in ``geometry`` (→ ``target_geometry``)."""
+def dataset_shapes(geometry: Geometry, target_geometry: Geometry | None = None,
+                   volume: VolumeGrid | None = None) -> dict[str, tuple[int, ...]]:
+    """Per-sample shape of every dataset of a file simulated in ``geometry`` (→ ``target_geometry``); a cone-beam
+    file stores volumes on ``volume`` as ``images`` and projections ``[n_views, rows, cols]`` as ``sinograms``."""
+    if getattr(geometry, "ndim", 2) == 3:
+        if volume is None:
+            raise ValueError("a cone-beam dataset needs its volume grid")
+        return {"images": tuple(volume.shape), "sinograms": geometry.proj_shape, "sinograms_clean": geometry.proj_shape}
     shapes = {"images": geometry.image_shape, "sinograms": geometry.sino_shape, "sinograms_clean": geometry.sino_shape}
     if target_geometry is not None:
         shapes["target_sinograms"] = target_geometry.sino_shape

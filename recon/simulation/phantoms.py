@@ -29,6 +29,7 @@ import numpy as np
 
 from .cells import cell_parameters, maybe_cells
 from .checks import check_rng, positive, value_range
+from .ellipsoids import PHANTOMS_3D
 from .shapes import Ellipse, Polygon, Shape, _polygon_contains_kernel, _segments_cross, rectangle
 
 __all__ = ["shepp_logan", "random_ellipses", "random_polygons", "disc_with_holes", "PHANTOMS", "make_phantom"]
@@ -351,6 +352,7 @@ PHANTOMS: dict[str, Callable[..., list]] = {
     "random_ellipses": random_ellipses,
     "random_polygons": random_polygons,
     "shepp_logan": _shepp_logan_family,
+    **PHANTOMS_3D,  # volumes of ellipsoids, for cone-beam simulations
 }
 
 

@@ -25,6 +25,10 @@ A simulation is described by a TOML config::
     [target_geometry]            # optional second geometry whose clean sinograms are stored too
     type = "parallel"  ...
 
+    [volume]                     # cone beam ([geometry] type = "cone") only: the voxel grid of the images
+    shape = [64, 64, 64]         # nz, ny, nx
+    voxel_size = 1.0             # mm
+
     [acquisition]                # optional: measure in this geometry (the noise is drawn here) and rebin the
     type = "fan"  ...            # noisy data to [geometry] by interpolation (recon.rebin), as real data that
                                  # were rebinned from another scan are (their noise interpolated, correlated)
@@ -47,14 +51,11 @@ from __future__ import annotations
 
 import collections
 import functools
-import inspect
-import math
+import json
 import multiprocessing
 import os
 import signal
-import warnings
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -62,176 +63,26 @@ import numpy as np
 import torch
 
 from .shapes import rasterize, ray_transform
-from .._checks import integer, real
+from .._checks import integer
 from .._version import __version__
-from ..analytic.rebinning import Rebinning, rebin_coverage
+from ..analytic.rebinning import Rebinning
 from ..geometry import Geometry
-from ..io import atomic_output, check_writable, geometry_from_table, parse_toml
+from ..io import atomic_output, check_writable
 from ..io.atomic import check_distinct
 from .layout import FORMAT, dataset_shapes, fletcher32
+from .ellipsoids import ellipsoid_projections, rasterize_ellipsoids
 from .noise import beam_hardening, poisson_noise
-from .phantoms import PHANTOMS, make_phantom, phantom_parameters
+from .phantoms import make_phantom
+from .sim_config import SimulationConfig, load_config, parse_config
 
 __all__ = ["IMAGE_SUPERSAMPLE", "SimulationConfig", "load_config", "parse_config", "simulate_sample",
            "simulate_to_file"]
 
 IMAGE_SUPERSAMPLE = 4  # point samples per pixel side of the ground-truth images
+VOLUME_SUPERSAMPLE = 2  # point samples per voxel side of the ground-truth volumes
 GZIP_LEVEL = 1  # deflate level of the stored chunks (noisy float32 sinograms barely gain from more)
 
 PathLike = Union[str, os.PathLike]
-
-
-@dataclass(frozen=True)
-class SimulationConfig:
-    """A validated simulation config (see the module docstring for the TOML form)."""
-
-    text: str
-    source: str
-    n: int
-    seed: int
-    family: str
-    geometry: Geometry
-    phantom_params: dict[str, Any] = field(default_factory=dict)
-    det_supersample: int = 1
-    i0: Union[None, float, tuple[float, float]] = None
-    beam_hardening: tuple[float, float] = (0.0, 0.0)
-    electronic_sigma: float = 0.0
-    min_counts: float = 0.5
-    target_geometry: Optional[Geometry] = None
-    acquisition: Optional[Geometry] = None
-
-
-# ---- config parsing -----------------------------------------------------------------------------------------
-
-_SECTIONS = {"simulation": True, "phantom": True, "noise": False, "geometry": True, "target_geometry": False,
-             "acquisition": False}
-_SIMULATION_KEYS = ("n", "seed", "det_supersample")
-_NOISE_KEYS = ("i0", "electronic_sigma", "min_counts", "beam_hardening")
-
-
-def _table(cfg: dict[str, Any], name: str, source: str, allowed: Optional[tuple[str, ...]],
-           required: tuple[str, ...] = ()) -> dict[str, Any]:
-    table = cfg.get(name, {})
-    if not isinstance(table, dict):
-        raise TypeError(f"{source}: [{name}] must be a table")
-    if allowed is not None:
-        unknown = sorted(set(table) - set(allowed))
-        if unknown:
-            raise ValueError(f"{source}: [{name}] has unknown key(s) {unknown}; allowed: {list(allowed)}")
-    missing = [k for k in required if k not in table]
-    if missing:
-        raise ValueError(f"{source}: [{name}] is missing key(s) {missing}")
-    return table
-
-
-def parse_config(text: str, source: str = "<config>") -> SimulationConfig:
-    """Validate a simulation config given as TOML text; errors are ``ValueError`` naming ``source``, the
-    section and the key."""
-    cfg = parse_toml(text, source)
-    unknown = sorted(set(cfg) - set(_SECTIONS))
-    if unknown:
-        raise ValueError(f"{source}: unknown section(s) {['[' + s + ']' for s in unknown]}; "
-                         f"allowed: {['[' + s + ']' for s in _SECTIONS]}")
-    missing = [f"[{s}]" for s, required in _SECTIONS.items() if required and s not in cfg]
-    if missing:
-        raise ValueError(f"{source}: missing section(s) {missing}")
-
-    sim = _table(cfg, "simulation", source, _SIMULATION_KEYS, required=("n", "seed"))
-    n = integer(f"{source}: [simulation] n", sim["n"], low=1)
-    seed = integer(f"{source}: [simulation] seed", sim["seed"], low=0)
-    det_supersample = integer(f"{source}: [simulation] det_supersample", sim.get("det_supersample", 1), low=1)
-
-    noise = _table(cfg, "noise", source, _NOISE_KEYS)
-    i0_value = noise.get("i0", 0.0)
-    i0: Any = (_value_range(f"{source}: [noise] i0", i0_value, strict=True) if isinstance(i0_value, list)
-               else real(f"{source}: [noise] i0", i0_value, low=0.0))
-    hardening = _value_range(f"{source}: [noise] beam_hardening", noise.get("beam_hardening", 0.0))
-    electronic_sigma = real(f"{source}: [noise] electronic_sigma", noise.get("electronic_sigma", 0.0), low=0.0)
-    min_counts = real(f"{source}: [noise] min_counts", noise.get("min_counts", 0.5), low=0.0, strict=True)
-
-    phantom = _table(cfg, "phantom", source, None, required=("family",))
-    family = phantom["family"]
-    if not isinstance(family, str) or family not in PHANTOMS:
-        raise ValueError(f"{source}: [phantom] family must be one of {sorted(PHANTOMS)}, got {family!r}")
-    params = {k: v for k, v in phantom.items() if k != "family"}
-    unknown = sorted(set(params) - set(phantom_parameters(family)))
-    if unknown:
-        raise ValueError(f"{source}: [phantom] has unknown key(s) {unknown} for family {family!r}; "
-                         f"allowed: {['family', *phantom_parameters(family)]}")
-    try:  # a trial draw checks the parameters' values and types
-        make_phantom(family, np.random.default_rng(0), **params)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{source}: [phantom] {err}") from None
-
-    geometries = {}
-    for name in ("geometry", "target_geometry", "acquisition"):
-        if name in cfg:
-            try:
-                geometries[name] = geometry_from_table(cfg[name], where=name)
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"{source}: {err}") from None
-
-    config = SimulationConfig(text=text, source=source, n=n, seed=seed, family=family, phantom_params=params,
-                              geometry=geometries["geometry"], det_supersample=det_supersample,
-                              i0=i0 if isinstance(i0, tuple) or i0 > 0 else None, beam_hardening=hardening, electronic_sigma=electronic_sigma, min_counts=min_counts,
-                              target_geometry=geometries.get("target_geometry"),
-                              acquisition=geometries.get("acquisition"))
-    if config.acquisition is not None:
-        covered = float(rebin_coverage(config.acquisition, config.geometry).mean())
-        if covered < 0.9:
-            raise ValueError(f"{source}: the [acquisition] scan contains only {covered:.0%} of the [geometry] "
-                             "sinogram's lines; rebinning would leave the rest zero")
-    for message in _coverage_problems(config):
-        warnings.warn(f"{source}: {message}", stacklevel=2)
-    return config
-
-
-def _value_range(name: str, value: Any, strict: bool = False) -> tuple[float, float]:
-    """A number ``>= 0`` (``> 0`` if ``strict``) or a ``[min, max]`` pair of them, as ``(min, max)``."""
-    if isinstance(value, list):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be a number or [min, max], got {value!r}")
-        lo, hi = (real(name, v, low=0.0, strict=strict) for v in value)
-        if lo > hi:
-            raise ValueError(f"{name} must be [min, max] with min <= max, got {value!r}")
-        return lo, hi
-    v = real(name, value, low=0.0, strict=strict)
-    return v, v
-
-
-def load_config(path: PathLike) -> SimulationConfig:
-    """Read and validate a simulation config file (``FileNotFoundError`` if missing)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such config file")
-    return parse_config(path.read_text(encoding="utf-8"), str(path))
-
-
-def _coverage_problems(config: SimulationConfig) -> list[str]:
-    """Warnings when the phantom family's ``radius`` exceeds the image or a detector's field of view."""
-    defaults = inspect.signature(PHANTOMS[config.family]).parameters
-    radius = config.phantom_params.get("radius", defaults["radius"].default if "radius" in defaults else None)
-    if radius is None:
-        return []
-    problems = []
-    g = config.geometry
-    if radius > g.image_size * g.pixel_size / 2:
-        problems.append(f"phantom radius {radius} mm exceeds the image half-width "
-                        f"{g.image_size * g.pixel_size / 2:.4g} mm: ground-truth images are cut off")
-    for name, geom in (("geometry", g), ("target_geometry", config.target_geometry),
-                       ("acquisition", config.acquisition)):
-        if geom is None:
-            continue
-        u = np.abs(geom.det_coords).max() + geom.det_spacing / 2
-        if geom.point_source:
-            gamma = u / geom.sdd if geom.detector == "arc" else math.atan2(u, geom.sdd)
-            fov = geom.sod * math.sin(gamma)
-        else:
-            fov = u
-        if radius > fov:
-            problems.append(f"phantom radius {radius} mm exceeds the [{name}] detector's field of view "
-                            f"(radius {fov:.4g} mm): sinograms are truncated")
-    return problems
 
 
 @functools.lru_cache(maxsize=4)
@@ -254,7 +105,12 @@ def simulate_sample(config: SimulationConfig, index: int, seed: Optional[int] = 
     seed = config.seed if seed is None else seed
     phantom_seq, noise_seq = np.random.SeedSequence([seed, index]).spawn(2)
     phantom = make_phantom(config.family, np.random.default_rng(phantom_seq), **config.phantom_params)
-    clean = ray_transform(phantom, config.geometry, det_supersample=config.det_supersample)
+    if config.volume is not None:  # cone beam: exact projections of ellipsoids, the volume voxelised
+        clean = ellipsoid_projections(phantom, config.geometry, config.det_supersample)
+        image = rasterize_ellipsoids(phantom, config.volume, VOLUME_SUPERSAMPLE)
+    else:
+        clean = ray_transform(phantom, config.geometry, det_supersample=config.det_supersample)
+        image = rasterize(phantom, config.geometry, supersample=IMAGE_SUPERSAMPLE)
     measured = clean if config.acquisition is None else ray_transform(phantom, config.acquisition,
                                                                       det_supersample=config.det_supersample)
     noise_rng = np.random.default_rng(noise_seq)
@@ -269,7 +125,7 @@ def simulate_sample(config: SimulationConfig, index: int, seed: Optional[int] = 
     if config.acquisition is not None:
         noisy = _rebinning(config.acquisition, config.geometry)(torch.from_numpy(noisy)).numpy()
     out = {
-        "images": rasterize(phantom, config.geometry, supersample=IMAGE_SUPERSAMPLE).astype(np.float32),
+        "images": image.astype(np.float32),
         "sinograms": noisy.astype(np.float32),
         "sinograms_clean": clean.astype(np.float32),
     }
@@ -368,7 +224,7 @@ def simulate_to_file(config: Union[PathLike, SimulationConfig], out: PathLike, n
         datasets = {name: f.create_dataset(name, shape=(n, *shape), dtype=np.float32, chunks=(1, *shape),
                                            compression="gzip", compression_opts=GZIP_LEVEL, fletcher32=True,
                                            track_times=False)
-                    for name, shape in dataset_shapes(cfg.geometry, cfg.target_geometry).items()}
+                    for name, shape in dataset_shapes(cfg.geometry, cfg.target_geometry, cfg.volume).items()}
         f.attrs["format"] = FORMAT
         f.attrs["recon_version"] = __version__
         f.attrs["geometry"] = cfg.geometry.to_json()
@@ -376,6 +232,8 @@ def simulate_to_file(config: Union[PathLike, SimulationConfig], out: PathLike, n
             f.attrs["target_geometry"] = cfg.target_geometry.to_json()
         if cfg.acquisition is not None:
             f.attrs["acquisition_geometry"] = cfg.acquisition.to_json()
+        if cfg.volume is not None:
+            f.attrs["volume_grid"] = json.dumps(cfg.volume.to_dict())
         f.attrs["config"] = cfg.text
         f.attrs["seed"] = seed
         f.attrs["n_samples"] = n

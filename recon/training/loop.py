@@ -146,7 +146,7 @@ def _load_data_and_model(run: _Run, data: Optional[PathLike]) -> None:
     run.data.inputs, run.data.targets = run.data.inputs.to(run.device), run.data.targets.to(run.device)
     torch.manual_seed(run.seed)
     run.model = build_model(model_table, geometry, run.data.target_geometry,
-                            warn="angles" not in cfg.data).to(run.device)
+                            warn="angles" not in cfg.data, volume=run.data.volume).to(run.device)
     n = run.data.inputs.shape[0]
     n_val = max(1, int(round(cfg.data["val_fraction"] * n)))
     if n - n_val < 1:
@@ -228,7 +228,8 @@ def _lstsq_check(run: _Run) -> None:
     """The least-squares optimum of the shared filter from the run's start: the loss training cannot beat."""
     if not run.settings["lstsq_check"] or run.rank != 0 or not run.model.has_filter or run.model.filter.per_view:
         return
-    probe = build_model(run.cfg.model, run.data.geometry, run.data.target_geometry, warn=False).to(run.device)
+    probe = build_model(run.cfg.model, run.data.geometry, run.data.target_geometry, warn=False,
+                        volume=run.data.volume).to(run.device)
     probe.load_state_dict(run.model.state_dict())
     batch = int(run.settings["batch_size"])
     fit = fit_filter(probe, run.batches(run.train_idx, batch))

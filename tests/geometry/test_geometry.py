@@ -71,7 +71,7 @@ def test_from_dict_rejects_missing_keys_and_unknown_type():
     with pytest.raises(ValueError, match="sod"):
         geometry_from_dict(d)
     with pytest.raises(ValueError, match="type"):
-        geometry_from_dict({"type": "cone"})
+        geometry_from_dict({"type": "helix"})
 
 
 def test_geometries_are_immutable_and_replace_revalidates():

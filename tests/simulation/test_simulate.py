@@ -280,7 +280,7 @@ def test_cli_exit_codes(tiny, tmp_path, capsys):
     (("radius = 4.0", "radius = 4.0\nholes = 3"), r"\[phantom\] has unknown key\(s\) \['holes'\]"),
     (("radius = 4.0", "radius = -4.0"), r"\[phantom\] radius must be > 0"),
     (("sod = 50.0", "sod = 50.0\nfoo = 1"), r"\[geometry\] has unknown key\(s\) \['foo'\]"),
-    (("[target_geometry]\ntype = \"parallel\"", "[target_geometry]\ntype = \"cone\""), r"\[target_geometry\] type"),
+    (("[target_geometry]\ntype = \"parallel\"", "[target_geometry]\ntype = \"helix\""), r"\[target_geometry\] type"),
     (("[geometry]\ntype = \"fan\"\n", "[geometry]\ntype = \"fan\"\n[geometry.x]\n"), r"\[geometry\]"),
     (("n = 4", "n = 4 4"), "not valid TOML"),
 ])

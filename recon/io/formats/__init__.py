@@ -6,7 +6,7 @@
 * :mod:`.common` — what they share: errors, sidecars, geometry options, raw counts → line integrals.
 """
 
-from .arrays import read_array, read_tiff
+from .plain import read_array, read_tiff
 from .hdf5 import read_dxchange, read_nxtomo
 from .htc import HTC_EFFECTIVE_PIXEL_SIZE, HTC_IMAGE_SIZE, read_htc_mat, read_htc_reference
 

@@ -1,5 +1,6 @@
-"""Plain arrays described by a TOML sidecar: ``.npy``/``.npz``, ``.mat`` variables, HDF5 datasets and TIFF
-(multi-page, folder or glob), as line integrals or raw counts with flats/darks, in any axis order."""
+"""Loading plain arrays that a TOML sidecar describes — ``.npy``/``.npz``, ``.mat`` variables, HDF5 datasets and TIFF
+(multi-page, folder or glob) — in any axis order, with the sidecar's ``[data]`` options and flat/dark references
+(the readers built on them: :mod:`.plain` for sinograms, :mod:`.cone` for cone-beam projections)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,12 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ...geometry import Geometry
-from ..scan import Scan
-from .common import (H5_EXT, TIFF_EXT, GeometryArg, PathLike, Rows, Sidecar, apply_overrides, check_shape,
-                     existing, fail, is_glob, listing, make_scan, reading, record_input, resolve_geometry,
-                     row_selection, to_line_integrals)
-from .declared import axes_hint, check_declared, declared_shape
+from .common import H5_EXT, TIFF_EXT, PathLike, Sidecar, existing, fail, is_glob, listing, reading, record_input
 from .h5trust import open_dataset
 from .hdf5 import check_h5_dataset, h5_names, open_h5
 from .htc import field, loadmat, mat_variables
 
-__all__ = ["read_array", "read_tiff"]
+__all__: list[str] = []  # helpers of .plain and .cone
 
 
 _AXIS_ALIASES = {
@@ -265,52 +261,6 @@ def _options(path: PathLike, sidecar: Optional[Sidecar], options: dict) -> dict:
     return merged
 
 
-def _read_plain(path: PathLike, geometry: GeometryArg, fmt: str, options: dict) -> Scan:
-    """Shared body of :func:`read_array` and :func:`read_tiff`."""
-    g, sidecar = resolve_geometry(path, geometry)
-    if g is None:
-        raise fail(path, "carries no geometry: pass geometry= (a TOML sidecar with a [geometry] table, "
-                         "a geometry table, or a recon.Geometry)")
-    opts = _options(path, sidecar, options)
-    values = opts["values"]
-    stack = _tiff_files(path) if is_glob(path) or Path(path).is_dir() else None
-    check_declared(path, declared_shape(path, opts.get("variable"), stack), g,
-                   lambda ndim: _parse_axes(path, opts.get("axes"), ndim))  # before decoding a byte
-    data = np.asarray(_load_array(path, opts.get("variable")))
-    if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
-        raise fail(path, f"data of dtype {data.dtype} are not real numbers")
-    if values == "log" and np.issubdtype(data.dtype, np.integer):
-        raise fail(path, f"integer data ({data.dtype}) look like raw counts: set values = \"raw\" with flat/dark "
-                         "or i0")
-    axes = _parse_axes(path, opts.get("axes"), data.ndim)
-    canon = _canonical(data, axes)
-    info: dict[str, Any] = {"axes": ",".join(axes), "file_shape": tuple(data.shape)}
-    if sidecar:
-        info["sidecar"] = str(sidecar.path)
-    rows = None
-    if data.ndim == 3:
-        rows, single = row_selection(path, opts.get("rows"), canon.shape[1])
-        canon = canon[:, rows, :]
-        info["rows"] = rows
-    else:
-        _, single = row_selection(path, opts.get("rows"), None)
-    n_views, n_det = canon.shape[0], canon.shape[-1]
-    if (n_views, n_det) != g.sino_shape:
-        check_shape(path, (n_views, n_det), g, axes_hint(tuple(data.shape), axes, n_views, n_det, g))
-
-    flat = dark = None
-    if values == "raw":
-        if opts.get("i0") is not None:
-            flat = info["i0"] = float(opts["i0"])
-        else:
-            flat = _prepare_reference(path, _reference(*opts["flat"], Path(path), "flat"), axes, "flat", rows)
-        dark = _prepare_reference(path, _reference(*opts["dark"], Path(path), "dark"), axes, "dark", rows)
-    g = apply_overrides(path, g, opts.get("center"), opts.get("det_spacing"), opts.get("image_size"),
-                        opts.get("pixel_size"))
-    sino = to_line_integrals(path, canon, values, flat, dark, opts.get("min_transmission", 1e-6), info)
-    return make_scan(path, fmt, sino, single, g, info)
-
-
 def _prepare_reference(path: PathLike, ref: Any, axes: tuple[str, ...], what: str,
                        rows: Optional[list[int]]) -> Any:
     """A flat/dark array in the data's axis order (views axis = frame index, or absent) → canonical order,
@@ -330,63 +280,3 @@ def _prepare_reference(path: PathLike, ref: Any, axes: tuple[str, ...], what: st
     if rows is not None and ref.ndim > row_axis + 1:
         ref = np.take(ref, rows, axis=row_axis)
     return ref
-
-
-def read_array(path: PathLike, geometry: GeometryArg, *, variable: Optional[str] = None,
-               axes: Optional[str] = None, values: Optional[str] = None, flat: Any = None, dark: Any = None,
-               i0: Optional[float] = None, rows: Rows = None, center: Optional[float] = None,
-               det_spacing: Optional[float] = None, image_size: Optional[int] = None,
-               pixel_size: Optional[float] = None, min_transmission: Optional[float] = None) -> Scan:
-    """Read a plain array (``.npy``, ``.npz``, ``.mat``, HDF5 dataset, TIFF) described by a TOML sidecar.
-
-    Parameters
-    ----------
-    path : the data file.
-    geometry : TOML sidecar path (its ``[data]`` table supplies defaults for the options below, file names
-        relative to the sidecar), a geometry table, or a :class:`recon.Geometry`.
-    variable : ``.mat`` variable (``"struct.field"`` allowed; v7.3 files are read with h5py and transposed to
-        MATLAB's order), ``.npz`` key or HDF5 dataset path; optional when the file holds one array.
-    axes : order of the data's axes, e.g. ``"views,det"`` (default), ``"det,views"``, ``"views,rows,det"``
-        (default for 3-D), ``"rows,views,det"``.
-    values : ``"log"`` (line integrals, default) or ``"raw"`` (counts, normalised by ``flat``/``dark`` or ``i0``).
-    flat, dark : numbers, arrays, file names (relative to the current directory when passed here), names of
-        variables in the data file, or ``{file, variable}`` tables; arrays in the data's axis order with the
-        views axis counting frames (averaged) or absent.
-    i0 : open-beam count, instead of ``flat``.
-    rows, center, det_spacing, image_size, pixel_size, min_transmission : see the module docstring.
-
-    Returns
-    -------
-    Scan, format ``"array+sidecar"`` (``"tiff"`` for TIFF data).
-    """
-    fmt = "tiff" if is_glob(path) or Path(path).is_dir() or Path(path).suffix.lower() in TIFF_EXT \
-        else "array+sidecar"
-    return _read_plain(path, geometry, fmt, dict(variable=variable, axes=axes, values=values, flat=flat, dark=dark,
-                                                 i0=i0, rows=rows, center=center, det_spacing=det_spacing,
-                                                 image_size=image_size, pixel_size=pixel_size,
-                                                 min_transmission=min_transmission))
-
-
-def read_tiff(path: PathLike, geometry: GeometryArg, *, flat: Any = None, dark: Any = None,
-              i0: Optional[float] = None, values: Optional[str] = None, axes: Optional[str] = None,
-              rows: Rows = None, center: Optional[float] = None, det_spacing: Optional[float] = None,
-              image_size: Optional[int] = None, pixel_size: Optional[float] = None,
-              min_transmission: Optional[float] = None) -> Scan:
-    """Read TIFF data: a stack of raw projections or one 2-D sinogram image; geometry from a TOML sidecar.
-
-    Parameters
-    ----------
-    path : a multi-page TIFF (each page one view ``[rows, cols]``), a folder of single-image TIFFs, or a glob
-        such as ``"proj_*.tif"`` (files sorted by name, numbers numerically) → ``[views, rows, det]`` data;
-        or a single 2-D image → a sinogram ``[views, det]``.
-    geometry : TOML sidecar (``[geometry]``, and ``[data]`` defaults such as ``values``, ``flat``, ``dark``),
-        a geometry table, or a :class:`recon.Geometry`.
-    flat, dark : TIFF files, folders or globs of flat/dark frames (averaged), or numbers / arrays.
-    i0, values, axes, rows, center, ... : as :func:`read_array` (``values`` defaults to ``"log"``).
-    """
-    if not (is_glob(path) or Path(path).is_dir() or Path(path).suffix.lower() in TIFF_EXT):
-        raise fail(path, "not a .tif/.tiff file, folder or glob of TIFF files")
-    return _read_plain(path, geometry, "tiff", dict(flat=flat, dark=dark, i0=i0, values=values, axes=axes,
-                                                    rows=rows, center=center, det_spacing=det_spacing,
-                                                    image_size=image_size, pixel_size=pixel_size,
-                                                    min_transmission=min_transmission))

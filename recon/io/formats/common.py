@@ -16,7 +16,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from ..._checks import one_line
-from ...geometry import Geometry, ParallelBeam
+from ...geometry import ConeGeometry, Geometry, ParallelBeam
 from ..config import geometry_from_table, load_toml
 from ..plausibility import announce, geometry_problems, value_problems
 from ..preprocess import log_transform, normalize
@@ -166,8 +166,8 @@ class Sidecar:
 
 
 def resolve_geometry(path: PathLike, geometry: GeometryArg) -> tuple[Optional[Geometry], Optional[Sidecar]]:
-    """``geometry=`` may be a Geometry, a TOML sidecar path, or a geometry table (dict)."""
-    if geometry is None or isinstance(geometry, Geometry):
+    """``geometry=`` may be a Geometry (2-D or cone beam), a TOML sidecar path, or a geometry table (dict)."""
+    if geometry is None or isinstance(geometry, (Geometry, ConeGeometry)):
         return geometry, None
     if isinstance(geometry, dict):
         try:

@@ -1,0 +1,94 @@
+"""``recon reconstruct`` for cone-beam scans: FDK (``--method fbp``), SIRT or CGLS onto a volume, written as a
+multi-page float32 TIFF (or HDF5) with a PNG of the three central slices (:mod:`recon.io.volumes`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..analytic.fdk import fdk
+from ..analytic.iterative import cgls, sirt
+from ..io.atomic import check_distinct, check_writable, output_name
+from ..io.cone_scan import ConeScan
+from ..io.volumes import VOLUME_SUFFIXES, VolumeReconstruction, write_volume
+from ..models import LearnedFDK
+
+__all__ = ["CONE_METHODS", "reconstruct_cone", "reconstruct_cone_files"]
+
+PathLike = Union[str, os.PathLike]
+CONE_METHODS = {"fbp": None, "sirt": 100, "cgls": 30, "learned": None}  # method: default iterations (fbp is FDK)
+
+
+def reconstruct_cone(scan: ConeScan, method: str = "fbp", filter: str = "ram-lak", cutoff: float = 1.0,
+                     image_size: Optional[int] = None, pixel_size: Optional[float] = None,
+                     slices: Optional[int] = None, iterations: Optional[int] = None,
+                     model: Optional[LearnedFDK] = None) -> VolumeReconstruction:
+    """FDK (``method="fbp"``), SIRT, CGLS or a learned FDK (``"learned"``, ``model``: on the model's volume) of a
+    cone-beam scan onto its default volume (:meth:`recon.io.ConeScan.default_grid`) or the one ``image_size`` ×
+    ``image_size`` × ``slices`` voxels of ``pixel_size`` mm asks for."""
+    if method not in CONE_METHODS:
+        raise ValueError(f"--method {method} is not available for cone-beam scans; choose one of "
+                         f"{', '.join(CONE_METHODS)} (fbp is FDK)")
+    p = torch.from_numpy(scan.projections)
+    if method == "learned":
+        if not isinstance(model, LearnedFDK):
+            raise ValueError(f"a cone-beam scan is reconstructed by a learned_fdk model; got "
+                             f"{type(model).__name__ if model is not None else 'no model'}")
+        if image_size is not None or pixel_size is not None or slices is not None or iterations is not None:
+            raise ValueError("a learned model reconstructs on the volume it was trained for; leave --image-size, "
+                             "--pixel-size, --slices and --iterations unset")
+        model.check_geometry(scan.geometry, "scan")
+        with torch.no_grad():
+            volume = model.eval()(p.to(model.dtype))
+        return VolumeReconstruction(volume.numpy().astype(np.float32), model.grid, scan.geometry,
+                                    f"learned fdk ({model.learned_parts()})")
+    grid = scan.geometry.check_grid(scan.default_grid(image_size, pixel_size, slices), "the volume")
+    if method == "fbp":
+        if iterations is not None:
+            raise ValueError("--iterations sets sirt/cgls; FDK (--method fbp) would ignore it")
+        volume, what = fdk(p, scan.geometry, grid, filter, cutoff), f"fdk ({filter}, cut-off {cutoff:g})"
+    else:
+        n = CONE_METHODS[method] if iterations is None else iterations
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100_000:
+            raise ValueError(f"--iterations must be a whole number from 1 to 100000, got {iterations!r}")
+        volume = (sirt if method == "sirt" else cgls)(p, scan.geometry, n, grid=grid)
+        what = f"{method} ({n} iterations)"
+    return VolumeReconstruction(volume.numpy().astype(np.float32), grid, scan.geometry, what)
+
+
+def reconstruct_cone_files(scans: Sequence[tuple[Path, ConeScan]], out: PathLike, method: str = "fbp",
+                           filter: str = "ram-lak", cutoff: float = 1.0, image_size: Optional[int] = None,
+                           pixel_size: Optional[float] = None, slices: Optional[int] = None,
+                           iterations: Optional[int] = None, force: bool = False, progress: bool = True,
+                           model: Optional[LearnedFDK] = None) -> list[Path]:
+    """One volume per scan: ``out`` is the volume file itself (``.tif``/``.tiff``/``.h5``) for one scan, otherwise a
+    folder receiving ``<file stem>.tif``; a ``.png`` of the central slices beside each. Every output is checked
+    before anything is computed; inputs are never written over."""
+    out = Path(out)
+    single = len(scans) == 1 and out.suffix.lower() in VOLUME_SUFFIXES
+    if out.suffix.lower() in (".png", ".jpg", ".npy", ".npz", ".mat", ".json"):
+        raise ValueError(f"out {out}: a volume is written as .tif/.tiff or .h5/.hdf5 (with a .png beside it); "
+                         "give such a file or a folder")
+    jobs = []
+    for path, scan in scans:
+        target = out if single else out / f"{output_name(path.stem)}.tif"
+        check_writable(target, force)
+        check_writable(target.with_suffix(".png"), force)
+        jobs.append((path, scan, target))
+    check_distinct([p for _, _, t in jobs for p in (t, t.with_suffix(".png"))],
+                   [p for p, _ in scans] + [i for _, s in scans for i in s.info.get("inputs", [])]
+                   + ([model.path] if getattr(model, "path", None) is not None else []))
+    written = []
+    for path, scan, target in tqdm(jobs, desc="reconstruct", disable=None if progress and len(jobs) > 1 else True):
+        rec = reconstruct_cone(scan, method, filter, cutoff, image_size, pixel_size, slices, iterations, model)
+        g = rec.grid
+        title = (f"{path.name}: {rec.method}; {' × '.join(map(str, g.shape))} voxels of "
+                 f"{g.voxel_size[2]:.4g} mm")
+        written.append(write_volume(target, rec, str(path), title, force))
+    return written
+
