@@ -38,9 +38,10 @@ from ..analytic.recipe import tune_recipe
 from ..analytic.tv import TunedTV
 from ..geometry import view_indices
 from ..io.atomic import atomic_folder, check_writable
-from ..models import GeometryConversion, KnownOperatorModel, load_model, training_summary
+from ..models import GeometryConversion, KnownOperatorModel, LearnedFDK, load_model, training_summary
 from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
 from .baselines import TV_SAMPLES, conversions
+from .evaluate_cone import evaluate_cone
 from .methods import Method, applicable_baselines, baseline_methods, model_method, tune_baselines, tv_method
 from .report import evaluation_figure, format_table
 from .scores import REGIONS, SSIM_KEYS, check_region, image_scores, relative_l2
@@ -146,6 +147,10 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
     if out_dir is not None:
         for name in OUTPUTS:
             check_writable(out_dir / name, force)
+    if isinstance(model, LearnedFDK):  # cone beam: volumes (recon.evaluation.evaluate_cone)
+        if tv:
+            raise ValueError("--tv compares 2-D models; a cone-beam model faces FDK (Ram-Lak and tuned)")
+        return evaluate_cone(model, model_path, data_path, out_dir, tune_fraction, max_samples, force, region)
     views = view_indices(SimulatedDataset(data_path, keys=("sinograms",)).geometry, model.geometry)
     conversion = isinstance(model, GeometryConversion)
     score = _score_conversion if conversion else _score_images

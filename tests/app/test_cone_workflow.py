@@ -147,3 +147,15 @@ def test_info_describes_a_cone_beam_scan(trained):
     for expected in ("projections:    (40, 20, 28)", "ConeBeam(40 views", "short scan", "cone angle:",
                      "default volume: VolumeGrid(20 × 28 × 28"):
         assert expected in r.stdout, (expected, r.stdout)
+
+
+def test_evaluate_scores_a_cone_model_against_fdk(trained):
+    r = recon_cli("evaluate", "--model", "run", "--data", "sim.h5", "--out", "ev", "--tune-fraction", "0.5", cwd=trained)
+    assert r.returncode == 0, r.stderr
+    report = json.loads((trained / "ev" / "evaluation.json").read_text())
+    assert set(report["results"]) == {"fdk", "fdk_tuned", "model_1"} and report["n_test"] == 4
+    for scores in report["results"].values():
+        assert 0 < scores["rmse"] < 0.01 and scores["seconds_per_volume"] > 0
+    tuned = report["results"]["fdk_tuned"]["rmse"]
+    assert tuned <= report["results"]["fdk"]["rmse"] * 1.5  # tuned on other volumes of the same kind
+    assert (trained / "ev" / "evaluation.png").is_file()
