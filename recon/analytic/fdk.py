@@ -22,6 +22,7 @@ M. Slaney, *Principles of Computerized Tomographic Imaging*, IEEE Press 1988, §
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,11 @@ def fdk(projections: Any, geometry: ConeBeam, grid: VolumeGrid, filter: str = "r
                         "reconstruct other trajectories with recon.sirt or recon.cgls")
     grid = geometry.check_grid(grid)
     x, was_numpy = check_cone_input("fdk", "projections", projections, geometry, grid, check_finite)
+    unseen = geometry.unseen_fraction(grid) if warn else 0.0
+    if unseen > 0.005:
+        warnings.warn(f"{unseen:.0%} of the volume {grid!r} is never seen by the detector (outside the cone of "
+                      "every view): it reconstructs to zero; choose fewer slices or a smaller voxel size",
+                      UserWarning, stacklevel=2)
     spacing, arc = filter_spacing(geometry.central_fan())
     response = torch.as_tensor(filter_response(geometry.det_shape[1], spacing, filter, cutoff, arc=arc))
     weighted = x * torch.as_tensor(fdk_weights(geometry, warn=warn), dtype=x.dtype)

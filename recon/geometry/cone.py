@@ -139,6 +139,21 @@ class ConeVectors:
             out[:, 11] = 1.0 / self.v[:, 2]
         return out
 
+    def project_points(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the rays from the sources through ``points`` ``[n, 3]`` (mm) meet the detectors: fractional
+        ``(col, row)`` pixel indices, each ``[n_views, n]`` (the map the FDK backprojector reads)."""
+        cf = self.backprojection_coefficients()
+        x, y, z = (np.asarray(points, dtype=np.float64)[:, k][None, :] for k in range(3))
+        if self.model == "flat":
+            h = cf[:, 8:9] * x + cf[:, 9:10] * y + cf[:, 10:11] * z + cf[:, 11:12]
+            return ((cf[:, 0:1] * x + cf[:, 1:2] * y + cf[:, 2:3] * z + cf[:, 3:4]) / h,
+                    (cf[:, 4:5] * x + cf[:, 5:6] * y + cf[:, 6:7] * z + cf[:, 7:8]) / h)
+        wx, wy = x - cf[:, 0:1], y - cf[:, 1:2]
+        depth, t = wx * cf[:, 3:4] + wy * cf[:, 4:5], wx * cf[:, 5:6] + wy * cf[:, 6:7]
+        col = (cf[:, 7:8] * np.arctan2(t, depth) - cf[:, 8:9]) * cf[:, 9:10]
+        zdet = cf[:, 2:3] + (z - cf[:, 2:3]) * cf[:, 7:8] / np.hypot(depth, t)
+        return col, (zdet - cf[:, 10:11]) * cf[:, 11:12]
+
     def to_array(self) -> np.ndarray:
         """ASTRA's ``cone_vec`` layout ``[n_views, 12]``: source, detector centre, u, v."""
         return np.concatenate([self.source, self.detector, self.u, self.v], axis=1)
@@ -226,6 +241,16 @@ class ConeGeometry:
     def __hash__(self) -> int:
         return hash((self.kind,) + tuple(v.tobytes() if isinstance(v, np.ndarray) else v
                                          for v in self._params().values()))
+
+    def unseen_fraction(self, grid: VolumeGrid, samples: int = 16) -> float:
+        """The fraction of ``grid``'s volume (``samples``³ voxel centres spread over it) that no view's detector
+        sees: voxels the cone never reaches, where any reconstruction is zero or guesswork."""
+        axes = [np.linspace(c[0], c[-1], min(samples, c.size)) for c in (grid.x, grid.y, grid.z)]
+        points = np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=1)
+        col, row = self.cone_vectors().project_points(points)
+        rows, cols = self.det_shape
+        seen = ((col > -0.5) & (col < cols - 0.5) & (row > -0.5) & (row < rows - 0.5)).any(axis=0)
+        return float(1.0 - seen.mean())
 
     def check_grid(self, grid: Any, name: str = "grid") -> VolumeGrid:
         """``grid`` if it is a :class:`recon.VolumeGrid` that stays in front of every source, else ``TypeError`` /

@@ -74,3 +74,12 @@ def test_bad_input():
         warnings.simplefilter("always")
         recon.fdk(np.zeros((4, 4, 6)), g.replace(angles=np.linspace(0, 1.0, 4)), grid)
     assert any(issubclass(w.category, recon.LimitedAngleWarning) for w in caught)
+
+
+def test_a_volume_beyond_the_cone_gets_a_warning_with_the_unseen_fraction():
+    g = recon.ConeBeam(np.linspace(0, 2 * np.pi, 60, endpoint=False), (24, 32), 1.0, sod=100.0, sdd=150.0)
+    assert g.unseen_fraction(recon.VolumeGrid((24, 32, 32), 2 / 3)) == 0.0  # the detector's own field of view
+    tall = recon.VolumeGrid((48, 32, 32), 2 / 3)  # twice as tall as the cone reaches at the axis
+    assert 0.4 < g.unseen_fraction(tall) < 0.6
+    with pytest.warns(UserWarning, match=r"50% of the volume .* is never seen by the detector"):
+        recon.fdk(np.zeros(g.proj_shape), g, tall)
