@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--peers", nargs="*", default=["torchtomo", "mbirjax", "diffct"])
     ap.add_argument("--peers-python", default=None, help="interpreter of an environment holding the peers")
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds one tool may take for one size")
     ap.add_argument("--one", nargs=2, metavar=("TOOL", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -103,9 +104,13 @@ def main() -> None:
     for n in args.sizes:
         for tool in ["recon"] + (args.peers if args.peers_python else []):
             python = sys.executable if tool == "recon" else args.peers_python
-            r = subprocess.run([python, __file__, "--one", tool, str(n), "--views", str(args.views), "--repeat",
-                                str(args.repeat)], capture_output=True, text=True,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+            try:
+                r = subprocess.run([python, __file__, "--one", tool, str(n), "--views", str(args.views), "--repeat",
+                                    str(args.repeat)], capture_output=True, text=True, timeout=args.timeout,
+                                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+            except subprocess.TimeoutExpired:
+                print(f"{tool} {n}³: more than {args.timeout:g} s, stopped")
+                continue
             if r.returncode != 0:
                 print(f"{tool} {n}³: failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
                 continue

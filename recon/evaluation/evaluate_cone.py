@@ -4,7 +4,7 @@ As for 2-D models (:mod:`recon.evaluation.evaluate`): the first ``tune_fraction`
 baseline, the rest is scored. Methods: FDK with Ram-Lak (Parker weights for short scans: :func:`recon.fdk`), FDK with
 the window × cut-off that minimises the MSE on the tuning samples, and the model. Scores: RMSE, PSNR and SSIM of
 every slice of every volume (inside the inscribed disc of each slice by default), mean and standard deviation over
-the slices, and the seconds per volume; ``evaluation.png`` shows the central slices across the three axes and a
+the slices the phantom reaches, and the seconds per volume; ``evaluation.png`` shows the central slices across the three axes and a
 profile along z through the centre, where FDK's cone-angle loss shows.
 """
 
@@ -46,9 +46,9 @@ def tune_fdk(x: torch.Tensor, y: torch.Tensor, model: LearnedFDK) -> tuple[str, 
     return best[1], best[2]
 
 
-def _slices(v: torch.Tensor) -> torch.Tensor:
-    """Volumes ``[n, nz, ny, nx]`` as the slices ``[n·nz, ny, nx]`` the scores take."""
-    return v.reshape((-1,) + tuple(v.shape[-2:]))
+def _slices(v: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Volumes ``[n, nz, ny, nx]`` as the slices ``[k, ny, nx]`` the scores take (those ``keep`` marks)."""
+    return v.reshape((-1,) + tuple(v.shape[-2:]))[keep]
 
 
 def evaluate_cone(model: LearnedFDK, model_path: PathLike, data_path: PathLike, out: Optional[Path],
@@ -67,6 +67,8 @@ def evaluate_cone(model: LearnedFDK, model_path: PathLike, data_path: PathLike, 
                "fdk_tuned": (f"FDK ({window}, cut-off {cutoff:g}; tuned)",
                              lambda p: fdk(p, model.geometry, model.grid, window, cutoff, warn=False)),
                "model_1": (f"learned FDK ({model.learned_parts()})", lambda p: model(p.to(model.dtype)))}
+    flat = truth.reshape((-1,) + tuple(truth.shape[-2:]))
+    keep = flat.amax(dim=(-2, -1)) > flat.amin(dim=(-2, -1))  # slices the phantom reaches (PSNR needs a range)
     results, outputs = {}, {}
     for key, (label, method) in methods.items():
         start = time.perf_counter()
@@ -74,12 +76,13 @@ def evaluate_cone(model: LearnedFDK, model_path: PathLike, data_path: PathLike, 
             volumes = torch.stack([method(p) for p in x]).float()
         seconds = (time.perf_counter() - start) / x.shape[0]
         outputs[key] = volumes
-        results[key] = {**image_scores(_slices(volumes), _slices(truth), model.grid.voxel_size[2], region),
+        results[key] = {**image_scores(_slices(volumes, keep), _slices(truth, keep), model.grid.voxel_size[2], region),
                         "seconds_per_volume": seconds}
     labels = {k: label for k, (label, _) in methods.items()}
     table = format_table(results, labels, region)
     report = {"model": str(model_path), "data": str(data_path), "target": "images (volumes)", "n_tune": n_tune,
-              "n_test": int(truth.shape[0]), "region": REGIONS[region] + ", slice by slice", "region_id": region,
+              "n_test": int(truth.shape[0]), "region": REGIONS[region] + ", slice by slice (slices the phantom reaches)",
+              "n_slices_scored": int(keep.sum()), "region_id": region,
               "ssim_conventions": SSIM_KEYS, "methods": {k: {"label": v} for k, v in labels.items()},
               "results": results, "fdk_tuned": {"window": window, "cutoff": cutoff}}
     if out is not None:
