@@ -23,6 +23,7 @@ from .._checks import check_memory
 from ..geometry.cone import ConeGeometry
 from ..geometry.volume import VolumeGrid
 from . import cone_cpu
+from .inputs import float_tensor
 from .rays import cached
 
 __all__ = ["cone_apply", "OPS"]
@@ -86,17 +87,7 @@ def check_cone_input(name: str, kind: str, data: Any, geometry: ConeGeometry, gr
     """Validate a ``volume`` (``[..., nz, ny, nx]`` of ``grid``) or ``projections`` (``[..., n_views, rows,
     cols]``) for ``geometry``: ``(tensor, was_numpy)``, or one ``TypeError``/``ValueError`` naming the expected
     shape, a non-float dtype, NaN/Inf or a tensor that is not on the CPU."""
-    was_numpy = isinstance(data, np.ndarray)
-    if was_numpy:
-        if data.dtype.kind != "f":
-            raise TypeError(f"{name}: {kind} must be float32 or float64, got numpy dtype {data.dtype}")
-        x = torch.from_numpy(np.ascontiguousarray(data))
-    elif isinstance(data, torch.Tensor):
-        x = data
-    else:
-        raise TypeError(f"{name}: {kind} must be a torch.Tensor or numpy.ndarray, got {type(data).__name__}")
-    if x.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"{name}: {kind} must be float32 or float64, got {x.dtype}")
+    x, was_numpy = float_tensor(name, kind, data)
     if x.device.type != "cpu":
         raise ValueError(f"{name}: the cone-beam operators run on the CPU so far; move the {kind} there "
                          f"(.cpu()), got a tensor on {x.device}")

@@ -20,12 +20,12 @@ from __future__ import annotations
 import importlib.util
 from typing import Optional
 
-import numpy as np
 import torch
 
 from .._checks import check_memory
 from ..geometry import Geometry, ImageGrid, check_geometry, check_grid
 from .cone import cone_apply
+from .inputs import float_tensor
 from .registry import backends, get_backend, operator_of
 
 __all__ = ["project", "backproject", "weighted_backproject", "weighted_backproject_adjoint", "BACKENDS",
@@ -81,20 +81,9 @@ def check_input(name: str, kind: str, data, geometry: Geometry, check_finite: bo
     """
     check_geometry(geometry)
     grid = geometry.grid if grid is None else grid
-    was_numpy = isinstance(data, np.ndarray)
-    if was_numpy:
-        if data.dtype.kind != "f":
-            raise TypeError(f"{name}: {kind} must be float32 or float64, got numpy dtype {data.dtype}")
-        x = torch.from_numpy(np.ascontiguousarray(data))
-    elif isinstance(data, torch.Tensor):
-        x = data
-    else:
-        raise TypeError(f"{name}: {kind} must be a torch.Tensor or numpy.ndarray, got {type(data).__name__}")
+    x, was_numpy = float_tensor(name, kind, data)
     if x.device.type == "meta":
         raise ValueError(f"{name}: the {kind} is a meta tensor (a shape without data); move it to cpu or cuda")
-    if x.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"{name}: {kind} must be float32 or float64, got {x.dtype} "
-                        "(convert with .float() or .double())")
     expected = grid.shape if kind == "image" else geometry.sino_shape
     what = "[..., image_size, image_size]" if kind == "image" else "[..., n_views, n_det]"
     if x.ndim < 2 or tuple(x.shape[-2:]) != expected:
