@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from .._checks import integer, real
 from .grid import LENGTHS, ImageGrid
+from .values import ParameterValue
 from .vectors import ViewVectors
 
 __all__ = ["Geometry", "ParallelBeam", "FanBeam"]
@@ -36,7 +36,7 @@ def _angles(value: Any) -> np.ndarray:
     return arr
 
 
-class Geometry:
+class Geometry(ParameterValue):
     """Common base of the scan geometries (not instantiated directly)."""
 
     kind: str = ""
@@ -55,9 +55,6 @@ class Geometry:
         object.__setattr__(self, "image_size", integer("image_size", image_size, low=1, integral_float=True))
         object.__setattr__(self, "pixel_size", real("pixel_size", pixel_size, *LENGTHS, unit="mm"))
         object.__setattr__(self, "det_offset", real("det_offset", det_offset, -LENGTHS[1], LENGTHS[1], unit="mm"))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable; use .replace({name}=...) for a modified copy")
 
     # ---- derived quantities -------------------------------------------------------------------------
     @property
@@ -136,38 +133,6 @@ class Geometry:
             "pixel_size": self.pixel_size,
             "det_offset": self.det_offset,
         }
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-Python description (JSON-serialisable): ``{"type": ..., "angles": [...], ...}``."""
-        d: dict[str, Any] = {"type": self.kind}
-        for k, v in self._params().items():
-            d[k] = v.tolist() if isinstance(v, np.ndarray) else v
-        return d
-
-    def to_json(self, **kwargs: Any) -> str:
-        """JSON text of :meth:`to_dict`; angles are written with full float64 precision."""
-        return json.dumps(self.to_dict(), **kwargs)
-
-    def replace(self, **changes: Any) -> "Geometry":
-        """A copy with some parameters changed, e.g. ``geom.replace(angles=geom.angles[::4])``."""
-        params = self._params()
-        unknown = set(changes) - set(params)
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no parameter(s) {sorted(unknown)}")
-        params.update(changes)
-        return type(self)(**params)
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        a, b = self._params(), other._params()  # type: ignore[attr-defined]
-        return all(
-            np.array_equal(a[k], b[k]) if isinstance(a[k], np.ndarray) else a[k] == b[k] for k in a
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.kind,) + tuple(v.tobytes() if isinstance(v, np.ndarray) else v
-                                         for v in self._params().values()))
 
     def _angles_repr(self) -> str:
         a = np.rad2deg(self.angles)

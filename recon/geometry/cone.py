@@ -16,7 +16,6 @@ detector, the cylinder about the source on which the columns lie.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ import numpy as np
 from .._checks import integer, real
 from .beams import FanBeam, _angles
 from .cone_vectors import ConeVectors
+from .values import ParameterValue
 from .grid import LENGTHS
 from .volume import VolumeGrid
 
@@ -51,16 +51,13 @@ def cone_source_clearance(grid: VolumeGrid, vectors: ConeVectors) -> np.ndarray:
     return depth.min(axis=1)
 
 
-class ConeGeometry:
+class ConeGeometry(ParameterValue):
     """Common base of the cone-beam geometries (not instantiated directly)."""
 
     kind = ""
     ndim = 3
     point_source = True
     det_shape: tuple[int, int]
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable; use .replace({name}=...) for a modified copy")
 
     @property
     def n_views(self) -> int:
@@ -87,38 +84,6 @@ class ConeGeometry:
         scale = axis / depth
         return (float(np.mean(np.linalg.norm(vec.v, axis=1) * scale)),
                 float(np.mean(np.linalg.norm(vec.u, axis=1) * scale)))
-
-    def _params(self) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-Python description (JSON-serialisable)."""
-        out: dict[str, Any] = {"type": self.kind}
-        for k, v in self._params().items():
-            out[k] = v.tolist() if isinstance(v, np.ndarray) else (list(v) if isinstance(v, tuple) else v)
-        return out
-
-    def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
-
-    def replace(self, **changes: Any) -> "ConeGeometry":
-        """A copy with some parameters changed, e.g. ``g.replace(angles=g.angles[::2])``."""
-        params = self._params()
-        unknown = set(changes) - set(params)
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no parameter(s) {sorted(unknown)}")
-        params.update(changes)
-        return type(self)(**params)
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        a, b = self._params(), other._params()  # type: ignore[attr-defined]
-        return all(np.array_equal(a[k], b[k]) if isinstance(a[k], np.ndarray) else a[k] == b[k] for k in a)
-
-    def __hash__(self) -> int:
-        return hash((self.kind,) + tuple(v.tobytes() if isinstance(v, np.ndarray) else v
-                                         for v in self._params().values()))
 
     def unseen_fraction(self, grid: VolumeGrid, samples: int = 16) -> float:
         """The fraction of ``grid``'s volume (``samples``³ voxel centres spread over it) that no view's detector
