@@ -26,27 +26,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .cpu import _k_range
+
 __all__ = ["cone_forward", "cone_adjoint", "cone_backproject", "cone_backproject_adjoint", "SLAB"]
 
 #: Planes of the driving axis per task of the adjoint (fixed, so results do not depend on the thread count).
 SLAB = 8
-
-
-@njit(inline="always", cache=True)
-def _m_range(a0, a1, n_other, n_drive):
-    """Driving indices m in [0, n_drive) for which ``a0 + a1 m`` lies in (-1, n_other) (a sample with a tap
-    inside the axis of ``n_other`` voxels)."""
-    if a1 == 0.0:
-        if -1.0 < a0 < n_other:
-            return 0, n_drive
-        return 0, 0
-    m1 = (-1.0 - a0) / a1
-    m2 = (n_other - a0) / a1
-    lo = max(min(m1, m2), 0.0)
-    hi = min(max(m1, m2), float(n_drive))
-    if hi < lo:
-        return 0, 0
-    return int(math.floor(lo)), min(n_drive, int(math.ceil(hi)) + 1)
 
 
 @njit(inline="always", cache=True)
@@ -77,8 +62,8 @@ def _ray(src, px, py, pz, origin, vox, shape):
     b1 = eb / em
     a0 = sa - sm * a1
     b0 = sb - sm * b1
-    lo_a, hi_a = _m_range(a0, a1, na, nm)
-    lo_b, hi_b = _m_range(b0, b1, nb_, nm)
+    lo_a, hi_a = _k_range(a0, a1, na, nm)
+    lo_b, hi_b = _k_range(b0, b1, nb_, nm)
     m0 = max(lo_a, lo_b)
     m1 = min(hi_a, hi_b)
     return axis, m0, m1, a0, a1, b0, b1, length / abs(em)

@@ -37,19 +37,20 @@ def n_blocks(n_batch: int, size: int) -> int:
 
 
 @njit(inline="always", cache=True)
-def _k_range(a, b, n):
-    """Driving indices k in [0, n) for which the sample position ``a + b k`` lies in (-1, n)."""
+def _k_range(a, b, n, n_drive):
+    """Driving indices k in [0, n_drive) for which the sample position ``a + b k`` lies in (-1, n) (a sample with
+    a tap inside the axis of ``n`` pixels; the 2-D kernels drive along an axis of the same ``n``)."""
     if b == 0.0:
         if -1.0 < a < n:
-            return 0, n
+            return 0, n_drive
         return 0, 0
     k1 = (-1.0 - a) / b
     k2 = (n - a) / b
     lo = max(min(k1, k2), 0.0)
-    hi = min(max(k1, k2), float(n))
+    hi = min(max(k1, k2), float(n_drive))
     if hi < lo:
         return 0, 0
-    return int(math.floor(lo)), min(n, int(math.ceil(hi)) + 1)
+    return int(math.floor(lo)), min(n_drive, int(math.ceil(hi)) + 1)
 
 
 @njit(parallel=True, cache=True, fastmath=True)
@@ -63,7 +64,7 @@ def joseph_forward(img, a, b, w, row_ptr, row_ray, col_ptr, col_ray, out):  # pr
             j = row_ray[p]
             aa = a[v, j]
             bb = b[v, j]
-            k0, k1 = _k_range(aa, bb, n)
+            k0, k1 = _k_range(aa, bb, n, n)
             acc = 0.0
             for k in range(k0, k1):
                 c = aa + bb * k
@@ -78,7 +79,7 @@ def joseph_forward(img, a, b, w, row_ptr, row_ray, col_ptr, col_ray, out):  # pr
             j = col_ray[p]
             aa = a[v, j]
             bb = b[v, j]
-            k0, k1 = _k_range(aa, bb, n)
+            k0, k1 = _k_range(aa, bb, n, n)
             acc = 0.0
             for k in range(k0, k1):
                 c = aa + bb * k
@@ -114,7 +115,7 @@ def _block_rays(sino, ib, v, a, b, w, ptr, ray, n, k_lo, k_hi, va, vb, vv):
             continue
         aa = a[v, j]
         bb = b[v, j]
-        k0, k1 = _k_range(aa, bb, n)
+        k0, k1 = _k_range(aa, bb, n, n)
         if k0 < k1 and k0 < k_hi and k1 > k_lo:
             va[m] = aa + 1.0
             vb[m] = bb
