@@ -15,6 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .common import H5_EXT, TIFF_EXT, PathLike, Sidecar, existing, fail, is_glob, listing, reading, record_input
+from .declared import declared_shape
 from .h5trust import open_dataset
 from .hdf5 import check_h5_dataset, h5_names, open_h5
 from .htc import field, loadmat, mat_variables
@@ -280,3 +281,34 @@ def _prepare_reference(path: PathLike, ref: Any, axes: tuple[str, ...], what: st
     if rows is not None and ref.ndim > row_axis + 1:
         ref = np.take(ref, rows, axis=row_axis)
     return ref
+
+
+def _declared(path: PathLike, opts: dict[str, Any]) -> Any:
+    """What the data file (or the TIFF files of a folder or glob) declares before a byte is decoded:
+    :func:`.declared.declared_shape`."""
+    stack = _tiff_files(path) if is_glob(path) or Path(path).is_dir() else None
+    return declared_shape(path, opts.get("variable"), stack)
+
+
+def _load_values(path: PathLike, opts: dict[str, Any]) -> np.ndarray:
+    """The data array, refused when it holds no real numbers, or integers said to be line integrals."""
+    data = np.asarray(_load_array(path, opts.get("variable")))
+    if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
+        raise fail(path, f"data of dtype {data.dtype} are not real numbers")
+    if opts["values"] == "log" and np.issubdtype(data.dtype, np.integer):
+        raise fail(path, f"integer data ({data.dtype}) look like raw counts: set values = \"raw\" with flat/dark "
+                         "or i0")
+    return data
+
+
+def _references(path: PathLike, opts: dict[str, Any], axes: tuple[str, ...], rows: Optional[list[int]],
+                info: dict[str, Any]) -> tuple[Any, Any]:
+    """``(flat, dark)`` of raw counts in canonical order (``i0`` as the flat, noted in ``info``), ``(None, None)``
+    for line integrals."""
+    if opts["values"] != "raw":
+        return None, None
+    if opts.get("i0") is not None:
+        flat = info["i0"] = float(opts["i0"])
+    else:
+        flat = _prepare_reference(path, _reference(*opts["flat"], Path(path), "flat"), axes, "flat", rows)
+    return flat, _prepare_reference(path, _reference(*opts["dark"], Path(path), "dark"), axes, "dark", rows)

@@ -5,18 +5,14 @@ and darks (or ``i0``), in any axis order (``axes = "views,rows,det"`` by default
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Optional
-
-import numpy as np
 
 from ..._checks import check_memory
 from ...geometry import ConeGeometry
 from ..cone_scan import ConeScan
 from ..plausibility import announce
-from .arrays import _canonical, _load_array, _parse_axes, _prepare_reference, _reference, _tiff_files
-from .common import LINE_INTEGRALS, PathLike, Sidecar, checking, fail, is_glob, to_line_integrals
-from .declared import declared_shape
+from .arrays import _canonical, _declared, _load_values, _parse_axes, _references
+from .common import LINE_INTEGRALS, PathLike, Sidecar, checking, fail, to_line_integrals
 
 __all__ = ["read_cone_data"]
 
@@ -44,32 +40,20 @@ def read_cone_data(path: PathLike, g: ConeGeometry, sidecar: Optional[Sidecar], 
     if used:
         raise fail(path, f"option(s) {used} apply to 2-D scans; a cone-beam scan is read whole (choose the volume "
                          "when reconstructing)")
-    stack = _tiff_files(path) if is_glob(path) or Path(path).is_dir() else None
-    declared = declared_shape(path, opts.get("variable"), stack)
+    declared = _declared(path, opts)
     if declared is not None:  # before decoding a byte
         shape, itemsize = declared
         _check_shape(path, shape, _parse_axes(path, opts.get("axes"), len(shape)), g)
         check_memory(float(math.prod(shape)) * max(itemsize, 8) * 2, f"{path}: reading data of declared shape {shape}")
-    data = np.asarray(_load_array(path, opts.get("variable")))
-    if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
-        raise fail(path, f"data of dtype {data.dtype} are not real numbers")
-    values = opts["values"]
-    if values == "log" and np.issubdtype(data.dtype, np.integer):
-        raise fail(path, f"integer data ({data.dtype}) look like raw counts: set values = \"raw\" with flat/dark or i0")
+    data = _load_values(path, opts)
     axes = _parse_axes(path, opts.get("axes"), data.ndim)
     _check_shape(path, data.shape, axes, g)
     canon = _canonical(data, axes)
     info: dict[str, Any] = {"axes": ",".join(axes), "file_shape": tuple(data.shape)}
     if sidecar:
         info["sidecar"] = str(sidecar.path)
-    flat = dark = None
-    if values == "raw":
-        if opts.get("i0") is not None:
-            flat = info["i0"] = float(opts["i0"])
-        else:
-            flat = _prepare_reference(path, _reference(*opts["flat"], Path(path), "flat"), axes, "flat", None)
-        dark = _prepare_reference(path, _reference(*opts["dark"], Path(path), "dark"), axes, "dark", None)
-    p = to_line_integrals(path, canon, values, flat, dark, opts.get("min_transmission", 1e-6), info)
+    flat, dark = _references(path, opts, axes, None, info)
+    p = to_line_integrals(path, canon, opts["values"], flat, dark, opts.get("min_transmission", 1e-6), info)
     info["units"] = LINE_INTEGRALS
     with checking(path):
         scan = ConeScan(p, g, str(path), fmt, info)

@@ -8,15 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import numpy as np
 
 from ..cone_scan import ConeScan
 from ..scan import Scan
-from .arrays import _canonical, _load_array, _options, _parse_axes, _prepare_reference, _reference, _tiff_files
+from .arrays import _canonical, _declared, _load_values, _options, _parse_axes, _references
 from .common import (TIFF_EXT, GeometryArg, PathLike, Rows, apply_overrides, check_shape, fail, is_glob, make_scan,
                      resolve_geometry, row_selection, to_line_integrals)
 from .cone import read_cone_data
-from .declared import axes_hint, check_declared, declared_shape
+from .declared import axes_hint, check_declared
 
 __all__ = ["read_array", "read_tiff"]
 
@@ -30,16 +29,9 @@ def _read_plain(path: PathLike, geometry: GeometryArg, fmt: str, options: dict) 
     opts = _options(path, sidecar, options)
     if getattr(g, "ndim", 2) == 3:
         return read_cone_data(path, g, sidecar, opts, fmt)
-    values = opts["values"]
-    stack = _tiff_files(path) if is_glob(path) or Path(path).is_dir() else None
-    check_declared(path, declared_shape(path, opts.get("variable"), stack), g,
+    check_declared(path, _declared(path, opts), g,
                    lambda ndim: _parse_axes(path, opts.get("axes"), ndim))  # before decoding a byte
-    data = np.asarray(_load_array(path, opts.get("variable")))
-    if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
-        raise fail(path, f"data of dtype {data.dtype} are not real numbers")
-    if values == "log" and np.issubdtype(data.dtype, np.integer):
-        raise fail(path, f"integer data ({data.dtype}) look like raw counts: set values = \"raw\" with flat/dark "
-                         "or i0")
+    data = _load_values(path, opts)
     axes = _parse_axes(path, opts.get("axes"), data.ndim)
     canon = _canonical(data, axes)
     info: dict[str, Any] = {"axes": ",".join(axes), "file_shape": tuple(data.shape)}
@@ -56,16 +48,10 @@ def _read_plain(path: PathLike, geometry: GeometryArg, fmt: str, options: dict) 
     if (n_views, n_det) != g.sino_shape:
         check_shape(path, (n_views, n_det), g, axes_hint(tuple(data.shape), axes, n_views, n_det, g))
 
-    flat = dark = None
-    if values == "raw":
-        if opts.get("i0") is not None:
-            flat = info["i0"] = float(opts["i0"])
-        else:
-            flat = _prepare_reference(path, _reference(*opts["flat"], Path(path), "flat"), axes, "flat", rows)
-        dark = _prepare_reference(path, _reference(*opts["dark"], Path(path), "dark"), axes, "dark", rows)
+    flat, dark = _references(path, opts, axes, rows, info)
     g = apply_overrides(path, g, opts.get("center"), opts.get("det_spacing"), opts.get("image_size"),
                         opts.get("pixel_size"))
-    sino = to_line_integrals(path, canon, values, flat, dark, opts.get("min_transmission", 1e-6), info)
+    sino = to_line_integrals(path, canon, opts["values"], flat, dark, opts.get("min_transmission", 1e-6), info)
     return make_scan(path, fmt, sino, single, g, info)
 
 
