@@ -14,6 +14,7 @@ import numpy as np
 
 from .._checks import integer
 from ..geometry import ConeGeometry, VolumeGrid, evenly_spaced_views
+from .scan import measured_values
 
 __all__ = ["ConeScan"]
 
@@ -36,24 +37,12 @@ class ConeScan:
         if p.shape != self.geometry.proj_shape:
             raise ValueError(f"projections of shape {p.shape} do not match the geometry: (n_views, rows, cols) = "
                              f"{self.geometry.proj_shape}")
-        if not np.issubdtype(p.dtype, np.number) or np.iscomplexobj(p):
-            raise TypeError(f"projections must hold real numbers, got dtype {p.dtype}")
-        p = np.ascontiguousarray(p, dtype=np.float32)
-        if not np.all(np.isfinite(p)):
-            raise ValueError(f"projections have {int(np.count_nonzero(~np.isfinite(p)))} NaN/Inf values")
-        object.__setattr__(self, "projections", p)
+        object.__setattr__(self, "projections", measured_values(p, "projections", "have"))
         object.__setattr__(self, "info", dict(self.info))
-
-    ndim = 3
 
     @property
     def n_views(self) -> int:
         return int(self.projections.shape[0])
-
-    @property
-    def n_slices(self) -> int:
-        """One volume (the workflows write one file per scan)."""
-        return 1
 
     def __repr__(self) -> str:
         return (f"ConeScan({self.format or 'array'}, projections {tuple(self.projections.shape)}, {self.geometry!r}"

@@ -18,12 +18,23 @@ import numpy as np
 from .._checks import integer, real
 from ..geometry import Geometry, check_geometry, evenly_spaced_views
 
-__all__ = ["Scan", "ScanFormatError"]
+__all__ = ["Scan", "ScanFormatError", "measured_values"]
 
 
 class ScanFormatError(ValueError):
     """A scan file cannot be read as asked: missing file or variable, wrong layout, corrupt content,
     non-finite values. The message is one line and starts with the file path."""
+
+
+def measured_values(values: np.ndarray, name: str, verb: str) -> np.ndarray:
+    """``values`` (line integrals of a scan) as a C-contiguous float32 array; ``TypeError`` for values that are no
+    real numbers, ``ValueError`` counting NaN/Inf (``"<name> <verb> N NaN/Inf values"``)."""
+    if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
+        raise TypeError(f"{name} must hold real numbers, got dtype {values.dtype}")
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} {verb} {int(np.count_nonzero(~np.isfinite(values)))} NaN/Inf values")
+    return values
 
 
 @dataclass(frozen=True, eq=False)  # arrays make field-wise == ambiguous; compare .sinogram/.geometry
@@ -62,12 +73,7 @@ class Scan:
         if sino.shape[-2:] != self.geometry.sino_shape:
             raise ValueError(f"sinogram shape {sino.shape} does not match the geometry: its last two dimensions "
                              f"must be (n_views, n_det) = {self.geometry.sino_shape}")
-        if not np.issubdtype(sino.dtype, np.number) or np.iscomplexobj(sino):
-            raise TypeError(f"sinogram must hold real numbers, got dtype {sino.dtype}")
-        sino = np.ascontiguousarray(sino, dtype=np.float32)
-        if not np.all(np.isfinite(sino)):
-            raise ValueError(f"sinogram has {int(np.count_nonzero(~np.isfinite(sino)))} NaN/Inf values")
-        object.__setattr__(self, "sinogram", sino)
+        object.__setattr__(self, "sinogram", measured_values(sino, "sinogram", "has"))
         object.__setattr__(self, "info", dict(self.info))
 
     # ---- derived quantities ---------------------------------------------------------------------------
