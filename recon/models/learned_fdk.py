@@ -145,8 +145,7 @@ class LearnedFDK(torch.nn.Module):
 
     def check_geometry(self, geometry: Any, what: str = "projections") -> None:
         """``ValueError`` saying what differs when ``geometry`` is not the scan this model was built for."""
-        diffs = geometry_differences(self.geometry, geometry) if type(geometry) is type(self.geometry) else \
-            [f"a {type(geometry).__name__} instead of a ConeBeam"]
+        diffs = geometry_differences(self.geometry, geometry)  # (names the type first when it differs)
         if diffs:
             raise ValueError(f"the {what}' geometry does not match the model's (LearnedFDK expects "
                              f"{self.geometry!r}): " + "; ".join(diffs))
