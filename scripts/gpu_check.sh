@@ -10,5 +10,7 @@ mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 nvidia-smi -L | tee "$out/gpu.txt"
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$out/gpu.txt"
-timeout 200 python3 -m pytest -q -p no:cacheprovider tests/operators tests/test_doctests.py 2>&1 | tee "$out/tests.log"
+timeout 150 python3 -m pytest -q -p no:cacheprovider tests/operators tests/test_doctests.py 2>&1 | tee "$out/tests.log"
 timeout 330 python3 scripts/bench_gpu.py --cpu-seconds "${1:-173.5}" 2>&1 | tee "$out/bench.md"
+# the cone-beam Triton kernels (issue 25): A, Aᵀ and FDK at 128³, 256³ and 512³ (360 views), on the GPU only
+timeout 60 python3 scripts/bench_cone.py --sizes 128 256 512 --views 360 --repeat 3 --gpu-only --timeout 50 2>&1 | tee "$out/bench_cone.md"

@@ -23,7 +23,7 @@ M. Slaney, *Principles of Computerized Tomographic Imaging*, IEEE Press 1988, §
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ def fdk_weights(geometry: ConeBeam, warn: bool = True) -> np.ndarray:
 
 
 def fdk(projections: Any, geometry: ConeBeam, grid: VolumeGrid, filter: str = "ram-lak", cutoff: float = 1.0, *,
-        warn: bool = True, check_finite: bool = True):
+        backend: Optional[str] = None, warn: bool = True, check_finite: bool = True):
     """FDK reconstruction of a circular cone-beam scan (see the module docstring).
 
     Parameters
@@ -64,6 +64,8 @@ def fdk(projections: Any, geometry: ConeBeam, grid: VolumeGrid, filter: str = "r
         The volume to reconstruct.
     filter, cutoff :
         The ramp's window and cut-off (fraction of Nyquist), as :func:`recon.fbp` takes them.
+    backend : None, "numba" or "triton"
+        The backprojector's kernels (None: numba on CPU tensors, Triton on CUDA tensors).
 
     Returns
     -------
@@ -91,7 +93,9 @@ def fdk(projections: Any, geometry: ConeBeam, grid: VolumeGrid, filter: str = "r
                       "every view): it reconstructs to zero; choose fewer slices or a smaller voxel size",
                       UserWarning, stacklevel=2)
     spacing, arc = filter_spacing(geometry.central_fan())
-    response = torch.as_tensor(filter_response(geometry.det_shape[1], spacing, filter, cutoff, arc=arc))
-    weighted = x * torch.as_tensor(fdk_weights(geometry, warn=warn), dtype=x.dtype)
-    out = weighted_backproject(apply_filter(weighted, response), geometry, grid=grid, check_finite=False)
+    response = torch.as_tensor(filter_response(geometry.det_shape[1], spacing, filter, cutoff, arc=arc),
+                               device=x.device)
+    weighted = x * torch.as_tensor(fdk_weights(geometry, warn=warn), dtype=x.dtype, device=x.device)
+    out = weighted_backproject(apply_filter(weighted, response), geometry, grid=grid, backend=backend,
+                               check_finite=False)
     return out.numpy() if was_numpy else out

@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .cpu import _k_range
+from .cpu import _k_range, atan_ratio
 
 __all__ = ["cone_forward", "cone_adjoint", "cone_backproject", "cone_backproject_adjoint", "SLAB"]
 
@@ -182,7 +182,7 @@ def _detector_point(model, cf, x, y, z):
     depth = wx * cf[3] + wy * cf[4]
     t = wx * cf[5] + wy * cf[6]
     ell2 = depth * depth + t * t
-    col = (cf[7] * math.atan2(t, depth) - cf[8]) * cf[9]
+    col = (cf[7] * atan_ratio(t, depth) - cf[8]) * cf[9]
     zdet = cf[2] + (z - cf[2]) * cf[7] / math.sqrt(ell2)
     row = (zdet - cf[10]) * cf[11]
     return col, row, 1.0 / ell2

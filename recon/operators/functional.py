@@ -126,10 +126,7 @@ def _check_memory(op: str, x: torch.Tensor, g: Geometry, grid: ImageGrid) -> Non
 def _apply(op: str, data, geometry: Geometry, grid: Optional[ImageGrid], backend: Optional[str],
            check_finite: bool):
     if getattr(geometry, "ndim", 2) == 3:  # cone beam: volumes on a VolumeGrid (recon.operators.cone)
-        if backend not in (None, "numba"):
-            raise ValueError(f"{op}: cone-beam geometries have the compiled CPU kernels ('numba') only so far, "
-                             f"not backend={backend!r}")
-        return cone_apply(op, data, geometry, grid, check_finite)
+        return cone_apply(op, data, geometry, grid, check_finite, backend)
     grid = check_grid(grid, check_geometry(geometry))
     x, was_numpy = check_input(op, _OPS[op][0], data, geometry, check_finite, grid)
     if x.device.type == "cpu":
