@@ -18,25 +18,18 @@ Reference: W. van Aarle et al., "Fast and flexible X-ray tomography using the AS
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 
-from ..geometry import (FanBeam, FanBeamVec, Geometry, ImageGrid, ParallelBeam, ParallelBeamVec, as_circular,
-                        check_grid)
+from ..geometry import (FanBeam, FanBeamVec, Geometry, ImageGrid, ParallelBeam, ParallelBeamVec, VolumeGrid,
+                        as_circular, check_grid)
+from .astra_common import _check_unit, _import_astra
+from .astra_cone import CONE_TYPES, cone_from_astra, cone_to_astra
 
 __all__ = ["to_astra", "from_astra", "astra_vectors"]
 
 PROJECTION_TYPES = ("parallel", "fanflat", "parallel_vec", "fanflat_vec")
-
-
-def _import_astra():
-    try:
-        import astra
-    except ImportError:
-        raise ImportError("recon.interop.to_astra/from_astra need the ASTRA Toolbox: "
-                          "pip install astra-toolbox") from None
-    return astra
 
 
 def astra_vectors(geometry: Geometry, unit_mm: float = 1.0) -> np.ndarray:
@@ -57,7 +50,7 @@ def _no_arc(geometry: Geometry) -> None:
 
 
 def to_astra(geometry: Geometry, vectors: Optional[bool] = None, unit_mm: float = 1.0,
-             grid: Optional[ImageGrid] = None) -> tuple[dict[str, Any], dict[str, Any]]:
+             grid: Optional[Union[ImageGrid, VolumeGrid]] = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """ASTRA's ``(vol_geom, proj_geom)`` of a parallel or flat-fan ``geometry``, lengths in units of ``unit_mm``
     mm: 1 (default) for mm, so that ASTRA's projections are line integrals and its FBP is μ in 1/mm;
     ``geometry.pixel_size`` for ASTRA's habitual pixel units (then projections are in pixel lengths).
@@ -66,7 +59,17 @@ def to_astra(geometry: Geometry, vectors: Optional[bool] = None, unit_mm: float 
     form; by default the plain form unless the detector is offset (the plain forms cannot hold an offset).
     An arc detector raises ``ValueError``. ``grid`` (:class:`recon.ImageGrid`, default the geometry's) sets the
     volume window, its centre included.
+
+    A cone-beam geometry (:class:`recon.ConeBeam`, :class:`recon.ConeBeamVec`, flat detector) needs ``grid`` (a
+    :class:`recon.VolumeGrid`) and becomes ``cone_vec`` (:func:`recon.interop.astra_cone.cone_to_astra`: recon's
+    volumes are ASTRA's arrays unchanged, projections transposed to ASTRA's ``[rows, n_views, cols]``).
     """
+    if getattr(geometry, "ndim", 2) == 3:
+        if vectors is False:
+            raise ValueError("recon writes cone-beam scans to ASTRA as cone_vec only (vectors=True or None)")
+        if grid is None:
+            raise ValueError("to_astra of a cone-beam geometry needs grid=recon.VolumeGrid(...)")
+        return cone_to_astra(geometry, grid, unit_mm)
     astra = _import_astra()
     _no_arc(geometry)
     _check_unit(unit_mm)
@@ -97,11 +100,6 @@ def to_astra(geometry: Geometry, vectors: Optional[bool] = None, unit_mm: float 
     return vol, proj
 
 
-def _check_unit(unit_mm: float) -> None:
-    if not (isinstance(unit_mm, (int, float)) and np.isfinite(unit_mm) and unit_mm > 0):
-        raise ValueError(f"unit_mm must be a positive length in mm, got {unit_mm!r}")
-
-
 def _grid(vol_geom: dict[str, Any], unit_mm: float) -> tuple[int, float]:
     """Image size and pixel size (mm) of a square, centred ASTRA volume geometry."""
     try:
@@ -127,11 +125,17 @@ def from_astra(vol_geom: dict[str, Any], proj_geom: dict[str, Any], unit_mm: flo
     pixel size in mm for geometries in pixel units). Vector geometries of one circular scan come back as
     :class:`~recon.ParallelBeam`/:class:`~recon.FanBeam`, any other (a tilted detector, a wobbling source) as
     :class:`~recon.ParallelBeamVec`/:class:`~recon.FanBeamVec`. A volume recon cannot hold (non-square or
-    off-centre) raises ``ValueError``."""
+    off-centre) raises ``ValueError``.
+
+    ASTRA's ``cone`` and ``cone_vec`` come back as :class:`recon.ConeBeam` (a circular orbit) or
+    :class:`recon.ConeBeamVec` (:func:`recon.interop.astra_cone.cone_from_astra`); their volume is
+    :func:`recon.interop.astra_cone.grid_from_astra` of ``vol_geom``."""
     _check_unit(unit_mm)
     kind = proj_geom.get("type") if isinstance(proj_geom, dict) else None
+    if kind in CONE_TYPES:
+        return cone_from_astra(proj_geom, unit_mm)
     if kind not in PROJECTION_TYPES:
-        raise ValueError(f"recon reads ASTRA 2-D projection geometries of type {', '.join(PROJECTION_TYPES)}; "
+        raise ValueError(f"recon reads ASTRA projection geometries of type {', '.join(PROJECTION_TYPES + CONE_TYPES)}; "
                          f"got {kind!r}")
     size, px = _grid(vol_geom, unit_mm)
     n_det = int(proj_geom["DetectorCount"])
