@@ -92,7 +92,7 @@ def test_geometries_recon_cannot_hold_are_refused():
     with pytest.raises(ValueError, match="centred"):
         from_astra(astra.create_vol_geom(64, 64, -10, 20, -15, 15), proj)
     with pytest.raises(ValueError, match="type"):
-        from_astra(vol, astra.create_proj_geom("cone", 1, 1, 10, 10, ANGLES, 100, 100))
+        from_astra(vol, astra.create_proj_geom("parallel3d", 1, 1, 10, 10, ANGLES))
 
 
 def _perturbed(name: str, view: int, change) -> tuple[dict, dict]:
