@@ -8,6 +8,7 @@ format              reader                           geometry from
 ``nxtomo-hdf5``     :func:`read_nxtomo`              ``rotation_angle``; parallel beam, pixel units
 ``tiff``            :func:`read_tiff`                a TOML sidecar (``[geometry]`` table)
 ``array+sidecar``   :func:`read_array`               a TOML sidecar: ``.npy``/``.npz``/``.mat``/HDF5 arrays
+``nikon-xtekct``    :func:`read_nikon`               the ``.xtekct`` file (Nikon XT cone beam, TIFF projections)
 ==================  ===============================  ==========================================================
 
 :func:`read_scan` picks the reader from the extension and the content. A *sidecar* is a small TOML file::
@@ -50,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from .formats import (HTC_EFFECTIVE_PIXEL_SIZE, read_array, read_dxchange, read_htc_mat, read_htc_reference,
-                      read_nxtomo, read_tiff)
+                      read_nikon, read_nxtomo, read_tiff)
 from .formats.common import (H5_EXT, NPY_EXT, TIFF_EXT, GeometryArg, PathLike, Sidecar, existing, fail,
                              find_sidecar, is_glob, listing, recording_inputs)
 from .formats.hdf5 import h5_kind
@@ -58,7 +59,7 @@ from .formats.htc import mat_variables
 from .scan import Scan
 
 __all__ = ["read_scan", "read_htc_mat", "read_htc_reference", "read_dxchange", "read_nxtomo", "read_tiff",
-           "read_array", "HTC_EFFECTIVE_PIXEL_SIZE"]
+           "read_array", "read_nikon", "HTC_EFFECTIVE_PIXEL_SIZE"]
 
 
 def _call(reader, path: PathLike, geometry: GeometryArg, options: dict) -> Scan:
@@ -76,7 +77,8 @@ def read_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) -> S
     * ``.mat`` — HTC2022 struct (``CtData*``) → :func:`read_htc_mat`, else a plain array + sidecar;
     * ``.h5``/``.hdf5``/``.nxs``/... — ``exchange/data`` → :func:`read_dxchange`; an NXtomo entry →
       :func:`read_nxtomo`; else a plain dataset + sidecar;
-    * ``.tif``/``.tiff``, a folder or a glob → :func:`read_tiff`;  ``.npy``/``.npz`` → :func:`read_array`.
+    * ``.tif``/``.tiff``, a folder or a glob → :func:`read_tiff`;  ``.npy``/``.npz`` → :func:`read_array`;
+    * ``.xtekct`` (or a folder holding exactly one) → :func:`read_nikon`.
 
     Formats without a geometry use ``geometry`` (a sidecar path, table or Geometry) or, when it is None, a
     sidecar next to the file (``scan.toml`` or ``scan.npy.toml`` for ``scan.npy``).
@@ -112,6 +114,10 @@ def _read_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) -> 
         if data_file is None:
             raise fail(p, "[data] has no file = \"...\" naming the data (relative to the sidecar)")
         return _read_scan(data_file, geometry=str(p), **options)
+    if p.is_dir() and not is_glob(path):
+        settings = sorted(p.glob("*.xtekct"))
+        if len(settings) == 1:
+            return _call(read_nikon, settings[0], geometry, options)
     if is_glob(path) or p.is_dir():
         if p.is_dir() or globmod.glob(str(path)):
             return _call(read_tiff, path, geometry, options)
@@ -150,5 +156,7 @@ def _read_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) -> 
         return plain(read_tiff)
     if ext in NPY_EXT:
         return plain(read_array)
+    if ext == ".xtekct":
+        return _call(read_nikon, p, geometry, options)
     raise fail(p, f"cannot tell the scan format from the extension {ext or '(none)'!r}; supported: .mat, "
-                  f"{', '.join(H5_EXT)}, .tif/.tiff, .npy/.npz, or a .toml sidecar")
+                  f"{', '.join(H5_EXT)}, .tif/.tiff, .npy/.npz, .xtekct, or a .toml sidecar")
