@@ -223,6 +223,10 @@ def _add_reconstruct(sub) -> None:
                         "pitch at the rotation axis)")
     p.add_argument("--slices", type=int, default=None,
                    help="cone beam: slices of the volume (default: the detector's rows)")
+    p.add_argument("--binning", type=int, default=None, metavar="B",
+                   help="Nikon .xtekct scans: average B × B detector pixels while reading (default: 1)")
+    p.add_argument("--every", type=int, default=None, metavar="N",
+                   help="Nikon .xtekct scans: keep every N-th projection while reading (default: 1)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
@@ -240,7 +244,9 @@ def _run_reconstruct(args: argparse.Namespace) -> None:
                                 angles=args.angles, image_size=args.image_size, pixel_size=args.pixel_size,
                                 device=args.device, force=args.force, centre=args.center,
                                 det_offset=args.det_offset, iterations=args.iterations, tv_lambda=args.tv_lambda,
-                                slices=args.slices)
+                                slices=args.slices,
+                                read_options={k: v for k, v in (("binning", args.binning), ("every", args.every))
+                                              if v is not None})
     for path in written:
         print(f"wrote {path} (+ {path.with_suffix('.png').name})")
 

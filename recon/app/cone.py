@@ -27,14 +27,14 @@ CONE_METHODS = {"fbp": None, "sirt": 100, "cgls": 30, "learned": None}  # method
 def reconstruct_cone(scan: ConeScan, method: str = "fbp", filter: str = "ram-lak", cutoff: float = 1.0,
                      image_size: Optional[int] = None, pixel_size: Optional[float] = None,
                      slices: Optional[int] = None, iterations: Optional[int] = None,
-                     model: Optional[LearnedFDK] = None) -> VolumeReconstruction:
+                     model: Optional[LearnedFDK] = None, device: Optional[torch.device] = None) -> VolumeReconstruction:
     """FDK (``method="fbp"``), SIRT, CGLS or a learned FDK (``"learned"``, ``model``: on the model's volume) of a
     cone-beam scan onto its default volume (:meth:`recon.io.ConeScan.default_grid`) or the one ``image_size`` ×
-    ``image_size`` × ``slices`` voxels of ``pixel_size`` mm asks for."""
+    ``image_size`` × ``slices`` voxels of ``pixel_size`` mm asks for; on ``device`` (CUDA: the Triton kernels)."""
     if method not in CONE_METHODS:
         raise ValueError(f"--method {method} is not available for cone-beam scans; choose one of "
                          f"{', '.join(CONE_METHODS)} (fbp is FDK)")
-    p = torch.from_numpy(scan.projections)
+    p = torch.from_numpy(scan.projections).to(device or torch.device("cpu"))
     if method == "learned":
         if not isinstance(model, LearnedFDK):
             raise ValueError(f"a cone-beam scan is reconstructed by a learned_fdk model; got "
@@ -44,8 +44,8 @@ def reconstruct_cone(scan: ConeScan, method: str = "fbp", filter: str = "ram-lak
                              "--pixel-size, --slices and --iterations unset")
         model.check_geometry(scan.geometry, "scan")
         with torch.no_grad():
-            volume = model.eval()(p.to(model.dtype))
-        return VolumeReconstruction(volume.numpy().astype(np.float32), model.grid, scan.geometry,
+            volume = model.to(p.device).eval()(p.to(model.dtype))
+        return VolumeReconstruction(volume.cpu().numpy().astype(np.float32), model.grid, scan.geometry,
                                     f"learned fdk ({model.learned_parts()})")
     grid = scan.geometry.check_grid(scan.default_grid(image_size, pixel_size, slices), "the volume")
     if method == "fbp":
@@ -58,14 +58,14 @@ def reconstruct_cone(scan: ConeScan, method: str = "fbp", filter: str = "ram-lak
             raise ValueError(f"--iterations must be a whole number from 1 to 100000, got {iterations!r}")
         volume = (sirt if method == "sirt" else cgls)(p, scan.geometry, n, grid=grid)
         what = f"{method} ({n} iterations)"
-    return VolumeReconstruction(volume.numpy().astype(np.float32), grid, scan.geometry, what)
+    return VolumeReconstruction(volume.cpu().numpy().astype(np.float32), grid, scan.geometry, what)
 
 
 def reconstruct_cone_files(scans: Sequence[tuple[Path, ConeScan]], out: PathLike, method: str = "fbp",
                            filter: str = "ram-lak", cutoff: float = 1.0, image_size: Optional[int] = None,
                            pixel_size: Optional[float] = None, slices: Optional[int] = None,
                            iterations: Optional[int] = None, force: bool = False, progress: bool = True,
-                           model: Optional[LearnedFDK] = None) -> list[Path]:
+                           model: Optional[LearnedFDK] = None, device: Optional[torch.device] = None) -> list[Path]:
     """One volume per scan: ``out`` is the volume file itself (``.tif``/``.tiff``/``.h5``) for one scan, otherwise a
     folder receiving ``<file stem>.tif``; a ``.png`` of the central slices beside each. Every output is checked
     before anything is computed; inputs are never written over."""
@@ -85,7 +85,8 @@ def reconstruct_cone_files(scans: Sequence[tuple[Path, ConeScan]], out: PathLike
                    + ([model.path] if getattr(model, "path", None) is not None else []))
     written = []
     for path, scan, target in tqdm(jobs, desc="reconstruct", disable=None if progress and len(jobs) > 1 else True):
-        rec = reconstruct_cone(scan, method, filter, cutoff, image_size, pixel_size, slices, iterations, model)
+        rec = reconstruct_cone(scan, method, filter, cutoff, image_size, pixel_size, slices, iterations, model,
+                               device)
         g = rec.grid
         title = (f"{path.name}: {rec.method}; {' × '.join(map(str, g.shape))} voxels of "
                  f"{g.voxel_size[2]:.4g} mm")

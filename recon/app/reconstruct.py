@@ -133,7 +133,7 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
                       pixel_size: Optional[float] = None, device: str = "cpu", force: bool = False,
                       progress: bool = True, centre: CentreChoice = None, det_offset: Optional[float] = None,
                       iterations: Optional[int] = None, tv_lambda: Optional[float] = None,
-                      slices: Optional[int] = None) -> list[Path]:
+                      slices: Optional[int] = None, read_options: Optional[dict] = None) -> list[Path]:
     """Reconstruct every slice of every file; returns the TIFFs written (cone-beam scans: one volume each, by
     :func:`recon.app.cone.reconstruct_cone_files`, on ``image_size``² × ``slices`` voxels of ``pixel_size`` mm).
 
@@ -143,7 +143,7 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     ``det_offset`` set the rotation centre (:func:`recon.app.centring.apply_centre`; by default the file's is
     kept and checked against the data, with a warning where they disagree), on the full scan before views are
     selected. Every output path is checked before anything is computed, so nothing is overwritten without
-    ``force``.
+    ``force``. ``read_options`` go to :func:`recon.io.read_scan` (e.g. ``binning``/``every`` of a Nikon scan).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -151,7 +151,7 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     model = load_model(model_path) if model_path is not None else None
     if method == "learned" and model is None:
         raise ValueError("method 'learned' needs a model (a run folder or its model.pt)")
-    read = [(Path(p), read_scan(p, geometry=geometry)) for p in paths]
+    read = [(Path(p), read_scan(p, geometry=geometry, **(read_options or {}))) for p in paths]
     cone = [(p, s) for p, s in read if isinstance(s, ConeScan)]
     if cone:
         if len(cone) != len(read):
@@ -161,7 +161,7 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
         cone = [(p, s.select_angles(*angles) if angles is not None else s) for p, s in cone]
         cone = [(p, s.select_views(views) if views is not None else s) for p, s in cone]
         return reconstruct_cone_files(cone, out, method, filter, cutoff, image_size, pixel_size, slices, iterations,
-                                      force, progress, model=model)
+                                      force, progress, model=model, device=device)
     if slices is not None:
         raise ValueError("--slices sets the volume of cone-beam scans; these scans are 2-D")
     if Path(out).suffix.lower() in (".png", ".jpg", ".jpeg", ".npy", ".npz", ".h5", ".hdf5", ".mat", ".json"):
