@@ -15,7 +15,7 @@ import numpy as np
 
 import recon
 from recon.io.outputs import pyplot, save_figure
-from recon.simulation.ellipsoids import ellipsoid_projections, rasterize_ellipsoids, shepp_logan_3d
+from recon.simulation.ellipsoids import exact_projections, rasterize_volume, shepp_logan_3d
 
 
 def main() -> None:
@@ -31,9 +31,9 @@ def main() -> None:
     g = recon.ConeBeam(np.linspace(0, 2 * np.pi, 2 * n, endpoint=False), (int(1.3 * n), int(1.3 * n)),
                        2 * 100.0 * 1.05 / int(1.3 * n) * 1.5, sod=200.0, sdd=300.0)  # half cone angle ≈ 14°
     phantom = shepp_logan_3d(45.0, 0.01)
-    truth = rasterize_ellipsoids(phantom, grid, 2)
+    truth = rasterize_volume(phantom, grid, 2)
     t0 = time.perf_counter()
-    p = ellipsoid_projections(phantom, g, 2)
+    p = exact_projections(phantom, g, 2)
     t1 = time.perf_counter()
     v = recon.fdk(p.astype(np.float32), g, grid, "hann", 0.8)
     t2 = time.perf_counter()

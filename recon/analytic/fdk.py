@@ -75,10 +75,10 @@ def fdk(projections: Any, geometry: ConeBeam, grid: VolumeGrid, filter: str = "r
     Examples
     --------
     >>> import numpy as np, recon
-    >>> from recon.simulation.ellipsoids import Ellipsoid, ellipsoid_projections
+    >>> from recon.simulation.ellipsoids import Ellipsoid, exact_projections
     >>> g = recon.ConeBeam(np.linspace(0, 2 * np.pi, 90, endpoint=False), (24, 48), 1.0, sod=100.0, sdd=150.0)
     >>> grid = recon.VolumeGrid((8, 32, 32), 1.0)
-    >>> p = ellipsoid_projections([Ellipsoid(0.02, (0.0, 0.0, 0.0), (10.0, 10.0, 10.0))], g, supersample=3)
+    >>> p = exact_projections([Ellipsoid(0.02, (0.0, 0.0, 0.0), (10.0, 10.0, 10.0))], g, supersample=3)
     >>> round(float(recon.fdk(p, g, grid)[4, 16, 16]), 3)
     0.02
     """

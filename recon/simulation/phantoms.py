@@ -30,9 +30,11 @@ import numpy as np
 from .cells import cell_parameters, maybe_cells
 from .checks import check_rng, positive, value_range
 from .ellipsoids import PHANTOMS_3D
+from .prisms import Prism
 from .shapes import Ellipse, Polygon, Shape, _polygon_contains_kernel, _segments_cross, rectangle
 
-__all__ = ["shepp_logan", "random_ellipses", "random_polygons", "disc_with_holes", "PHANTOMS", "make_phantom"]
+__all__ = ["shepp_logan", "random_ellipses", "random_polygons", "disc_with_holes", "extruded_discs", "PHANTOMS",
+           "FAMILIES_3D", "make_phantom"]
 
 # Modified Shepp-Logan (Toft 1996): value, centre x, centre y, semi-axis a, semi-axis b, angle (degrees);
 # coordinates relative to the phantom radius.
@@ -347,12 +349,26 @@ def _shepp_logan_family(rng: np.random.Generator, radius: float = 100.0, mu: flo
     return shepp_logan(radius=radius, mu=mu)
 
 
+def extruded_discs(rng: np.random.Generator, thickness: float = 40.0, radius: float = 35.0, mu: Any = 0.041,
+                   n_holes: Any = (1, 8), size: Any = (1.0, 12.0), gap: float = 1.0, rim: float = 1.0,
+                   kinds: Sequence[str] = _HOLE_KINDS, cells: float = 0.0, n_cells: Any = (5, 20),
+                   wall: Any = (1.0, 4.0)) -> list[Prism]:
+    """:func:`disc_with_holes` as a plate ``thickness`` mm thick centred on z = 0, every hole cut through it (the
+    HTC2022 phantoms in 3-D, for cone-beam simulations); the other parameters are :func:`disc_with_holes`'s."""
+    half = positive("thickness", thickness) / 2.0
+    shapes = disc_with_holes(rng, radius, mu, n_holes, size, gap, rim, kinds, cells, n_cells, wall)
+    return [Prism(shape, -half, half) for shape in shapes]
+
+
+#: The 3-D families (cone-beam simulations): volumes of ellipsoids and prisms.
+FAMILIES_3D: dict[str, Callable[..., list]] = {**PHANTOMS_3D, "extruded_discs": extruded_discs}
+
 PHANTOMS: dict[str, Callable[..., list]] = {
     "disc_with_holes": disc_with_holes,
     "random_ellipses": random_ellipses,
     "random_polygons": random_polygons,
     "shepp_logan": _shepp_logan_family,
-    **PHANTOMS_3D,  # volumes of ellipsoids, for cone-beam simulations
+    **FAMILIES_3D,  # volumes, for cone-beam simulations
 }
 
 

@@ -17,8 +17,7 @@ from .._checks import integer, real
 from ..analytic.rebinning import rebin_coverage
 from ..geometry import Geometry, VolumeGrid
 from ..io import geometry_from_table, parse_toml
-from .ellipsoids import PHANTOMS_3D
-from .phantoms import PHANTOMS, make_phantom, phantom_parameters
+from .phantoms import FAMILIES_3D, PHANTOMS, make_phantom, phantom_parameters
 
 __all__ = ["SimulationConfig", "parse_config", "load_config"]
 
@@ -136,9 +135,9 @@ def _volume(cfg: dict[str, Any], geometries: dict[str, Any], family: str, source
     """The ``[volume]`` of a cone-beam simulation (required there, refused elsewhere), checked against the family
     (3-D phantoms for cone beam, 2-D ones otherwise) and the other geometries (none for cone beam)."""
     cone = getattr(geometries["geometry"], "ndim", 2) == 3
-    if cone != (family in PHANTOMS_3D):
-        raise ValueError(f"{source}: [phantom] family {family!r} is {'3-D' if family in PHANTOMS_3D else '2-D'} but "
-                         f"the [geometry] is {'cone beam' if cone else '2-D'}; 3-D families: {sorted(PHANTOMS_3D)}")
+    if cone != (family in FAMILIES_3D):
+        raise ValueError(f"{source}: [phantom] family {family!r} is {'3-D' if family in FAMILIES_3D else '2-D'} but "
+                         f"the [geometry] is {'cone beam' if cone else '2-D'}; 3-D families: {sorted(FAMILIES_3D)}")
     if not cone:
         if "volume" in cfg:
             raise ValueError(f"{source}: [volume] belongs to cone-beam simulations; a 2-D [geometry] has its grid")

@@ -70,7 +70,7 @@ from ..geometry import Geometry
 from ..io import atomic_output, check_writable
 from ..io.atomic import check_distinct
 from .layout import FORMAT, dataset_shapes, fletcher32
-from .ellipsoids import ellipsoid_projections, rasterize_ellipsoids
+from .ellipsoids import exact_projections, rasterize_volume
 from .noise import beam_hardening, poisson_noise
 from .phantoms import make_phantom
 from .sim_config import SimulationConfig, load_config, parse_config
@@ -106,8 +106,8 @@ def simulate_sample(config: SimulationConfig, index: int, seed: Optional[int] = 
     phantom_seq, noise_seq = np.random.SeedSequence([seed, index]).spawn(2)
     phantom = make_phantom(config.family, np.random.default_rng(phantom_seq), **config.phantom_params)
     if config.volume is not None:  # cone beam: exact projections of ellipsoids, the volume voxelised
-        clean = ellipsoid_projections(phantom, config.geometry, config.det_supersample)
-        image = rasterize_ellipsoids(phantom, config.volume, VOLUME_SUPERSAMPLE)
+        clean = exact_projections(phantom, config.geometry, config.det_supersample)
+        image = rasterize_volume(phantom, config.volume, VOLUME_SUPERSAMPLE)
     else:
         clean = ray_transform(phantom, config.geometry, det_supersample=config.det_supersample)
         image = rasterize(phantom, config.geometry, supersample=IMAGE_SUPERSAMPLE)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import recon
-from recon.simulation.ellipsoids import Ellipsoid, ellipsoid_projections, rasterize_ellipsoids, shepp_logan_3d
+from recon.simulation.ellipsoids import Ellipsoid, exact_projections, rasterize_volume, shepp_logan_3d
 
 
 @pytest.mark.parametrize("detector,fan", [("flat", "flat"), ("cylindrical", "arc")])
@@ -30,7 +30,7 @@ def test_a_one_row_scan_is_the_fan_fbp(detector, fan, short):
 
 def test_a_ball_reconstructs_to_its_attenuation():
     g = recon.ConeBeam(np.linspace(0, 2 * np.pi, 90, endpoint=False), (24, 48), 1.0, sod=100.0, sdd=150.0)
-    p = ellipsoid_projections([Ellipsoid(0.02, (0.0, 0.0, 0.0), (10.0, 10.0, 10.0))], g, supersample=3)
+    p = exact_projections([Ellipsoid(0.02, (0.0, 0.0, 0.0), (10.0, 10.0, 10.0))], g, supersample=3)
     v = recon.fdk(p.astype(np.float32), g, recon.VolumeGrid((8, 32, 32), 1.0))
     assert v.dtype == np.float32
     assert np.allclose(v[:, 12:20, 12:20], 0.02, rtol=0.01)
@@ -42,13 +42,13 @@ def test_shepp_logan_central_slice_matches_the_fan_fbp_and_the_cone_artefact_gro
     n = 41  # odd: slice n // 2 lies in the source plane
     grid = recon.VolumeGrid((n, n, n), 2.5)
     phantom = shepp_logan_3d(45.0, 0.01)
-    truth = rasterize_ellipsoids(phantom, grid, 2)
+    truth = rasterize_volume(phantom, grid, 2)
     angles = np.linspace(0, 2 * np.pi, 120, endpoint=False)
     g = recon.ConeBeam(angles, (100, 100), 2.0, sod=150.0, sdd=300.0, detector=detector)  # covers the head
-    volume = recon.fdk(ellipsoid_projections(phantom, g), g, grid, "hann", 0.8)
+    volume = recon.fdk(exact_projections(phantom, g), g, grid, "hann", 0.8)
     k = n // 2
     one_row = g.replace(det_shape=(1, 100))  # the fan scan of the central slice
-    central = recon.fdk(ellipsoid_projections(phantom, one_row), one_row, recon.VolumeGrid((1, n, n), 2.5),
+    central = recon.fdk(exact_projections(phantom, one_row), one_row, recon.VolumeGrid((1, n, n), 2.5),
                         "hann", 0.8)[0]
     err = lambda a, s: np.linalg.norm(a - truth[s]) / np.linalg.norm(truth[s])  # noqa: E731
     assert err(volume[k], k) <= 1.15 * err(central, k)

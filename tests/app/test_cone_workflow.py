@@ -16,7 +16,7 @@ import tifffile
 import recon
 from recon.io.config import geometry_toml
 from recon.io.volumes import read_volume
-from recon.simulation.ellipsoids import Ellipsoid, ellipsoid_projections
+from recon.simulation.ellipsoids import Ellipsoid, exact_projections
 
 SIM = """
 [simulation]
@@ -108,7 +108,7 @@ def test_an_untrained_learned_fdk_is_fdk(trained):
 
 def test_raw_tiff_stack_with_a_sidecar_reconstructs_a_ball(tmp_path):
     g = recon.ConeBeam(np.linspace(0, 2 * np.pi, 36, endpoint=False), (16, 24), 1.0, sod=80.0, sdd=120.0)
-    p = ellipsoid_projections([Ellipsoid(0.02, (0.0, 0.0, 0.0), (6.0, 6.0, 6.0))], g, 2)
+    p = exact_projections([Ellipsoid(0.02, (0.0, 0.0, 0.0), (6.0, 6.0, 6.0))], g, 2)
     (tmp_path / "proj").mkdir()
     for k, view in enumerate(np.round(4e4 * np.exp(-p)).astype(np.uint16)):
         tifffile.imwrite(tmp_path / "proj" / f"p_{k:03d}.tif", view)

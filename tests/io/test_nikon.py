@@ -11,7 +11,7 @@ import tifffile
 
 import recon
 from recon.io import ScanFormatError, read_nikon, read_scan
-from recon.simulation.ellipsoids import Ellipsoid, ellipsoid_projections
+from recon.simulation.ellipsoids import Ellipsoid, exact_projections
 
 WHITE = 60000.0
 SETTINGS = dict(Name="part", InputSeparator="_", InputFolderName="", SrcToObject=60.0, SrcToDetector=90.0,
@@ -36,7 +36,7 @@ def write_scan(folder, angles_deg=None, **changes) -> tuple:
     if angles_deg is None:
         angles_deg = s["InitialAngle"] + s["AngularStep"] * np.arange(n)
     g = expected_geometry(s, angles_deg)
-    p = ellipsoid_projections(BALL, g, supersample=2)
+    p = exact_projections(BALL, g, supersample=2)
     counts = np.round(WHITE * np.exp(-p)).astype(np.uint16)
     sub = folder / s["InputFolderName"] if s["InputFolderName"] else folder
     sub.mkdir(parents=True, exist_ok=True)

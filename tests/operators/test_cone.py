@@ -11,7 +11,7 @@ from scipy.ndimage import map_coordinates
 
 import recon
 from recon.operators import weighted_backproject_adjoint
-from recon.simulation.ellipsoids import Ellipsoid, ellipsoid_projections, rasterize_ellipsoids
+from recon.simulation.ellipsoids import Ellipsoid, exact_projections, rasterize_volume
 
 
 def cone_geometries(n_views: int = 13, seed: int = 0) -> dict:
@@ -93,8 +93,8 @@ def test_ellipsoids_project_to_their_chord_lengths_within_the_voxel_floor(detect
                        detector=detector, det_offset=(0.3, -0.5))
     ells = [Ellipsoid(0.02, (0.0, 0.0, 0.0), (8.0, 7.0, 6.0), 0.3), Ellipsoid(-0.01, (2.0, 1.0, -1.0), (3.0, 2.0, 4.0), 1.0),
             Ellipsoid(0.015, (-4.0, -2.0, 3.0), (2.0, 3.0, 2.0))]
-    x = rasterize_ellipsoids(ells, grid, 3)
-    exact = ellipsoid_projections(ells, g)
+    x = rasterize_volume(ells, grid, 3)
+    exact = exact_projections(ells, g)
     vec = g.cone_vectors()
     base, step = vec.pixel_positions()
     pixels = base[:, None] + np.arange(g.det_shape[0])[None, :, None, None] * step[:, None, None, :]

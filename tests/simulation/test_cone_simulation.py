@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from recon.simulation.dataset import SimulatedDataset, load_samples
-from recon.simulation.ellipsoids import ellipsoid_projections, rasterize_ellipsoids
+from recon.simulation.ellipsoids import exact_projections, rasterize_volume
 from recon.simulation.phantoms import make_phantom
 from recon.simulation.simulate import parse_config, simulate_sample, simulate_to_file
 
@@ -39,8 +39,8 @@ def test_a_sample_is_the_exact_projection_of_its_phantom_with_noise():
     sample = simulate_sample(cfg, 2)
     phantom = make_phantom("random_ellipsoids", np.random.default_rng(np.random.SeedSequence([4, 2]).spawn(2)[0]),
                            radius=8.0)
-    assert np.allclose(sample["sinograms_clean"], ellipsoid_projections(phantom, cfg.geometry, 2), atol=1e-6)
-    assert np.allclose(sample["images"], rasterize_ellipsoids(phantom, cfg.volume, 2), atol=1e-7)
+    assert np.allclose(sample["sinograms_clean"], exact_projections(phantom, cfg.geometry, 2), atol=1e-6)
+    assert np.allclose(sample["images"], rasterize_volume(phantom, cfg.volume, 2), atol=1e-7)
     noise = sample["sinograms"] - sample["sinograms_clean"]
     assert 0 < np.std(noise) < 0.1 and abs(float(noise.mean())) < 0.01
 
