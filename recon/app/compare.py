@@ -21,7 +21,9 @@ from ..io import read_scan
 from ..io.atomic import atomic_folder, check_distinct, check_writable, output_name
 from ..io.references import load_reference
 from ..models import load_model
+from ..io.cone_scan import ConeScan
 from .centring import check_centre
+from .cone import compare_cone_files
 from ..training.figures import plot_filter
 
 __all__ = ["compare_files", "scan_paths", "per_scan", "OUTPUTS"]
@@ -117,6 +119,11 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
     memo: dict = {}
     comparisons = []
     scans = [read_scan(path, geometry=geometry) for path in paths]
+    if any(isinstance(s, ConeScan) for s in scans):
+        if not single or segs[0] is not None or tv:
+            raise ValueError("compare one cone-beam scan at a time, without --segmentation or --tv")
+        check_distinct(outputs, scans[0].info.get("inputs", []))
+        return compare_cone_files(paths[0], scans[0], out, models, model_paths, refs[0], views, angles, force, region)
     for path, scan in zip(paths, scans):
         if scan.n_slices > 1:
             raise ValueError(f"{path}: compare works on one slice; this scan has {scan.n_slices}")

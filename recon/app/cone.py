@@ -3,6 +3,7 @@ multi-page float32 TIFF (or HDF5) with a PNG of the three central slices (:mod:`
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -13,9 +14,13 @@ from tqdm import tqdm
 
 from ..analytic.fdk import fdk
 from ..analytic.iterative import cgls, sirt
-from ..io.atomic import check_distinct, check_writable, output_name
+from ..evaluation.compare_cone import compare_cone_scan
+from ..evaluation.evaluate_cone import volume_figure
+from ..evaluation.report import format_table
+from ..evaluation.scores import SSIM_KEYS
+from ..io.atomic import atomic_folder, check_distinct, check_writable, output_name
 from ..io.cone_scan import ConeScan
-from ..io.volumes import VOLUME_SUFFIXES, VolumeReconstruction, write_volume
+from ..io.volumes import VOLUME_SUFFIXES, VolumeReconstruction, read_volume, write_volume
 from ..models import LearnedFDK
 
 __all__ = ["CONE_METHODS", "reconstruct_cone", "reconstruct_cone_files"]
@@ -93,3 +98,31 @@ def reconstruct_cone_files(scans: Sequence[tuple[Path, ConeScan]], out: PathLike
         written.append(write_volume(target, rec, str(path), title, force))
     return written
 
+
+
+def compare_cone_files(path: Path, scan: ConeScan, out: PathLike, models: Sequence, model_paths: Sequence[PathLike],
+                       reference: Optional[PathLike], views: Optional[int], angles: Optional[tuple[float, float]],
+                       force: bool, region: str) -> dict:
+    """``recon compare`` of one cone-beam scan (:mod:`recon.evaluation.compare_cone`): the report folder ``out``
+    (``comparison.png``, ``metrics.json``, ``report.md``) of FDK, tuned FDK, CGLS and the learned FDK models on the
+    ``angles``/``views`` selection, scored against ``reference`` (a volume file; default FDK of the full scan)."""
+    bad = [type(m).__name__ for m in models if not isinstance(m, LearnedFDK)]
+    if bad:
+        raise ValueError(f"a cone-beam scan is compared with learned_fdk models; got {', '.join(bad)}")
+    selected = scan.select_angles(*angles) if angles is not None else scan
+    selected = selected.select_views(views) if views is not None else selected
+    ref = read_volume(reference)[0] if reference is not None else None
+    c = compare_cone_scan(scan, selected, models, ref, region)
+    labels = {k: m["label"] for k, m in c["methods"].items()}
+    table = format_table(c["scores"], labels, region)
+    text = (f"# Comparison on {path.name}\n\n{selected.n_views} of the scan's {scan.n_views} views, reconstructed on "
+            f"{c['grid']!r}; scored against {c['reference_label']}, slice by slice "
+            f"({c['context']['n_slices_scored']} slices).\n\n{table}\n")
+    result = {"scan": str(path), "models": [str(p) for p in model_paths], "reference": str(reference or ""),
+              **c["context"], "ssim_conventions": SSIM_KEYS, "methods": c["methods"], "scores": c["scores"]}
+    with atomic_folder(Path(out), ["report.md"], force) as stage:
+        volume_figure([("reference", c["reference"])] + [(labels[k], v) for k, v in c["recs"].items()], c["grid"],
+                      stage / "comparison.png")
+        (stage / "metrics.json").write_text(json.dumps(result, indent=2))
+        (stage / "report.md").write_text(text)
+    return {**result, "report": text}

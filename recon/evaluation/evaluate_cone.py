@@ -28,25 +28,25 @@ from ..simulation.dataset import load_samples
 from .report import format_table
 from .scores import REGIONS, SSIM_KEYS, image_scores
 
-__all__ = ["evaluate_cone", "tune_fdk"]
+__all__ = ["evaluate_cone", "tune_fdk", "volume_figure", "slices_of"]
 
 PathLike = Union[str, os.PathLike]
 CUTOFFS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
-def tune_fdk(x: torch.Tensor, y: torch.Tensor, model: LearnedFDK) -> tuple[str, float]:
+def tune_fdk(x: torch.Tensor, y: torch.Tensor, geometry: Any, grid: Any) -> tuple[str, float]:
     """The window and cut-off of :func:`recon.fdk` with the least MSE against ``y`` on the samples ``x``."""
     best = None
     for window, cutoff in itertools.product(WINDOWS, CUTOFFS):
         if window == "ram-lak" and cutoff < 1.0:
             continue
-        mse = float(torch.mean((fdk(x, model.geometry, model.grid, window, cutoff, warn=False) - y) ** 2))
+        mse = float(torch.mean((fdk(x, geometry, grid, window, cutoff, warn=False) - y) ** 2))
         if best is None or mse < best[0]:
             best = (mse, window, cutoff)
     return best[1], best[2]
 
 
-def _slices(v: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+def slices_of(v: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """Volumes ``[n, nz, ny, nx]`` as the slices ``[k, ny, nx]`` the scores take (those ``keep`` marks)."""
     return v.reshape((-1,) + tuple(v.shape[-2:]))[keep]
 
@@ -61,7 +61,8 @@ def evaluate_cone(model: LearnedFDK, model_path: PathLike, data_path: PathLike, 
     n_tune = max(1, int(round(tune_fraction * data.inputs.shape[0])))
     if data.inputs.shape[0] - n_tune < 1:
         raise ValueError(f"{data_path}: too few samples to tune on {n_tune} and test on the rest")
-    window, cutoff = tune_fdk(data.inputs[:n_tune].double(), data.targets[:n_tune].double(), model)
+    window, cutoff = tune_fdk(data.inputs[:n_tune].double(), data.targets[:n_tune].double(), model.geometry,
+                              model.grid)
     x, truth = data.inputs[n_tune:], data.targets[n_tune:]
     methods = {"fdk": ("FDK (Ram-Lak)", lambda p: fdk(p, model.geometry, model.grid, warn=False)),
                "fdk_tuned": (f"FDK ({window}, cut-off {cutoff:g}; tuned)",
@@ -76,7 +77,7 @@ def evaluate_cone(model: LearnedFDK, model_path: PathLike, data_path: PathLike, 
             volumes = torch.stack([method(p) for p in x]).float()
         seconds = (time.perf_counter() - start) / x.shape[0]
         outputs[key] = volumes
-        results[key] = {**image_scores(_slices(volumes, keep), _slices(truth, keep), model.grid.voxel_size[2], region),
+        results[key] = {**image_scores(slices_of(volumes, keep), slices_of(truth, keep), model.grid.voxel_size[2], region),
                         "seconds_per_volume": seconds}
     labels = {k: label for k, (label, _) in methods.items()}
     table = format_table(results, labels, region)
@@ -88,7 +89,8 @@ def evaluate_cone(model: LearnedFDK, model_path: PathLike, data_path: PathLike, 
     if out is not None:
         with atomic_folder(out, ["evaluation.md"], force) as stage:
             (stage / "evaluation.json").write_text(json.dumps(report, indent=2))
-            _figure(outputs, labels, truth, stage / "evaluation.png", model)
+            volume_figure([("phantom", truth[0].numpy())] + [(labels[k], v[0].numpy()) for k, v in outputs.items()],
+                          model.grid, stage / "evaluation.png")
             (stage / "evaluation.md").write_text(
                 f"# Evaluation of {model_path} on {data_path}\n\n{n_tune} volumes tune FDK's window, "
                 f"{truth.shape[0]} are scored against the phantoms, slice by slice {REGIONS[region]}.\n\n{table}\n")
@@ -96,11 +98,10 @@ def evaluate_cone(model: LearnedFDK, model_path: PathLike, data_path: PathLike, 
     return report
 
 
-def _figure(outputs: dict, labels: dict, truth: torch.Tensor, path: Path, model: LearnedFDK) -> None:
-    """The first test volume: central axial and coronal slices of the truth and every method, and the profile along
-    z through the volume's centre."""
+def volume_figure(volumes: list[tuple[str, Any]], grid: Any, path: Path) -> None:
+    """Central axial and coronal slices of every ``(name, volume [nz, ny, nx])`` on the first one's scale, and the
+    profile along z through the centre (where FDK's cone-angle loss shows)."""
     plt = pyplot()
-    volumes = [("phantom", truth[0].numpy())] + [(labels[k], v[0].numpy()) for k, v in outputs.items()]
     nz, ny, nx = volumes[0][1].shape
     vmin, vmax = 0.0, 1.1 * float(volumes[0][1].max())  # the phantom's range: every method on one scale
     fig, axes = plt.subplots(2, len(volumes) + 1, figsize=(3.2 * (len(volumes) + 1), 6.4), constrained_layout=True)
@@ -112,7 +113,7 @@ def _figure(outputs: dict, labels: dict, truth: torch.Tensor, path: Path, model:
         for ax in axes[:, j]:
             ax.set_xticks([])
             ax.set_yticks([])
-    z = model.grid.z
+    z = grid.z
     for name, v in volumes:
         axes[0, -1].plot(z, v[:, ny // 2, nx // 2], label=name, lw=1)
     axes[0, -1].set_xlabel("z (mm)")

@@ -147,7 +147,7 @@ class LearnedFDK(torch.nn.Module):
         """``ValueError`` saying what differs when ``geometry`` is not the scan this model was built for."""
         diffs = geometry_differences(self.geometry, geometry)  # (names the type first when it differs)
         if diffs:
-            raise ValueError(f"the {what}' geometry does not match the model's (LearnedFDK expects "
+            raise ValueError(f"the geometry of the {what} does not match the model's (LearnedFDK expects "
                              f"{self.geometry!r}): " + "; ".join(diffs))
 
     def config(self) -> dict[str, Any]:

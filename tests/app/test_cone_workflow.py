@@ -67,6 +67,11 @@ def trained(tmp_path_factory) -> Path:
                  ("train", "--config", "train.toml", "--data", "sim.h5", "--out", "run")):
         r = recon_cli(*args, cwd=d)
         assert r.returncode == 0, r.stderr
+    import h5py
+
+    with h5py.File(d / "sim.h5") as f:  # the first sample as a scan file with its sidecar
+        np.save(d / "scan.npy", f["sinograms"][0])
+        (d / "scan.toml").write_text(geometry_toml(recon.geometry.geometry_from_json(f.attrs["geometry"])))
     return d
 
 
@@ -80,8 +85,7 @@ def test_simulate_train_reconstruct_end_to_end(trained):
         p, truth = f["sinograms"][0], f["images"][0]
         g = recon.geometry.geometry_from_json(f.attrs["geometry"])
     assert p.shape == (40, 20, 28) and truth.shape == (14, 24, 24) and truth.max() > 0.005
-    np.save(d / "scan.npy", p)
-    (d / "scan.toml").write_text(geometry_toml(g))
+    assert np.array_equal(np.load(d / "scan.npy"), p) and g.n_views == 40
     for args, name in (((), "fdk.tif"), (("--method", "sirt", "--iterations", "5"), "sirt.h5"),
                        (("--model", "run"), "learned.tif")):
         volume_args = () if "--model" in args else ("--image-size", "24", "--slices", "14", "--pixel-size", "0.8")
@@ -159,3 +163,30 @@ def test_evaluate_scores_a_cone_model_against_fdk(trained):
     tuned = report["results"]["fdk_tuned"]["rmse"]
     assert tuned <= report["results"]["fdk"]["rmse"] * 1.5  # tuned on other volumes of the same kind
     assert (trained / "ev" / "evaluation.png").is_file()
+
+
+def test_compare_scores_volumes_against_a_reference(trained):
+    import h5py
+
+    d = trained
+    with h5py.File(d / "sim.h5") as f:
+        truth = f["images"][0]
+        g = recon.geometry.geometry_from_json(f.attrs["geometry"])
+    grid = recon.VolumeGrid((14, 24, 24), 0.8)
+    recon.io.volumes.write_volume(d / "truth.tif", recon.io.volumes.VolumeReconstruction(truth, grid, g, "phantom"),
+                                  "sim.h5", "phantom")
+    r = recon_cli("compare", "scan.npy", "--model", "run", "--reference", "truth.tif", "--out", "cmp", cwd=d)
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((d / "cmp" / "metrics.json").read_text())
+    assert set(metrics["scores"]) == {"fdk", "fdk_oracle", "cgls", "model_1"} and metrics["views"] == 40
+    scores = {k: v["rmse"] for k, v in metrics["scores"].items()}
+    assert all(0 < v < 0.01 for v in scores.values())
+    assert scores["fdk_oracle"] <= scores["fdk"]  # Ram-Lak is among the windows it tunes over
+    assert (d / "cmp" / "comparison.png").is_file() and "learned FDK 1" in (d / "cmp" / "report.md").read_text()
+    r = recon_cli("compare", "scan.npy", "--views", "20", "--out", "cmp20", cwd=d)  # reference: FDK of all 40 views
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((d / "cmp20" / "metrics.json").read_text())
+    assert metrics["views"] == 20 and metrics["views_full"] == 40 and metrics["scores"]["fdk"]["rmse"] > 0
+    for args, message in ((("--views", "20", "--model", "run"), "40 views expected, got 20"), (("--tv",), "without --segmentation or --tv")):
+        r = recon_cli("compare", "scan.npy", "--out", "bad", *args, cwd=d)
+        assert r.returncode != 0 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
