@@ -98,8 +98,10 @@ def _angle_table(path: Path, n: int) -> Optional[np.ndarray]:
     if len(rows) != n:
         raise fail(path, f"lists {len(rows)} projection angles; the .xtekct file has {n} projections")
     table = np.array([a for _, a in sorted(rows)])
-    if not np.all(np.isfinite(table)):
-        raise fail(path, "lists angles that are not finite")
+    if not np.all(np.isfinite(table)) or np.abs(table).max() > 1e5:
+        raise fail(path, "lists angles that are not finite or beyond ±1e5 degrees")
+    if np.ptp(table) == 0.0:
+        raise fail(path, "lists one angle for every projection: no scan")
     return table
 
 
@@ -212,7 +214,10 @@ def read_nikon(path: PathLike, geometry: Any = None, *, binning: int = 1, every:
     if angles is None:
         angles, source = _angle_table(p.parent / f"{name}.ang", n), f"{name}.ang"
     if angles is None:
-        first, delta = _number(p, s, "InitialAngle", 0.0), _number(p, s, "AngularStep")
+        first = _number(p, s, "InitialAngle", 0.0, low=-1e5, high=1e5)
+        delta = _number(p, s, "AngularStep", low=-360.0, high=360.0)
+        if delta == 0.0:
+            raise fail(p, "[XTekCT] AngularStep = 0: every projection at one angle is no scan")
         angles, source = first + delta * np.arange(n), "InitialAngle + k · AngularStep"
     white = _number(p, s, "WhiteLevel", low=0.0, strict=True)
     info: dict[str, Any] = {"xtekct": str(p), "i0": white, "angles_from": source, "binning": b, "every": step,
