@@ -20,6 +20,7 @@ from ..evaluation.report import format_table
 from ..evaluation.scores import SSIM_KEYS
 from ..io.atomic import atomic_folder, check_distinct, check_writable, output_name
 from ..io.cone_scan import ConeScan
+from ..io.outputs import check_output_suffix
 from ..io.volumes import VOLUME_SUFFIXES, VolumeReconstruction, read_volume, write_volume
 from ..models import LearnedFDK
 
@@ -76,9 +77,7 @@ def reconstruct_cone_files(scans: Sequence[tuple[Path, ConeScan]], out: PathLike
     before anything is computed; inputs are never written over."""
     out = Path(out)
     single = len(scans) == 1 and out.suffix.lower() in VOLUME_SUFFIXES
-    if out.suffix.lower() in (".png", ".jpg", ".npy", ".npz", ".mat", ".json"):
-        raise ValueError(f"out {out}: a volume is written as .tif/.tiff or .h5/.hdf5 (with a .png beside it); "
-                         "give such a file or a folder")
+    check_output_suffix(out, VOLUME_SUFFIXES, "a volume")
     jobs = []
     for path, scan in scans:
         target = out if single else out / f"{output_name(path.stem)}.tif"

@@ -25,9 +25,10 @@ from ..geometry import Geometry
 from ..io import read_scan
 from .._checks import torch_device
 from ..io.atomic import check_distinct, check_writable, output_name
-from ..io.outputs import Reconstruction, write_reconstruction
+from ..io.outputs import Reconstruction, check_output_suffix, write_reconstruction
 from ..io.cone_scan import ConeScan
 from ..io.scan import Scan
+from ..io.volumes import VOLUME_SUFFIXES
 from ..models import KnownOperatorModel, apply_model, load_model
 from .centring import CentreChoice, apply_centre
 from .cone import reconstruct_cone_files
@@ -151,6 +152,7 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     model = load_model(model_path) if model_path is not None else None
     if method == "learned" and model is None:
         raise ValueError("method 'learned' needs a model (a run folder or its model.pt)")
+    check_output_suffix(out, VOLUME_SUFFIXES, "a reconstruction (2-D: .tif; cone beam: .tif or .h5)")  # before reading
     read = [(Path(p), read_scan(p, geometry=geometry, **(read_options or {}))) for p in paths]
     cone = [(p, s) for p, s in read if isinstance(s, ConeScan)]
     if cone:
@@ -164,9 +166,7 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
                                       force, progress, model=model, device=device)
     if slices is not None:
         raise ValueError("--slices sets the volume of cone-beam scans; these scans are 2-D")
-    if Path(out).suffix.lower() in (".png", ".jpg", ".jpeg", ".npy", ".npz", ".h5", ".hdf5", ".mat", ".json"):
-        raise ValueError(f"out {out}: the reconstruction is written as a float32 .tif (with a .png preview beside "
-                         "it); give a .tif file or a folder")
+    check_output_suffix(out, (".tif", ".tiff"), "a 2-D reconstruction (float32)")
     scans, notes = [], {}
     for path, scan in read:
         scan, notes[str(path)] = apply_centre(scan, path.name, centre, det_offset)

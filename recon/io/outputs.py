@@ -8,7 +8,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Sequence, Union
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from .._version import __version__
 from ..geometry import Geometry
 from .atomic import atomic_output, atomic_outputs
 
-__all__ = ["Reconstruction", "write_tiff", "write_preview", "write_reconstruction", "display_window", "pyplot",
+__all__ = ["NOT_RECONSTRUCTIONS", "check_output_suffix", "Reconstruction", "write_tiff", "write_preview", "write_reconstruction", "display_window", "pyplot",
            "save_figure", "plain_text", "check_finite_image"]
 
 PathLike = Union[str, os.PathLike]
@@ -29,6 +29,19 @@ class Reconstruction:
     image: np.ndarray
     geometry: Geometry
     method: str
+
+
+#: Suffixes of files that are not a reconstruction: an ``--out`` ending in one is a mistake, not a folder name.
+NOT_RECONSTRUCTIONS = (".png", ".jpg", ".jpeg", ".npy", ".npz", ".mat", ".json", ".toml", ".txt", ".csv")
+
+
+def check_output_suffix(out: PathLike, allowed: Sequence[str], what: str) -> None:
+    """``ValueError`` naming ``allowed`` when ``out`` ends in a suffix that is not (one of ``allowed``, or a folder
+    name): a reconstruction written as ``what`` cannot be ``x.png``."""
+    suffix = Path(out).suffix.lower()
+    if suffix in NOT_RECONSTRUCTIONS or (suffix in (".tif", ".tiff", ".h5", ".hdf5") and suffix not in allowed):
+        raise ValueError(f"out {out}: {what} is written as {'/'.join(allowed)} (with a .png preview beside it); "
+                         "give such a file or a folder")
 
 
 def plain_text(text: str) -> str:

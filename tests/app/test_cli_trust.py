@@ -86,7 +86,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path, monkeypatch, capsys):
 def test_reconstruct_options_that_would_mislead(tmp_path, capsys):
     path = _scan(tmp_path)
     assert main(["reconstruct", str(path), "--out", str(tmp_path / "x.png")]) == 2
-    assert "give a .tif file or a folder" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    assert "give such a file or a folder" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
     for arc in ("0:400", "90:90", "10:-20", "0:nan"):
         with pytest.raises(SystemExit):
             main(["reconstruct", str(path), "--out", str(tmp_path / "o"), "--angles", arc])

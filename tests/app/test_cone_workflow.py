@@ -130,7 +130,7 @@ def test_raw_tiff_stack_with_a_sidecar_reconstructs_a_ball(tmp_path):
 
 def test_what_does_not_apply_gets_one_clear_error(trained):
     d = trained
-    for args, message in ((("--out", "x.png"), "a volume is written as"),
+    for args, message in ((("--out", "x.png"), "is written as .tif/.tiff/.h5/.hdf5"),
                           (("--out", "c.tif", "--center", "auto"), "apply to 2-D scans"),
                           (("--out", "t.tif", "--method", "tv", "--tv-lambda", "0.1"), "apply to 2-D scans"),
                           (("--out", "r.tif", "--method", "rebin"), "not available for cone-beam"),
