@@ -35,7 +35,7 @@ from ..geometry.cone import ConeGeometry
 from ..geometry.volume import VolumeGrid
 from .atan import ATAN_COEFFS, TAN_PI_8
 from .rays import cached
-from .triton_impl import _atan_ratio, usable
+from .triton_impl import _atan_ratio, _check, usable
 
 __all__ = ["cone_forward", "cone_adjoint", "cone_backproject", "cone_backproject_adjoint", "usable"]
 
@@ -131,11 +131,15 @@ def _taps(m, a0, a1, b0, b1, stride_m, stride_a, stride_b, na, nb, ok):
 
 
 @triton.jit
-def _forward_kernel(vol, src, base, step, consts, out, nv, rows, cols, nx, ny, nz, BLOCK: tl.constexpr):
+def _view_block(nv, BLOCK: tl.constexpr):
+    """``(volume, view, element indices)`` of a program launched over (volumes × views, blocks)."""
     task = tl.program_id(0)
-    iv = task // nv
-    v = task % nv
-    p = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    return task // nv, task % nv, tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+
+
+@triton.jit
+def _forward_kernel(vol, src, base, step, consts, out, nv, rows, cols, nx, ny, nz, BLOCK: tl.constexpr):
+    iv, v, p = _view_block(nv, BLOCK)
     live = p < rows * cols
     m0, m1, a0, a1, b0, b1, s_m, s_a, s_b, na, nb, w = _rays(src, base, step, consts, v, p, live, cols, nx, ny, nz)
     x = vol + iv.to(tl.int64) * nx * ny * nz
@@ -151,10 +155,7 @@ def _forward_kernel(vol, src, base, step, consts, out, nv, rows, cols, nx, ny, n
 
 @triton.jit
 def _adjoint_kernel(proj, src, base, step, consts, out, nv, rows, cols, nx, ny, nz, BLOCK: tl.constexpr):
-    task = tl.program_id(0)
-    iv = task // nv
-    v = task % nv
-    p = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    iv, v, p = _view_block(nv, BLOCK)
     y = tl.load(proj + (iv.to(tl.int64) * nv + v) * rows * cols + p, mask=p < rows * cols, other=0.0)
     live = (p < rows * cols) & (y != 0)
     m0, m1, a0, a1, b0, b1, s_m, s_a, s_b, na, nb, w = _rays(src, base, step, consts, v, p, live, cols, nx, ny, nz)
@@ -244,10 +245,7 @@ def _backproject_kernel(proj, coef, xs, ys, zs, consts, out, nv, rows, cols, nx,
 @triton.jit
 def _backproject_adjoint_kernel(vol, coef, xs, ys, zs, consts, out, nv, rows, cols, nx, ny, nz,
                                 MODEL: tl.constexpr, BLOCK: tl.constexpr):
-    task = tl.program_id(0)
-    iv = task // nv
-    v = task % nv
-    p = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    iv, v, p = _view_block(nv, BLOCK)
     val = tl.load(vol + iv.to(tl.int64) * nx * ny * nz + p, mask=p < nx * ny * nz, other=0.0)
     live = (p < nx * ny * nz) & (val != 0)
     x, y, z = _voxels(xs, ys, zs, p, live, nx, ny)
@@ -276,13 +274,6 @@ def _tables(g: ConeGeometry, grid: VolumeGrid, device: torch.device, dtype: torc
         out["model"] = {"flat": 0, "cylindrical": 1}[vec.model]
         return out
     return cached(g, ("cone-triton", grid, str(device), dtype), make)
-
-
-def _check(x: torch.Tensor) -> torch.Tensor:
-    if not usable(x.device):
-        raise ValueError(f"backend 'triton' runs on CUDA tensors (or on CPU tensors in Triton's interpreter, "
-                         f"TRITON_INTERPRET=1); got a tensor on {x.device}")
-    return x.contiguous()
 
 
 def _sizes(g: ConeGeometry, grid: VolumeGrid) -> tuple[int, ...]:
