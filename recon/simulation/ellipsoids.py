@@ -146,10 +146,11 @@ def _random_ellipsoids(rng: np.random.Generator, radius: float = 40.0, n: Any = 
 
 
 def _random_cylinders(rng: np.random.Generator, radius: float = 40.0, n: Any = (3, 8), mu: Any = (0.01, 0.03),
-                      contrast: Any = (-1.0, 0.5), size: Any = (0.08, 0.3), height: float = 0.8) -> list[Solid]:
+                      contrast: Any = (-0.5, 0.5), size: Any = (0.08, 0.3), height: float = 0.8) -> list[Solid]:
     """A body elliptic cylinder (semi-axes ``radius`` × U(0.7, 1), half-height ``height · radius``, μ from ``mu``)
-    holding ``n`` inserts — elliptic cylinders of random heights (rods, bores: ``contrast`` −1 makes a hole) and
-    ellipsoids — with semi-axes ``size`` × ``radius``, each adding ``contrast`` × the body's μ, inside the body."""
+    holding ``n`` inserts — elliptic cylinders of random heights (rods, and bores where the contrast is negative)
+    and ellipsoids — with semi-axes ``size`` × ``radius``, each adding ``contrast`` × the body's μ, inside the body
+    (inserts may overlap and their values add: keep ``contrast`` ≥ −0.5 so that two never make μ negative)."""
     lo, hi = (int(v) for v in (n if np.ndim(n) else (n, n)))
     m_lo, m_hi = (float(v) for v in (mu if np.ndim(mu) else (mu, mu)))
     body_mu = rng.uniform(m_lo, m_hi)
