@@ -14,7 +14,7 @@ from .cone import ConeBeam, ConeBeamVec
 from .vector_beams import FanBeamVec, ParallelBeamVec
 
 __all__ = ["check_geometry", "geometry_from_dict", "geometry_from_json", "geometry_differences", "view_indices",
-           "evenly_spaced_views"]
+           "arc_views", "evenly_spaced_views"]
 
 
 def check_geometry(value: Any, name: str = "geometry") -> Geometry:
@@ -89,6 +89,28 @@ def evenly_spaced_views(n_views: int, count: int) -> np.ndarray:
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 1 <= count <= n_views:
         raise ValueError(f"cannot select {count!r} of {n_views} views (need an integer in 1 … {n_views})")
     return np.round(np.arange(count) * (n_views / count)).astype(np.int64)
+
+
+def arc_views(angles: np.ndarray, start: float, stop: float) -> tuple[np.ndarray, np.ndarray]:
+    """The views of ``angles`` (radians) on the arc from ``start`` to ``stop`` (both included): ``(indices,
+    angles)``, the indices in their order along the arc and the angles continued by whole turns so that they
+    increase from ``start``; the arc runs counter-clockwise, wraps through 0 when ``stop < start``, and one of 2π or
+    more keeps every view as it is. ``ValueError`` when no view lies on it (the caller's scan semantics:
+    :meth:`recon.io.Scan.select_angles`)."""
+    two_pi = 2.0 * math.pi
+    angles = np.asarray(angles, dtype=np.float64)
+    length = stop - start if stop >= start else math.fmod(stop - start, two_pi) + two_pi
+    if length >= two_pi:
+        return np.arange(angles.size), angles.copy()
+    tol = 1e-9 * max(1.0, abs(start), abs(stop))
+    rel = np.mod(angles - start, two_pi)
+    rel = np.where(rel > two_pi - tol, rel - two_pi, rel)  # an angle a hair below start counts as start
+    keep = np.flatnonzero(rel <= length + tol)
+    if keep.size == 0:
+        raise ValueError(f"no view lies on the arc {math.degrees(start):.4g}° … {math.degrees(stop):.4g}°")
+    keep = keep[np.argsort(rel[keep], kind="stable")]
+    turns = np.round((start + rel[keep] - angles[keep]) / two_pi)  # whole turns that continue the arc
+    return keep, angles[keep] + two_pi * turns
 
 
 def view_indices(full: Geometry, subset: Geometry, tol: float = 1e-6) -> np.ndarray:

@@ -12,8 +12,8 @@ from typing import Optional
 
 import numpy as np
 
-from .._checks import integer
-from ..geometry import ConeGeometry, VolumeGrid, evenly_spaced_views
+from .._checks import integer, real
+from ..geometry import ConeGeometry, VolumeGrid, arc_views, evenly_spaced_views
 from .scan import measured_values
 
 __all__ = ["ConeScan"]
@@ -48,11 +48,12 @@ class ConeScan:
         return (f"ConeScan({self.format or 'array'}, projections {tuple(self.projections.shape)}, {self.geometry!r}"
                 f"{', path=' + repr(self.path) if self.path else ''})")
 
-    def _take_views(self, indices: np.ndarray, step: str) -> "ConeScan":
+    def _take_views(self, indices: np.ndarray, step: str, angles: Optional[np.ndarray] = None) -> "ConeScan":
+        """The views ``indices`` (their angles, or ``angles``), ``step`` noted in the history."""
         info = dict(self.info)
         info["history"] = list(info.get("history", [])) + [step]
-        return ConeScan(self.projections[indices], self.geometry.replace(angles=self.geometry.angles[indices]),
-                        self.path, self.format, info)
+        angles = self.geometry.angles[indices] if angles is None else angles
+        return ConeScan(self.projections[indices], self.geometry.replace(angles=angles), self.path, self.format, info)
 
     def select_views(self, count: int) -> "ConeScan":
         """``count`` evenly spaced views (sparse view)."""
@@ -60,13 +61,11 @@ class ConeScan:
         return self._take_views(evenly_spaced_views(self.n_views, n), f"select_views(count={n})")
 
     def select_angles(self, start: float, stop: float) -> "ConeScan":
-        """The views with angles (mod 2π) in ``[start, stop)`` radians, measured from ``start``."""
-        rel = np.mod(self.geometry.angles - start, 2 * np.pi)
-        span = stop - start
-        keep = np.flatnonzero(rel < (span if span >= 2 * np.pi else np.mod(span, 2 * np.pi)))
-        if keep.size == 0:
-            raise ValueError(f"no view lies in [{np.degrees(start):g}°, {np.degrees(stop):g}°)")
-        return self._take_views(keep[np.argsort(rel[keep])], f"select_angles({start:.6g}, {stop:.6g})")
+        """The views on the arc from ``start`` to ``stop`` (radians, both included) in their order along it, their
+        angles continued from ``start`` — the arcs of :meth:`recon.io.Scan.select_angles`."""
+        start, stop = real("start", start), real("stop", stop)
+        keep, angles = arc_views(self.geometry.angles, start, stop)
+        return self._take_views(keep, f"select_angles({start:.6g}, {stop:.6g})", angles)
 
     def default_grid(self, size: Optional[int] = None, voxel_size: Optional[float] = None,
                      slices: Optional[int] = None) -> VolumeGrid:

@@ -9,14 +9,13 @@ directly: ``recon.fbp(scan.sinogram, scan.geometry)``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 from .._checks import integer, real
-from ..geometry import Geometry, check_geometry, evenly_spaced_views
+from ..geometry import Geometry, arc_views, check_geometry, evenly_spaced_views
 
 __all__ = ["Scan", "ScanFormatError", "measured_values"]
 
@@ -167,23 +166,12 @@ class Scan:
         """
         start = real("start", start)
         stop = real("stop", stop)
-        two_pi = 2.0 * math.pi
-        length = stop - start if stop >= start else math.fmod(stop - start, two_pi) + two_pi
-        tol = 1e-9 * max(1.0, abs(start), abs(stop))
-        rel = np.mod(self.geometry.angles - start, two_pi)
-        rel = np.where(rel > two_pi - tol, rel - two_pi, rel)  # an angle a hair below start counts as start
-        if length >= two_pi:
-            return self._take_views(np.arange(self.n_views), f"select_angles({start:.6g}, {stop:.6g})")
-        keep = np.flatnonzero(rel <= length + tol)
-        if keep.size == 0:
-            raise ValueError(f"no view lies on the arc {math.degrees(start):.4g}° … {math.degrees(stop):.4g}° "
-                             f"(views span {self.geometry._angles_repr()})")
-        keep = keep[np.argsort(rel[keep], kind="stable")]
-        angles = self.geometry.angles[keep]
-        turns = np.round((start + rel[keep] - angles) / two_pi)  # whole turns that continue the arc
-        geometry = self.geometry.replace(angles=angles + two_pi * turns)
-        return self._derive(np.take(self.sinogram, keep, axis=-2), geometry,
-                            f"select_angles({start:.6g}, {stop:.6g})")
+        step = f"select_angles({start:.6g}, {stop:.6g})"
+        try:
+            keep, angles = arc_views(self.geometry.angles, start, stop)
+        except ValueError as err:
+            raise ValueError(f"{err} (views span {self.geometry._angles_repr()})") from None
+        return self._derive(np.take(self.sinogram, keep, axis=-2), self.geometry.replace(angles=angles), step)
 
     def bin_detector(self, factor: int) -> "Scan":
         """A scan with ``factor`` neighbouring detector elements averaged into one.

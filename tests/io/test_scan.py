@@ -73,6 +73,20 @@ def test_select_angles_arcs_and_wrap_around():
         scan.select_angles(float("nan"), 1.0)
 
 
+def test_cone_scans_select_the_same_arcs():
+    angles = np.deg2rad(np.arange(0.0, 360.0, 2.0))
+    flat = recon.io.Scan(np.zeros((180, 8), np.float32), recon.FanBeam(angles, 8, 1.0, 8, 0.5, sod=50.0, sdd=80.0))
+    proj = np.arange(180, dtype=np.float32)[:, None, None] * np.ones((1, 2, 8), np.float32)
+    cone = recon.io.ConeScan(proj, recon.ConeBeam(angles, (2, 8), 1.0, sod=50.0, sdd=80.0))
+    for start, stop in ((350.0, 10.0), (30.0, 150.0), (0.0, 720.0)):
+        a, b = flat.select_angles(math.radians(start), math.radians(stop)), \
+            cone.select_angles(math.radians(start), math.radians(stop))
+        np.testing.assert_array_equal(b.geometry.angles, a.geometry.angles)
+        np.testing.assert_allclose(np.rad2deg(b.geometry.angles) % 360 / 2, b.projections[:, 0, 0], atol=1e-9)
+    with pytest.raises(ValueError, match="no view lies on the arc"):
+        cone.select_angles(math.radians(0.5), math.radians(1.5))
+
+
 def test_bin_detector_keeps_the_geometry_exact():
     scan = _scan(8, 560)
     binned = scan.bin_detector(3)  # 560 = 3·186 + 2
