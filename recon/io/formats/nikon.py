@@ -150,13 +150,15 @@ def _bin(image: np.ndarray, b: int) -> np.ndarray:
     return image[:rows, :cols].reshape(rows // b, b, cols // b, b).mean(axis=(1, 3))
 
 
-def _geometry(path: Path, s: dict[str, str], angles_deg: np.ndarray, binning: int, info: dict) -> ConeBeam:
+def _geometry(path: Path, s: dict[str, str], angles_deg: np.ndarray, shape: tuple[int, int], binning: int,
+              info: dict) -> ConeBeam:
+    """The scan of the settings ``s``: detector ``shape`` (rows, cols) before ``binning``."""
     sod = _number(path, s, "SrcToObject", low=0.0, strict=True)
     sdd = _number(path, s, "SrcToDetector", low=0.0, strict=True)
     if sod >= sdd:
         raise fail(path, f"SrcToObject = {sod:g} mm is not less than SrcToDetector = {sdd:g} mm: the object must "
                          "lie between the source and the detector")
-    cols, rows = _count(path, s, "DetectorPixelsX", MAX_PIXELS), _count(path, s, "DetectorPixelsY", MAX_PIXELS)
+    rows, cols = shape
     du = _number(path, s, "DetectorPixelSizeX", low=0.0, strict=True)
     dv = _number(path, s, "DetectorPixelSizeY", low=0.0, strict=True)
     top = _number(path, s, "CentreOfRotationTop", 0.0)
@@ -222,7 +224,7 @@ def read_nikon(path: PathLike, geometry: Any = None, *, binning: int = 1, every:
     white = _number(p, s, "WhiteLevel", low=0.0, strict=True)
     info: dict[str, Any] = {"xtekct": str(p), "i0": white, "angles_from": source, "binning": b, "every": step,
                             "file_shape": (n, rows, cols), "axes": "views,rows,det (one TIFF per view)"}
-    g = _geometry(p, s, angles[::step], b, info)
+    g = _geometry(p, s, angles[::step], (rows, cols), b, info)
     files = _projection_files(p, s, n)[::step]
     check_memory(float(len(files)) * (rows // b) * (cols // b) * 4 * 4 + float(rows) * cols * 8,
                  f"{p}: reading {len(files)} projections of {rows // b} × {cols // b}")
