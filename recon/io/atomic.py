@@ -31,9 +31,10 @@ PathLike = Union[str, os.PathLike]
 
 def check_writable(path: PathLike, force: bool = False) -> Path:
     """Raise ``FileExistsError`` if ``path`` exists and ``force`` is false, and ``ValueError`` — even with
-    ``force`` — if it is anything but a regular file (a folder, a device such as ``/dev/null``, a FIFO) or a symbolic link to nothing:
-    recon only ever replaces regular files. Returns ``path`` as a ``Path``."""
+    ``force`` — if it is anything but a regular file (a folder, a device such as ``/dev/null``, a FIFO), a symbolic
+    link to nothing, or lies below a file: recon only ever replaces regular files. Returns ``path`` as a ``Path``."""
     path = Path(path)
+    _check_folder(path)
     if os.path.islink(path) and not path.exists():
         raise ValueError(f"{path} is a symbolic link to a missing file ({os.readlink(path)}): remove it or "
                               "choose another output")
@@ -43,6 +44,16 @@ def check_writable(path: PathLike, force: bool = False) -> Path:
     if path.exists() and not force:
         raise FileExistsError(f"{path} already exists; overwrite it only with force")
     return path
+
+
+def _check_folder(path: Path) -> None:
+    """``ValueError`` when the nearest existing folder above ``path`` is a file (``--out scan.nxs/x.tif``, or an
+    output folder that is an existing file): nothing could be written there."""
+    for parent in path.parents:
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                raise ValueError(f"cannot write {path}: {parent} is a file, not a folder")
+            return
 
 
 def output_name(stem: str) -> str:

@@ -98,6 +98,18 @@ def test_only_regular_files_are_replaced(tmp_path):
     assert fifo.is_fifo()
 
 
+def test_an_output_below_a_file_is_named(tmp_path, capsys):
+    data = _scan(tmp_path / "d")
+    for out in (data / "rec.tif", data / "sub" / "rec.tif"):
+        with pytest.raises(ValueError, match=f"{data} is a file, not a folder"):
+            check_writable(out, force=True)
+    other = tmp_path / "d" / "notes.nxs"  # a file whose suffix is not refused as such: taken as a folder --out
+    other.write_bytes(b"kept")
+    assert main(["reconstruct", str(data), "--out", str(other), "--force"]) == 2
+    assert f"{other} is a file, not a folder" in capsys.readouterr().err
+    assert other.read_bytes() == b"kept"
+
+
 def test_a_full_disk_is_named_and_nothing_is_left(tmp_path):
     from recon.io.atomic import atomic_output
 
