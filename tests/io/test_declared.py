@@ -60,3 +60,25 @@ def test_a_read_larger_than_memory_is_refused_from_the_header(monkeypatch):
     with pytest.raises(Exception, match=r"declared shape \(100, 2000, 1000\) needs 2.98 GiB of memory, 1 GiB"):
         check_declared("x.tif", ((100, 2000, 1000), 2), geometry, lambda ndim: ("views", "rows", "det"))
     check_declared("x.tif", ((100, 20, 1000), 2), geometry, lambda ndim: ("views", "rows", "det"))
+
+
+def test_what_tifffile_logs_becomes_one_warning_or_part_of_the_error(tmp_path, capsys):
+    """tifffile logs (rather than raises) on some damaged files: never a stray stderr line; a warning naming the
+    file where the read succeeds anyway, nothing extra where it fails (the error says it)."""
+    import logging
+    import warnings
+
+    from recon.io.formats.common import reading
+    from recon.io.plausibility import ScanWarning
+
+    with pytest.warns(ScanWarning, match=r"x\.tif: the TIFF file looks damaged \(read anyway\): invalid page offset 7"):
+        with reading(tmp_path / "x.tif", "TIFF file"):
+            logging.getLogger("tifffile").warning("invalid page offset 7")
+            logging.getLogger("tifffile").warning("invalid page offset 7")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ScanFormatError, match="cannot read TIFF file: ValueError: truncated"):
+            with reading(tmp_path / "x.tif", "TIFF file"):
+                logging.getLogger("tifffile").warning("invalid page offset 7")
+                raise ValueError("truncated")
+    assert capsys.readouterr().err == ""

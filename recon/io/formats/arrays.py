@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import glob as globmod
-import logging
 import math
 import os
 import re
@@ -81,31 +80,14 @@ def _tiff_files(spec: PathLike) -> list[Path]:
     return sorted(files, key=_natural_key)
 
 
-class _Messages(logging.Handler):
-    """Collects tifffile's log messages (it logs, rather than raises, on some corrupt files)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 def _read_tiff(file: Path) -> np.ndarray:
     """All pages of one TIFF file; corrupt or empty files raise ScanFormatError with tifffile's complaint."""
     import tifffile
 
-    logger, handler = logging.getLogger("tifffile"), _Messages()
-    logger.addHandler(handler)
-    try:
-        with reading(file, "TIFF file"):
-            image = np.asarray(tifffile.imread(file))
-    finally:
-        logger.removeHandler(handler)
-    if image.size == 0 or image.ndim < 2:
-        why = "; ".join(handler.messages) or "no image data"
-        raise fail(file, f"cannot read TIFF file: {why}")
+    with reading(file, "TIFF file") as messages:
+        image = np.asarray(tifffile.imread(file))
+        if image.size == 0 or image.ndim < 2:
+            raise fail(file, f"cannot read TIFF file: {'; '.join(messages) or 'no image data'}")
     return image
 
 

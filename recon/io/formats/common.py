@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Union
 
@@ -18,7 +20,7 @@ import numpy as np
 from ..._checks import one_line
 from ...geometry import ConeGeometry, Geometry, ParallelBeam
 from ..config import geometry_from_table, load_toml
-from ..plausibility import announce, geometry_problems, value_problems
+from ..plausibility import ScanWarning, announce, geometry_problems, value_problems
 from ..preprocess import log_transform, normalize
 from ..scan import Scan, ScanFormatError
 
@@ -40,11 +42,29 @@ def fail(path: PathLike, message: str) -> ScanFormatError:
     return ScanFormatError(f"{path}: " + " ".join(message.split()))
 
 
+class _LibraryMessages(logging.Handler):
+    """Collects what a reading library logs instead of raising (tifffile, on some corrupt files)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = " ".join(record.getMessage().split())
+        if message not in self.messages:
+            self.messages.append(message)
+
+
 @contextlib.contextmanager
-def reading(path: PathLike, what: str) -> Iterator[None]:
-    """Turn any library exception raised while reading into one ScanFormatError line naming the file."""
+def reading(path: PathLike, what: str) -> Iterator[list[str]]:
+    """Turn any library exception raised while reading into one ScanFormatError line naming the file. What
+    tifffile logs meanwhile is collected (the list yielded, which a caller may use in its own error) instead of
+    reaching stderr as stray lines; where the read succeeds anyway, it becomes one :class:`ScanWarning` (the file
+    is damaged)."""
+    logger, handler = logging.getLogger("tifffile"), _LibraryMessages()
+    logger.addHandler(handler)
     try:
-        yield
+        yield handler.messages
     except ScanFormatError:
         raise
     except MemoryError as err:  # a size declared by the file that this machine cannot hold
@@ -52,6 +72,10 @@ def reading(path: PathLike, what: str) -> Iterator[None]:
                          f"({one_line(err)})") from None
     except Exception as err:  # h5py, scipy.io, tifffile and numpy raise many different types
         raise fail(path, f"cannot read {what}: {one_line(err)}") from err
+    finally:
+        logger.removeHandler(handler)
+    if handler.messages:
+        warnings.warn(f"{path}: the {what} looks damaged (read anyway): {'; '.join(handler.messages)}", ScanWarning)
 
 
 @contextlib.contextmanager
