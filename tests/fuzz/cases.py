@@ -21,6 +21,7 @@ import numpy as np
 
 from .corruptions import Corruption, applicable
 from .layouts import LAYOUTS, pristine, write_scene
+from .outputs import OutTarget
 
 __all__ = ["Case", "COMMANDS", "round_seeds", "build_case", "generate", "long_mode"]
 
@@ -35,7 +36,8 @@ class Case:
     ``file`` / ``geometry`` are the FILE and ``--geometry`` arguments (also what ``recon.io.read_scan`` is
     called with to check a silent success), ``out`` the reconstruction TIFF, ``few_values`` whether the
     corruption may legitimately change only a few stored values, ``subprocess`` whether the case must run in
-    an address-space-limited ``python -m recon`` (memory bombs), ``detail`` what the byte/path step did."""
+    an address-space-limited ``python -m recon`` (memory bombs), ``detail`` what the byte/path step did,
+    ``target`` a hostile ``--out`` (the ``outputs`` category; None: ``out`` in a fresh folder)."""
 
     layout: str
     corruption: str
@@ -50,6 +52,12 @@ class Case:
     few_values: bool
     subprocess: bool
     detail: str = ""
+    target: Optional[OutTarget] = None
+
+    @property
+    def out_target(self) -> OutTarget:
+        """Where ``reconstruct`` writes, with its extra arguments."""
+        return self.target if self.target is not None else OutTarget(self.out)
 
     @property
     def label(self) -> str:
@@ -58,11 +66,13 @@ class Case:
         return f"{self.layout}/{self.corruption}{variant}@{self.round}"
 
     def argv(self, command: str) -> list[str]:
-        """The command line after ``recon``: ``info FILE`` or ``reconstruct FILE --out OUT --method fbp``."""
+        """The command line after ``recon``: ``info FILE`` or ``reconstruct FILE --out OUT --method fbp``
+        (and the target's extra arguments)."""
         extra = ["--geometry", str(self.geometry)] if self.geometry is not None else []
         if command == "info":
             return ["info", str(self.file)] + extra
-        return ["reconstruct", str(self.file), "--out", str(self.out), "--method", "fbp"] + extra
+        target = self.out_target
+        return ["reconstruct", str(self.file), "--out", str(target.out), "--method", "fbp"] + extra + list(target.extra)
 
     @property
     def info_argv(self) -> list[str]:
@@ -105,8 +115,11 @@ def build_case(root: Path, layout: str, corruption: Corruption, index: int, roun
     detail = corruption.post(written, scene, rng, variant) if corruption.post is not None else ""
     out = folder / "out" / "recon.tif"
     out.parent.mkdir()
+    target = corruption.target(written, folder, variant) if corruption.target is not None else None
+    if target is not None:
+        out, detail = target.out, "; ".join(d for d in (detail, target.detail) if d)
     return Case(layout, corruption.name, corruption.category, variant, round_seed, seed, folder, written.file,
-                written.geometry, out, corruption.few_values, corruption.subprocess, detail or "")
+                written.geometry, out, corruption.few_values, corruption.subprocess, detail or "", target)
 
 
 def generate(root: Path, seed: int = 0, long: bool = False, layouts: Optional[list[str]] = None) -> list[Case]:

@@ -14,17 +14,21 @@ Passes:
 
 Failures: ``traceback`` (an exception escaped ``main``, a subprocess exited with another status or died,
 stderr holds lines that are neither the error line nor warnings), ``hang`` (no result within the time limit)
-and ``wrong`` (exit 0, no warning, result not correct). The pristine case itself must be ``correct``.
+and ``wrong`` (exit 0, no warning, result not correct — or, whatever the exit status, the run changed or
+removed a file it did not write or wrote outside ``--out``: :func:`tests.fuzz.outputs.breach`). The pristine
+case itself must be ``correct``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
 from .cases import Case
+from .outputs import breach, new_image
 
 __all__ = ["OUTCOMES", "PASSING", "Run", "Result", "Reference", "classify", "same_geometry"]
 
@@ -119,12 +123,12 @@ def _check_info(case: Case, ref: Reference, read: Callable) -> Optional[str]:
     return verdict
 
 
-def _check_reconstruct(case: Case, ref: Reference, read: Callable) -> Optional[str]:
+def _check_reconstruct(case: Case, ref: Reference, read: Callable, written: Optional[Path]) -> Optional[str]:
     import tifffile
 
-    if not case.out.is_file():
-        return f"exit 0 but no {case.out.name} was written"
-    image = np.asarray(tifffile.imread(case.out))
+    if written is None or not written.is_file():
+        return f"exit 0 but no {(written or case.out).name} was written"
+    image = np.asarray(tifffile.imread(written))
     if not np.all(np.isfinite(image)):
         return f"the image has {int(np.count_nonzero(~np.isfinite(image)))} NaN/Inf pixels"
     if image.shape == ref.image.shape and np.all(_close(image, ref.image)):
@@ -153,10 +157,15 @@ def _stderr_lines(stderr: str, command: str) -> tuple[list[str], list[str], list
     return errors, warns, other
 
 
-def classify(case: Case, command: str, run: Run, ref: Optional[Reference], read: Callable) -> tuple[str, str]:
-    """(outcome, message) of ``run``; ``read(case)`` reads the case's scan in-process (for the checks)."""
+def classify(case: Case, command: str, run: Run, ref: Optional[Reference], read: Callable,
+             before: Optional[dict] = None, after: Optional[dict] = None) -> tuple[str, str]:
+    """(outcome, message) of ``run``; ``read(case)`` reads the case's scan in-process (for the checks);
+    ``before``/``after``: snapshots of the case folder around the run (:func:`tests.fuzz.outputs.snapshot`)."""
     if run.hang:
         return "hang", f"no result after {run.seconds:.0f} s"
+    broken = None if before is None else breach(before, after, case.out_target)
+    if broken is not None:
+        return "wrong", f"{command} {broken}"
     if run.exception is not None:
         return "traceback", run.exception
     errors, warns, other = _stderr_lines(run.stderr, command)
@@ -173,8 +182,10 @@ def classify(case: Case, command: str, run: Run, ref: Optional[Reference], read:
         return "wrong", "exit 0 without a warning (a memory-bomb case: the result is not checked in-process)"
     if ref is None or ref.problem:
         return "wrong", f"exit 0 without a warning, and no pristine reference to compare with: {ref and ref.problem}"
+    written = case.out if before is None else new_image(before, after, case.out_target)
     try:
-        verdict = (_check_info if command == "info" else _check_reconstruct)(case, ref, read)
+        verdict = (_check_info(case, ref, read) if command == "info" else
+                   _check_reconstruct(case, ref, read, written))
     except Exception as err:  # the in-process check could not read what the command accepted
         verdict = f"the command succeeded but the check's read failed: {type(err).__name__}: {err}"
     return ("correct", "") if verdict is None else ("wrong", verdict)

@@ -3,11 +3,13 @@
 (implausible line integrals or raw counts, broken flat/dark references), ``angles``, ``geometry`` (absurd
 sidecar or HTC geometry, missing keys), ``memory`` (sizes that would need tens of GB: run in a subprocess
 with an address-space limit), ``hdf5`` (the main dataset stored in, linked to or mapped from another file —
-refused — or mapped from the same file — read), ``path`` (odd file names, a directory or a symlink loop instead of a file) and
-``pristine`` (nothing changed).
+refused — or mapped from the same file — read), ``path`` (odd file names, a directory or a symlink loop instead of a file),
+``outputs`` (hostile ``--out`` targets: an input, a link, a FIFO, an existing file, a name escaping the folder; see
+:mod:`tests.fuzz.outputs`) and ``pristine`` (nothing changed).
 
 Each :class:`Corruption` edits the :class:`~tests.fuzz.layouts.Scene` before it is written (``edit``) and/or
-the written files (``post``); ``variants`` are run as separate cases, each with its own seed.
+the written files (``post``) and/or sets the ``--out`` target (``target``); ``variants`` are run as separate
+cases, each with its own seed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from . import bytelevel
 from .layouts import LAYOUTS, Layout, Scene, Written
+from .outputs import Target, target
 
 __all__ = ["Corruption", "CORRUPTIONS", "applicable"]
 
@@ -41,6 +44,7 @@ class Corruption:
     variants: tuple = (None,)
     few_values: bool = False
     subprocess: bool = False
+    target: Optional[Target] = None
 
 
 def _all(lay: Layout) -> bool:
@@ -188,10 +192,13 @@ def _drop_angles(s: Scene, lay: Layout, rng, variant) -> None:
         s.drop.add("angles")
 
 
+_REACH = ("plain", "dotdot", "alias")  # how an --out that is an input is reached
+
+
 # ---- paths -----------------------------------------------------------------------------------------------
 
 _STEMS = {"spaces_dollar": "scan with  spaces $x$ ${HOME}", "unicode": "scän_測定_μ",
-          "nonutf8": os.fsdecode(b"scan_\xff\xfe")}
+          "nonutf8": os.fsdecode(b"scan_\xff\xfe"), "dots": ".."}
 
 
 def _rename(kind: str) -> Edit:
@@ -423,6 +430,18 @@ CORRUPTIONS: list[Corruption] = [
     _C("path_is_directory", "path", _all, post=_replace_by_dir("file")),
     _C("path_symlink_loop", "path", _all, post=_symlink_loop),
     _C("sidecar_is_directory", "path", lambda lay: lay.sidecar == "geometry", post=_replace_by_dir("geometry")),
+    # hostile --out targets (every case is also checked to change no file it did not write)
+    _C("out_is_data", "outputs", _all, target=target("data"), variants=_REACH),
+    _C("out_is_sidecar", "outputs", _side, target=target("sidecar"), variants=_REACH),
+    _C("out_is_flat", "outputs", _only("tiff-raw"), target=target("flat"), variants=_REACH),
+    _C("out_is_input_folder", "outputs", _all, target=target("input_folder")),
+    _C("out_symlink_to_data", "outputs", _all, target=target("symlink_to_data")),
+    _C("out_dangling_symlink", "outputs", _all, target=target("dangling_symlink")),
+    _C("out_fifo", "outputs", _all, target=target("fifo")),
+    _C("out_exists_no_force", "outputs", _all, target=target("exists")),
+    _C("out_below_a_file", "outputs", _all, target=target("below_file")),
+    _C("out_folder_named_tif", "outputs", _all, target=target("folder_named_tif")),
+    _C("out_data_named_dots", "outputs", _all, _rename("dots"), target=target("dots")),
 ]
 
 

@@ -27,6 +27,7 @@ from typing import Iterator, Optional
 
 from .cases import COMMANDS, Case, generate, long_mode
 from .classify import Reference, Result, Run, classify
+from .outputs import snapshot
 from .report import Report
 
 __all__ = ["run_suite", "run_case", "run_inprocess", "run_subprocess", "main", "TIME_LIMIT_S"]
@@ -152,8 +153,8 @@ class Background:
 
     def __init__(self, limit: float = TIME_LIMIT_S) -> None:
         self.queue: list[tuple[Case, str]] = []
-        self.running: Optional[tuple[Case, str, subprocess.Popen, float, Path]] = None
-        self.done: list[tuple[Case, str, Run]] = []
+        self.running: Optional[tuple[Case, str, subprocess.Popen, float, Path, dict]] = None
+        self.done: list[tuple[Case, str, Run, dict, dict]] = []
         self.timeout = limit + SUBPROCESS_STARTUP_S
 
     def submit(self, case: Case, command: str) -> None:
@@ -163,7 +164,7 @@ class Background:
     def pump(self) -> None:
         """Collect a finished (or overdue) run and start the next one."""
         if self.running is not None:
-            case, command, proc, start, log = self.running
+            case, command, proc, start, log, before = self.running
             overdue = time.perf_counter() - start > self.timeout
             if proc.poll() is None and not overdue:
                 return
@@ -171,19 +172,20 @@ class Background:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             stderr = log.read_text(encoding="utf-8", errors="backslashreplace")
-            self.done.append((case, command, Run(None if overdue else proc.returncode, stderr, hang=overdue,
-                                                 seconds=time.perf_counter() - start)))
+            run = Run(None if overdue else proc.returncode, stderr, hang=overdue, seconds=time.perf_counter() - start)
+            self.done.append((case, command, run, before, snapshot(case.folder)))
             self.running = None
         if self.queue:
             case, command = self.queue.pop(0)
             log = case.folder / f"{command}.stderr"
+            before = snapshot(case.folder)
             with open(log, "wb") as stderr:
                 proc = subprocess.Popen([sys.executable, "-m", "recon"] + case.argv(command), cwd=case.folder,
                                         stdout=subprocess.DEVNULL, stderr=stderr, env=_env(),
                                         preexec_fn=_rlimit(address_space_limit()), start_new_session=True)
-            self.running = (case, command, proc, time.perf_counter(), log)
+            self.running = (case, command, proc, time.perf_counter(), log, before)
 
-    def wait(self) -> list[tuple[Case, str, Run]]:
+    def wait(self) -> list[tuple[Case, str, Run, dict, dict]]:
         while self.queue or self.running is not None:
             time.sleep(0.05)
             self.pump()
@@ -229,16 +231,22 @@ def build_reference(case: Case) -> Reference:
     return ref
 
 
-def _result(case: Case, command: str, run: Run, ref: Optional[Reference]) -> Result:
-    outcome, message = classify(case, command, run, ref, read_case)
+def _result(case: Case, command: str, run: Run, ref: Optional[Reference], before: Optional[dict] = None,
+            after: Optional[dict] = None) -> Result:
+    outcome, message = classify(case, command, run, ref, read_case, before, after)
     if case.corruption == "pristine" and outcome != "correct":
         outcome, message = "wrong", f"the pristine file must give a correct result, got {outcome}: {message}"
     return Result(case, command, outcome, message, run.seconds)
 
 
 def run_case(case: Case, ref: Optional[Reference]) -> list[Result]:
-    """Both commands of an in-process case, classified."""
-    return [_result(case, command, run_inprocess(case.argv(command)), ref) for command in COMMANDS]
+    """Both commands of an in-process case, classified (with what each changed in the case's folder)."""
+    results = []
+    for command in COMMANDS:
+        before = snapshot(case.folder)
+        run = run_inprocess(case.argv(command))
+        results.append(_result(case, command, run, ref, before, snapshot(case.folder)))
+    return results
 
 
 def run_suite(root: Path, seed: int = 0, long: bool = False, progress: bool = False) -> Report:
@@ -261,8 +269,8 @@ def run_suite(root: Path, seed: int = 0, long: bool = False, progress: bool = Fa
         background.pump()
         if progress and k % 50 == 0:
             print(f"  … {k} in-process cases, {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    for case, command, run in background.wait():
-        results.append(_result(case, command, run, refs.get((case.round, case.layout))))
+    for case, command, run, before, after in background.wait():
+        results.append(_result(case, command, run, refs.get((case.round, case.layout)), before, after))
     return Report(cases, results, time.perf_counter() - start, seed, long)
 
 

@@ -77,3 +77,36 @@ def test_silent_success_is_checked_against_the_pristine_scan(tmp_path):
     assert classify(_case(tmp_path), "info", Run(0), ref, shifted)[0] == "wrong"
     assert classify(_case(tmp_path, subprocess=True), "info", Run(0), ref, same)[0] == "wrong"
     assert classify(_case(tmp_path), "reconstruct", Run(0), ref, same)[0] == "wrong"  # no TIFF written
+
+
+def test_a_run_that_touches_what_it_did_not_write_is_wrong(tmp_path):
+    from .outputs import OutTarget, breach, snapshot
+
+    (tmp_path / "out").mkdir()
+    data = tmp_path / "sino.npy"
+    data.write_bytes(b"data")
+    link = tmp_path / "out" / "recon.tif"
+    link.symlink_to(data)
+    before = snapshot(tmp_path)
+    plain, dir_out = OutTarget(tmp_path / "out" / "recon.tif"), OutTarget(tmp_path / "out", is_dir=True)
+    assert breach(before, snapshot(tmp_path), plain) is None
+    (tmp_path / "out" / "recon.png").write_bytes(b"png")  # the preview beside --out, or anything in a folder --out
+    assert breach(before, snapshot(tmp_path), plain) is None
+    assert breach(before, snapshot(tmp_path), dir_out) is None
+    (tmp_path / "out" / ".recon.tif.1.x.tmp.tif").write_bytes(b"left over")
+    assert "written outside --out" in breach(before, snapshot(tmp_path), plain)
+    assert breach(before, snapshot(tmp_path), dir_out) is None
+    (tmp_path / "out" / ".recon.tif.1.x.tmp.tif").unlink()
+    link.unlink()
+    link.write_bytes(b"image")  # the symbolic link --out replaced by a file: allowed only where replaceable
+    assert "recon.tif was changed (link → file)" in breach(before, snapshot(tmp_path), plain)
+    assert breach(before, snapshot(tmp_path), OutTarget(link, replaceable=True)) is None
+    data.write_bytes(b"other")
+    assert "sino.npy was changed" in breach(before, snapshot(tmp_path), dir_out)
+    data.unlink()
+    assert "sino.npy was removed" in breach(before, snapshot(tmp_path), dir_out)
+    (tmp_path / "report.md").write_text("escaped")
+    data.write_bytes(b"data")
+    link.unlink()
+    link.symlink_to(data)
+    assert "report.md was written outside --out" in breach(before, snapshot(tmp_path), dir_out)
