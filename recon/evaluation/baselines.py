@@ -8,10 +8,11 @@ training data, not on the scan it is compared on.
   network, tuned on the network's training data.
 
 Both are cached beside the run (``tuned_baselines.json`` next to ``model.pt``), keyed by the model file's
-checksum, the training file (path, size, modification time) and what was searched, so ``recon compare`` on
+checksum, the training file's checksum and what was searched, so ``recon compare`` on
 many scans tunes once; a stale, unreadable or edited cache (each entry carries its checksum) is recomputed, an
-unwritable folder just not cached. The training file is found as recorded or beside the run; a missing one is
-named in a warning, and the baselines tuned on it are left out.
+unwritable folder just not cached. The training file is found by :mod:`recon.evaluation.training_data` (as
+recorded if its checksum matches, else by checksum nearby); a missing one is named in a warning and in the
+report, and the baselines tuned on it are left out.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from ..analytic.recipe import CUTOFFS, FBPRecipe, TunedRecipe, tune_recipe
 from ..analytic.tv import LAMBDAS, TV_ITERATIONS, TunedTV
 from ..geometry import view_indices
 from ..io.atomic import atomic_output
+from ..io.checksums import file_sha256
 from ..models import GeometryConversion, KnownOperatorModel, training_summary
 from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
 from .methods import tune_baselines
+from .training_data import find_training_file
 
 __all__ = ["training_baselines", "arc_training_baselines", "tv_training_baseline", "tv_arc_baseline",
            "conversion_windows", "stored_arc_recipes", "conversions", "convert_both", "CACHE_NAME"]
@@ -75,26 +78,6 @@ def stored_arc_recipes(models: Sequence[KnownOperatorModel]) -> dict[str, TunedR
     return found
 
 
-def _training_file(model: KnownOperatorModel) -> Optional[Path]:
-    """The run's simulated training file: as recorded (absolute since recon 0.2), else relative to the current
-    folder, the run folder or the folder above it (a run moved with its data). When the run records one that is
-    not found, a warning says that the baselines tuned on it are left out (once per model)."""
-    data = training_summary(model).get("data")
-    if not data:
-        return None
-    recorded, run = Path(data), Path(getattr(model, "path", None) or ".").parent
-    candidates = [recorded] if recorded.is_absolute() else [recorded, run / recorded, run.parent / recorded]
-    candidates += [run / recorded.name, run.parent / recorded.name]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    if not getattr(model, "_missing_data_said", False):
-        model._missing_data_said = True
-        warnings.warn(f"{getattr(model, 'path', 'the model')}: its training data {data} is not found (as recorded, "
-                      "beside the run or above it): the baselines tuned on it are left out")
-    return None
-
-
 def _entry_sha256(key: Any, baselines: Any) -> str:
     """The checksum of a cache entry (its key and tuned values, canonical JSON): an edited entry is not used."""
     return hashlib.sha256(json.dumps([key, baselines], sort_keys=True).encode()).hexdigest()
@@ -106,12 +89,10 @@ def _cached(model: KnownOperatorModel, what: dict[str, Any], compute: Callable[[
     model file, data and search; ``decode`` reads a stored entry back (default: a :class:`TunedRecipe`)."""
     decode = decode or _tuned_from_dict
     path = getattr(model, "path", None)
-    data = _training_file(model)
+    data = find_training_file(model)
     if path is None or data is None:
         return compute()
-    stat = data.stat()
-    key = {**what, "model_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(), "data": str(data.resolve()),
-           "data_size": stat.st_size, "data_mtime_ns": stat.st_mtime_ns, "windows": list(WINDOWS),
+    key = {**what, "model_sha256": file_sha256(path), "data_sha256": file_sha256(data), "windows": list(WINDOWS),
            "cutoffs": list(CUTOFFS), "samples": TUNING_SAMPLES, "recon_version": __version__}
     cache = Path(path).parent / CACHE_NAME
     entries: dict[str, Any] = {}
@@ -166,7 +147,7 @@ def arc_training_baselines(model: KnownOperatorModel, ids: Sequence[str], arc_de
     model, whichever one its training tuned. ``arc_deg``: tune on the training scans cut to that arc from 0°
     instead of the model's own views (a model of many arcs, for each arc it serves)."""
     ids = [i for i in ids if i in ("limited_angle_fbp", "view_completion_fbp")]
-    data = _training_file(model)
+    data = find_training_file(model)
     if model.output_kind != "image" or data is None or not ids:
         return {}
 
@@ -188,7 +169,7 @@ def tv_training_baseline(model: KnownOperatorModel, n_samples: int = TV_SAMPLES)
     """TV with λ tuned (:data:`recon.analytic.tv.LAMBDAS`, :data:`~recon.analytic.tv.TV_ITERATIONS` iterations,
     float32) on ``n_samples`` samples of an image model's simulated training data against its target, cached
     beside the run; ``None`` if the run recorded no readable file (or for conversion networks)."""
-    data = _training_file(model)
+    data = find_training_file(model)
     if model.output_kind != "image" or data is None:
         return None
 
@@ -210,7 +191,7 @@ def tv_arc_baseline(model: KnownOperatorModel, arc_deg: float, n_samples: int = 
     training scans cut to the arc from 0° (TV is equivariant under rotation: λ serves every start) against its
     training target, in the training data's geometry; cached beside the run per arc. ``None`` if the run
     recorded no readable file (or for conversion networks)."""
-    data = _training_file(model)
+    data = find_training_file(model)
     if model.output_kind != "image" or data is None:
         return None
 
@@ -233,7 +214,7 @@ def training_baselines(model: KnownOperatorModel, ids: Sequence[str], models: Se
     trained on; view-interpolation factors from ``models``), if the run recorded a file that is still readable;
     ``None`` otherwise (and for conversion networks)."""
     ids = [i for i in ids if i in ("fbp_tuned", "fbp_view_interpolated")]
-    data = _training_file(model)
+    data = find_training_file(model)
     if model.output_kind != "image" or data is None or not ids:
         return None
     models = list(models) or [model]
@@ -253,7 +234,7 @@ def conversion_windows(model: GeometryConversion) -> Optional[dict[str, TunedRec
     """Windows of the parallel FBP after interpolation rebinning (``"rebin_fbp"``) and after the conversion
     network (``"model"``), each tuned on up to :data:`TUNING_SAMPLES` samples of the network's simulated
     training data against their phantoms, if the run recorded a file that is still readable; else ``None``."""
-    data = _training_file(model)
+    data = find_training_file(model)
     if data is None:
         return None
 

@@ -48,6 +48,7 @@ from .methods import (Method, applicable_baselines, baseline_methods, method_ord
                       tune_baselines, tv_method)
 from .quality import otsu_threshold
 from .scores import REGIONS, check_region, scan_scores
+from .training_data import training_data_problem
 
 __all__ = ["Comparison", "tuned_on_training_data", "compare_scan"]
 
@@ -201,6 +202,10 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
     if tuple(ids) not in memo:
         memo[tuple(ids)] = tuned_on_training_data(models, g)
     tuned = memo[tuple(ids)]
+    left_out = [f"{getattr(m, 'path', None) or type(m).__name__}: {problem}" for m in models
+                if (problem := training_data_problem(m))]
+    if left_out:
+        context["baselines_left_out"] = "; ".join(left_out)
     oracle_ids = [i for i in ("fbp_tuned", "fbp_view_interpolated", "limited_angle_fbp")
                   if i in ids and (i == "fbp_tuned" or i not in tuned)]
     oracle = tune_baselines(oracle_ids, x[None], torch.from_numpy(reference)[None], g, models)

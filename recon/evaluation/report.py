@@ -92,6 +92,8 @@ def format_report(scores: dict[str, dict[str, float]], labels: dict[str, str], c
              f"Reference: {context.get('reference', 'given file')}. "
              f"Segmentation: {context.get('segmentation', 'given file')}. PSNR/SSIM/RMSE {REGIONS[region]}; PSNR "
              "data range: max − min of the reference there.", "", *_scan_table(scores, labels, region)]
+    if context.get("baselines_left_out"):
+        lines += ["", f"Left out — the baselines tuned on a model's training data: {context['baselines_left_out']}."]
     lines += ["", "![comparison](comparison.png)", "", "![profile](profile.png)", ""]
     return "\n".join(lines)
 

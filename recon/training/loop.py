@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from .._checks import integer, one_line, torch_device
 from ..io.atomic import atomic_output
+from ..io.checksums import file_sha256
 from ..io.locks import LOCK_NAME, folder_lock
 from ..models import KnownOperatorModel, build_model, fit_filter, mean_squared_error, save_model, tune_start
 from ..models.serialization import load_refusal, record_checksum, record_intact, state_checksum
@@ -298,8 +299,10 @@ def _save_checkpoint(run: _Run, epoch: int) -> None:
 
 def _summary(run: _Run, seconds: float) -> dict[str, Any]:
     cfg, model = run.cfg, run.model
+    data = Path(run.data.path).resolve()
     summary: dict[str, Any] = {
-        "model": type(model).__name__, "learn": list(model.learn), "data": str(Path(run.data.path).resolve()),
+        "model": type(model).__name__, "learn": list(model.learn), "data": str(data),
+        "data_file_sha256": file_sha256(data), "data_bytes": data.stat().st_size,  # found again by checksum
         "target": cfg.target,
         "views": None if cfg.data.get("views") is None else int(cfg.data["views"]),
         "angles": cfg.data.get("angles"), "arcs": cfg.data.get("arcs"), "n_train": len(run.train_idx), "n_val": len(run.val_idx), "seed": run.seed,
