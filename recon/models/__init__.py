@@ -6,7 +6,8 @@
 * :class:`FanToParallel`, :class:`ParallelToFan` — geometry conversion ``p_t = A_t · B_w,s · K · (W ⊙ p_s)``.
 * :class:`LearnedGradientDescent`, :class:`LearnedPrimalDual` — unrolled networks: iterations of an iterative
   reconstruction around the exact ``A`` and ``Aᵀ`` with small learned CNN updates, from the analytic start;
-  one arc model serves every arc length in its range at any start.
+  one arc model serves every arc length in its range at any start; :class:`LearnedGradientDescentCG` adds
+  conjugate-gradient data-consistency steps after every learned update (MoDL).
 * :class:`LearnedFDK` — Würfl's FDK network for cone-beam volumes: redundancy weights (and filter) learned from
   Parker's start, cosine weights, ramp and backprojection fixed.
 * :func:`fit_filter` — the least-squares optimal shared filter (fit mode, and the check that training
@@ -20,6 +21,7 @@ from .base import LEARNABLE_PARTS, KnownOperatorModel
 from .conversion import FanToParallel, GeometryConversion, ParallelToFan
 from .learned_fbp import LearnedFBP, tune_start
 from .learned_fdk import LearnedFDK
+from .modl import LearnedGradientDescentCG
 from .lstsq import FilterFit, fit_filter, mean_squared_error
 from .parameters import LearnableFilter, LearnableWeights, hat_basis
 from .registry import MODELS, build_model, model_class
@@ -31,4 +33,5 @@ __all__ = ["KnownOperatorModel", "LEARNABLE_PARTS", "LearnedFBP", "tune_start", 
            "ViewCirculantFilter", "GeometryConversion", "FanToParallel", "ParallelToFan", "FilterFit", "fit_filter",
            "mean_squared_error", "LearnableFilter", "LearnableWeights", "hat_basis", "MODELS", "model_class",
            "build_model", "save_model", "load_model", "training_summary", "apply_model", "match_model_views",
-           "UnrolledNetwork", "LearnedGradientDescent", "LearnedPrimalDual", "LearnedFDK"]
+           "UnrolledNetwork", "LearnedGradientDescent", "LearnedPrimalDual", "LearnedGradientDescentCG",
+           "LearnedFDK"]

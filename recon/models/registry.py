@@ -12,6 +12,7 @@ from .base import KnownOperatorModel
 from .conversion import FanToParallel, GeometryConversion, ParallelToFan
 from .learned_fbp import LearnedFBP
 from .learned_fdk import LearnedFDK
+from .modl import LearnedGradientDescentCG
 from .unrolled import LearnedGradientDescent, LearnedPrimalDual, UnrolledNetwork
 from .view_upsampled import ViewUpsampledFBP
 
@@ -22,17 +23,19 @@ MODELS: dict[str, type[KnownOperatorModel]] = {
     "learned_fbp": LearnedFBP, "view_upsampled_fbp": ViewUpsampledFBP, "fan_to_parallel": FanToParallel,
     "parallel_to_fan": ParallelToFan, "geometry_conversion": GeometryConversion,
     "learned_gradient_descent": LearnedGradientDescent, "learned_primal_dual": LearnedPrimalDual,
+    "learned_gradient_descent_cg": LearnedGradientDescentCG,
     "learned_fdk": LearnedFDK}  # type: ignore[dict-item]  (LearnedFDK: the same interface, on volumes)
 
 # [model] keys that belong to other kinds of model
-_UNROLLED = ("iterations", "channels", "memory", "mu_scale", "dilations", "coarse")
+_UNROLLED = ("iterations", "channels", "memory", "mu_scale", "dilations", "coarse", "cg_steps")
+_NOT_UNROLLED = ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis", "complete_views", "view_knots",
+                 "det_knots", "det_max")
 _MISPLACED = {"learned_fbp": ("grid_pixel", "grid_size", "factor", "view_knots", "det_knots", "det_max", *_UNROLLED),
               "view_upsampled_fbp": ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis",
                                      "complete_views", *_UNROLLED),
-              "learned_gradient_descent": ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis",
-                                           "complete_views", "view_knots", "det_knots", "det_max", "memory"),
-              "learned_primal_dual": ("grid_pixel", "grid_size", "learn", "filter_basis", "weight_basis",
-                                      "complete_views", "view_knots", "det_knots", "det_max")}
+              "learned_gradient_descent": (*_NOT_UNROLLED, "memory", "cg_steps"),
+              "learned_gradient_descent_cg": (*_NOT_UNROLLED, "memory"),
+              "learned_primal_dual": (*_NOT_UNROLLED, "cg_steps")}
 _CONVERSION_MISPLACED = ("positivity", "complete_views", *_UNROLLED)
 
 
