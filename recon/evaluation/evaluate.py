@@ -42,6 +42,7 @@ from ..models import GeometryConversion, KnownOperatorModel, LearnedFDK, load_mo
 from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
 from .baselines import TV_SAMPLES, conversions
 from .evaluate_cone import evaluate_cone
+from .leakage import warn_overlap
 from .methods import Method, applicable_baselines, baseline_methods, model_method, tune_baselines, tv_method
 from .report import evaluation_figure, format_table
 from .scores import REGIONS, SSIM_KEYS, check_region, image_scores, relative_l2
@@ -147,6 +148,7 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
     if out_dir is not None:
         for name in OUTPUTS:
             check_writable(out_dir / name, force)
+    overlap = warn_overlap(model, Path(data_path))  # test phantoms that are training phantoms: said, and reported
     if isinstance(model, LearnedFDK):  # cone beam: volumes (recon.evaluation.evaluate_cone)
         if tv:
             raise ValueError("--tv compares 2-D models; a cone-beam model faces FDK (Ram-Lak and tuned)")
@@ -161,7 +163,7 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
               "n_test": int(truth.shape[0]), "region": REGIONS[region], "region_id": region,
               "psnr_data_range": f"max - min of each ground-truth image {REGIONS[region]}",
               "ssim_conventions": SSIM_KEYS,
-              "methods": methods, "results": results}
+              "methods": methods, "results": results, "training_overlap": overlap}
     labels = {i: m["label"] for i, m in methods.items()}
     table = format_table(results, labels, region)
     if out_dir is not None:  # the three files as one set, the markdown report last
@@ -172,6 +174,6 @@ def evaluate(model_path: PathLike, data_path: PathLike, out: Optional[PathLike] 
                 f"# Evaluation of {model_path} on {data_path}\n\n{n_tune} samples tune the analytic "
                 f"filters, {truth.shape[0]} are scored against `{target}` (what the model was trained "
                 f"for). PSNR/SSIM/RMSE {REGIONS[region]}; PSNR data range: max − min of each ground-truth "
-                f"image there.\n\n{table}\n")
+                f"image there.\n\n{table}\n" + (f"\n**Not held out**: {overlap['text']}.\n" if overlap else ""))
     report["table"] = table
     return report

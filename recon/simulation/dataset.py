@@ -157,6 +157,25 @@ class SimulatedDataset(torch.utils.data.Dataset):
         j = int(self.indices[i])
         return tuple(torch.from_numpy(np.asarray(f[k][j], dtype=np.float32)) for k in self.keys)
 
+    def sample_digests(self, key: str = "images", chunk: int = 64) -> list[str]:
+        """The SHA-256 of every sample of dataset ``key`` (its stored bytes), in the order of :attr:`indices`:
+        two files share a sample where a digest repeats (``"images"``: the same phantom). Reads ``chunk``
+        samples at a time."""
+        import hashlib
+
+        f = self._handle()
+        if key not in f:
+            raise ValueError(f"{self.path}: no dataset {key!r}")
+        digests = {}
+        wanted = np.unique(self.indices)
+        with _corruption(self.path):
+            for start in range(0, wanted.size, chunk):
+                part = wanted[start:start + chunk]
+                block = np.asarray(f[key][part.tolist()])  # h5py: increasing indices
+                digests.update((int(j), hashlib.sha256(np.ascontiguousarray(b).tobytes()).hexdigest())
+                               for j, b in zip(part, block))
+        return [digests[int(j)] for j in self.indices]
+
     def close(self) -> None:
         """Close this process's file handle (it reopens on the next access)."""
         if self._file is not None and self._pid == os.getpid():

@@ -60,10 +60,15 @@ def test_evaluate_compares_with_ram_lak_and_a_tuned_window(dataset, tmp_path, ca
     capsys.readouterr()
     assert main(["evaluate", "--model", str(run / "model.pt"), "--data", str(dataset), "--out",
                  str(tmp_path / "eval"), "--tv"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    # scored on its own training file: said loudly, and written into the report
+    assert "is the model's training file: 30 of 30 test samples are training samples" in captured.err
+    assert "**Not held out**" in (tmp_path / "eval" / "evaluation.md").read_text()
     assert "FBP ram-lak" in out and "FBP tuned" in out and "learned LearnedFBP (filter)" in out
     assert "views interpolated ×4" in out  # 24 views over 360°: view-interpolated FBP is a baseline too
     report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert report["training_overlap"]["n"] == 30 and report["training_overlap"]["same_file"]
     results = report["results"]
     assert set(results) == {"fbp_ram_lak", "fbp_tuned", "fbp_view_interpolated", "tv", "model_1"} == set(
         report["methods"])
@@ -129,3 +134,24 @@ def test_evaluate_scores_an_arc_model_against_the_tuned_limited_angle_baseline(d
         assert r["psnr"] != results[method_id]["psnr"] and r["rmse"] != results[method_id]["rmse"]
         assert r["edge_rise_mm"] == results[method_id]["edge_rise_mm"]
 
+
+
+def test_test_phantoms_that_are_training_phantoms_are_found(dataset, tmp_path):
+    """The same config and seed give the same phantoms (a larger file shares its first samples); another seed
+    none. Found by the phantoms' checksums, whatever the file is called."""
+    from recon.evaluation.leakage import training_overlap
+    from recon.models import load_model
+    from recon.simulation.simulate import simulate_to_file
+
+    from ..helpers import SIMULATION, TARGET
+
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(train_config(tmp_path, 1)), "--data", str(dataset), "--out", str(run)]) == 0
+    model = load_model(run)
+    (tmp_path / "sim.toml").write_text(SIMULATION.format(n=33, target=TARGET))
+    larger = simulate_to_file(tmp_path / "sim.toml", tmp_path / "larger.h5", workers=1)
+    overlap = training_overlap(model, larger)
+    assert overlap["n"] == 30 and overlap["of"] == 33 and overlap["indices"] == list(range(30))
+    assert not overlap["same_file"]
+    other = simulate_to_file(tmp_path / "sim.toml", tmp_path / "other.h5", workers=1, seed=4)
+    assert training_overlap(model, other) is None
