@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import shlex
 import sys
@@ -27,10 +26,11 @@ from ..simulation.simulate import simulate_to_file
 from ..training.loop import train
 from ..evaluation.htc2022_report import format_benchmark
 from .benchmark import benchmark_htc2022, parse_models
-from .centring import calibrate_file, centre_choice, length_unit
+from .centring import calibrate_file, length_unit
 from .compare import compare_files
 from .demo import run_demo
-from .info import describe_scan
+from .describe import describe_file
+from .options import add_centre, add_det_spacing, add_region, add_view_selection, checked_region
 from .reconstruct import reconstruct_files
 
 
@@ -69,13 +69,15 @@ def _run_simulate(args: argparse.Namespace) -> None:
 # ---- info ----------------------------------------------------------------------------------------------------
 
 def _add_info(sub) -> None:
-    p = sub.add_parser("info", help="describe a scan file: shape, geometry, value range, raw counts or log")
-    p.add_argument("file", help="scan file (.mat, .h5/.hdf5/.nxs, .tif/.tiff, .npy)")
+    p = sub.add_parser("info", help="describe a file: a scan (shape, geometry, values, centre), a simulated dataset, "
+                                    "a model or run folder, a reference, a reconstruction or a JSON record")
+    p.add_argument("file", help="scan (.mat, .h5/.nxs, .tif, .npy, .xtekct), dataset, model.pt/run folder, "
+                                "reference, reconstruction TIFF or recon's .json records")
     p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files that carry no geometry")
 
 
 def _run_info(args: argparse.Namespace) -> None:
-    print(describe_scan(args.file, geometry=args.geometry))
+    print(describe_file(args.file, geometry=args.geometry))
 
 
 def _add_calibrate(sub) -> None:
@@ -120,19 +122,6 @@ def _run_train(args: argparse.Namespace) -> None:
 
 # ---- evaluate ------------------------------------------------------------------------------------------------
 
-def _add_region(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--region", default="fov", metavar="{" + ",".join(REGIONS) + "}",
-                   help="where PSNR, SSIM and RMSE are scored: fov = inside the field of view, the inscribed disc of "
-                        "the image grid (default); square = the whole square grid")
-
-
-def _region(args: argparse.Namespace) -> str:
-    """``--region``, checked before any work (one error line naming the flag, like every expected failure)."""
-    if args.region not in REGIONS:
-        raise ValueError(f"--region must be one of {', '.join(REGIONS)}, got {args.region!r}")
-    return args.region
-
-
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a trained model against Ram-Lak and tuned-window FBP "
                                         "(or interpolation rebinning) on a simulated test set")
@@ -144,12 +133,12 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--max-samples", type=int, default=None, help="use at most this many samples")
     p.add_argument("--tv", action="store_true", help="also TV-regularised reconstruction (Chambolle–Pock, λ tuned "
                                                       "on the tuning samples; slow: hundreds of projections an image)")
-    _add_region(p)
+    add_region(p)
     p.add_argument("--force", action="store_true", help="overwrite existing evaluation files")
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:
-    region = _region(args)
+    region = checked_region(args)
     report = evaluate(args.model, args.data, out=args.out, tune_fraction=args.tune_fraction,
                       max_samples=args.max_samples, force=args.force, tv=args.tv, region=region)
     print(f"{report['n_tune']} samples tuned the analytic filters; {report['n_test']} scored "
@@ -160,43 +149,6 @@ def _run_evaluate(args: argparse.Namespace) -> None:
 
 
 # ---- reconstruct ---------------------------------------------------------------------------------------------
-
-def _angle_range(text: str) -> tuple[float, float]:
-    """``START:STOP`` in degrees → radians."""
-    try:
-        start, stop = (float(v) for v in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected START:STOP in degrees, e.g. 0:90, got {text!r}") from None
-    if not (math.isfinite(start) and math.isfinite(stop)) or not 0.0 < stop - start <= 360.0:
-        raise argparse.ArgumentTypeError(f"START:STOP must be an arc of more than 0° and at most 360° (one turn), "
-                                         f"got {text!r}")
-    return math.radians(start), math.radians(stop)
-
-
-def _add_view_selection(p: argparse.ArgumentParser) -> None:
-    sel = p.add_mutually_exclusive_group()
-    sel.add_argument("--views", type=int, default=None, help="use this many evenly spaced views (sparse view)")
-    sel.add_argument("--angles", type=_angle_range, default=None, metavar="START:STOP",
-                     help="use the views on this arc, degrees (short scan / limited angle)")
-
-
-def _centre_arg(text: str):
-    try:
-        return centre_choice(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _add_centre(p: argparse.ArgumentParser) -> None:
-    centre = p.add_mutually_exclusive_group()
-    centre.add_argument("--center", type=_centre_arg, default=None, metavar="auto|keep|COLUMN",
-                        help="rotation centre: auto (estimated from the data), keep (the file's, unchecked) or a "
-                             "detector column (0-based); default: the file's, with a warning where the data put it "
-                             "more than half an element away")
-    centre.add_argument("--det-offset", type=float, default=None, metavar="LENGTH",
-                        help="detector offset (the geometry's det_offset: mm, or detector pixels for a scan that "
-                             "records no pixel size), instead of the file's")
-
 
 def _add_reconstruct(sub) -> None:
     p = sub.add_parser("reconstruct", help="reconstruct scan files (TIFF/HDF5/.mat/.npy) by FBP, a trained "
@@ -213,8 +165,8 @@ def _add_reconstruct(sub) -> None:
     p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files without geometry")
     p.add_argument("--filter", default="ram-lak", help=f"FBP window: {', '.join(WINDOWS)} (default: %(default)s)")
     p.add_argument("--cutoff", type=float, default=1.0, help="FBP cut-off, fraction of Nyquist (default: 1)")
-    _add_view_selection(p)
-    _add_centre(p)
+    add_view_selection(p)
+    add_centre(p)
     p.add_argument("--image-size", type=int, default=None,
                    help="pixels per side (default: the scan's; cone beam: voxels per side in-plane, default the "
                         "detector's columns)")
@@ -223,6 +175,7 @@ def _add_reconstruct(sub) -> None:
                         "pitch at the rotation axis)")
     p.add_argument("--slices", type=int, default=None,
                    help="cone beam: slices of the volume (default: the detector's rows)")
+    add_det_spacing(p)
     p.add_argument("--binning", type=int, default=None, metavar="B",
                    help="Nikon .xtekct scans: average B × B detector pixels while reading (default: 1)")
     p.add_argument("--every", type=int, default=None, metavar="N",
@@ -245,8 +198,8 @@ def _run_reconstruct(args: argparse.Namespace) -> None:
                                 device=args.device, force=args.force, centre=args.center,
                                 det_offset=args.det_offset, iterations=args.iterations, tv_lambda=args.tv_lambda,
                                 slices=args.slices,
-                                read_options={k: v for k, v in (("binning", args.binning), ("every", args.every))
-                                              if v is not None})
+                                read_options={k: v for k, v in (("binning", args.binning), ("every", args.every),
+                                                                ("det_spacing", args.det_spacing)) if v is not None})
     for path in written:
         print(f"wrote {path} (+ {path.with_suffix('.png').name})")
 
@@ -265,16 +218,16 @@ def _add_compare(sub) -> None:
     p.add_argument("--segmentation", action="append", default=None,
                    help="ground-truth segmentation (HTC *_seg.mat or TIFF); per scan like --reference")
     p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files without geometry")
-    _add_view_selection(p)
+    add_view_selection(p)
     p.add_argument("--tv", action="store_true", help="also TV-regularised reconstruction (Chambolle–Pock; λ tuned on "
                                                       "the first model's training data and, as an oracle, on the scan)")
-    _add_region(p)
+    add_region(p)
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
 
 
 def _run_compare(args: argparse.Namespace) -> None:
-    region = _region(args)
+    region = checked_region(args)
     result = compare_files(args.scans, args.out, args.model, reference=args.reference,
                            segmentation=args.segmentation, geometry=args.geometry, views=args.views,
                            angles=args.angles, force=args.force, tv=args.tv, region=region)

@@ -169,6 +169,9 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     check_output_suffix(out, (".tif", ".tiff"), "a 2-D reconstruction (float32)")
     scans, notes = [], {}
     for path, scan in read:
+        if scan.info.get("pixel_units"):  # (a note, not a warning: many synchrotron files record no pixel size)
+            print(f"{path.name}: no pixel size recorded: lengths in detector pixels, μ per pixel (--det-spacing MM "
+                  "gives mm)")
         scan, notes[str(path)] = apply_centre(scan, path.name, centre, det_offset)
         if notes[str(path)]:
             print(f"{Path(path).name}: {notes[str(path)]}")
@@ -199,5 +202,7 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
                                tv_lambda)
         if notes[str(path)]:  # a centre that was changed is named in the TIFF's metadata and the preview's title
             rec = replace(rec, method=f"{rec.method}; {notes[str(path)]}")
+        if scan.info.get("pixel_units"):  # no pixel size recorded: lengths in detector pixels, μ per pixel
+            rec = replace(rec, length_unit="px")
         written.append(write_reconstruction(target, rec, str(path), f"{path.name}: {rec.method}", force))
     return written

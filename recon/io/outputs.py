@@ -24,11 +24,13 @@ PathLike = Union[str, os.PathLike]
 
 @dataclass(frozen=True)
 class Reconstruction:
-    """An image ``[N, N]`` (μ, 1/mm, float32), the geometry whose grid it is on, and how it was made."""
+    """An image ``[N, N]`` (μ, 1/mm, float32), the geometry whose grid it is on, and how it was made;
+    ``length_unit`` ``"px"`` where the scan recorded no pixel size (lengths in detector pixels, μ per pixel)."""
 
     image: np.ndarray
     geometry: Geometry
     method: str
+    length_unit: str = "mm"
 
 
 #: Suffixes of files that are not a reconstruction: an ``--out`` ending in one is a mistake, not a folder name.
@@ -102,16 +104,17 @@ def write_tiff(path: PathLike, rec: Reconstruction, source: str = "", force: boo
 def _tiff(path: Path, rec: Reconstruction, source: str) -> None:
     import tifffile
 
-    px = rec.geometry.pixel_size
-    description = json.dumps({"units": "1/mm", "quantity": "linear attenuation coefficient", "pixel_size_mm": px,
-                              "method": rec.method, "source": source, "recon_version": __version__,
-                              "geometry": rec.geometry.to_dict()}, ensure_ascii=True)
-    tifffile.imwrite(path, rec.image.astype(np.float32), description=description, metadata=None,
-                     resolution=(10.0 / px, 10.0 / px), resolutionunit="CENTIMETER")
+    px, unit = rec.geometry.pixel_size, rec.length_unit
+    description = json.dumps({"units": f"1/{unit}", "quantity": "linear attenuation coefficient",
+                              f"pixel_size_{unit}": px, "method": rec.method, "source": source,
+                              "recon_version": __version__, "geometry": rec.geometry.to_dict()}, ensure_ascii=True)
+    physical = {"resolution": (10.0 / px, 10.0 / px), "resolutionunit": "CENTIMETER"} if unit == "mm" else {}
+    tifffile.imwrite(path, rec.image.astype(np.float32), description=description, metadata=None, **physical)
 
 
 def write_preview(path: PathLike, rec: Reconstruction, title: str = "", force: bool = False) -> Path:
-    """PNG preview with a percentile window, a colour bar in 1/mm and a millimetre scale."""
+    """PNG preview with a percentile window, a colour bar in 1/mm and a millimetre scale (per pixel and pixels
+    where ``rec.length_unit`` is ``"px"``)."""
     check_finite_image(rec.image, str(path))
     with atomic_output(path, force) as tmp:
         _preview(tmp, rec, title)
@@ -136,10 +139,11 @@ def _preview(path: Path, rec: Reconstruction, title: str) -> None:
     vmin, vmax = display_window(rec.image)
     fig, ax = plt.subplots(figsize=(5.5, 4.8))
     im = ax.imshow(rec.image, cmap="gray", vmin=vmin, vmax=vmax, extent=(-half, half, -half, half))
-    ax.set_xlabel("x (mm)")
-    ax.set_ylabel("y (mm)")
+    unit = rec.length_unit
+    ax.set_xlabel(f"x ({unit})")
+    ax.set_ylabel(f"y ({unit})")
     ax.set_title(plain_text(title or rec.method), fontsize=9, parse_math=False)
-    fig.colorbar(im, ax=ax, label="μ (1/mm)")
+    fig.colorbar(im, ax=ax, label=f"μ (1/{unit})" if unit == "mm" else "μ (per detector pixel)")
     try:
         _savefig(fig, path, 110)
     finally:

@@ -53,7 +53,10 @@ def load_reference(path: PathLike, geometry: Geometry, pixel_size: Optional[floa
         with tifffile.TiffFile(path) as tif:
             image = tif.pages[0].asarray()
             try:
-                px = pixel_size or json.loads(tif.pages[0].description)["pixel_size_mm"]
+                meta = json.loads(tif.pages[0].description)  # (a scan without a pixel size: lengths in pixels)
+                px = pixel_size or meta.get("pixel_size_mm", meta.get("pixel_size_px"))
+                if px is None:
+                    raise KeyError("pixel_size_mm")
             except (ValueError, KeyError, TypeError):
                 if pixel_size is None:
                     raise ValueError(f"{path}: no pixel size in the TIFF; pass the reference pixel size") from None

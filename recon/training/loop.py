@@ -39,7 +39,7 @@ from .config import TrainConfig, load_train_config
 from .figures import plot_filter, plot_loss
 from .losses import training_loss
 
-__all__ = ["train"]
+__all__ = ["train", "load_checkpoint"]
 
 PathLike = Union[str, os.PathLike]
 RUN_FILES = ("checkpoint.pt", "model.pt", "metrics.csv", "metrics.json", "loss.png", "filter.png", "config.toml")
@@ -162,7 +162,7 @@ def _optimiser_and_resume(run: _Run, resume: bool) -> None:
         raise ValueError("[model] learn selects no learnable parameters")
     run.optimiser = torch.optim.Adam(params, lr=float(run.settings["lr"]))
     if resume:
-        ckpt = _load_checkpoint(run.out / "checkpoint.pt", run.device)
+        ckpt = load_checkpoint(run.out / "checkpoint.pt", run.device)
         if ckpt["epoch"] > int(run.settings["epochs"]):
             raise ValueError(f"{run.out}: the checkpoint is at epoch {ckpt['epoch']}, beyond the config's "
                              f"{run.settings['epochs']} epochs")
@@ -182,7 +182,7 @@ def _optimiser_and_resume(run: _Run, resume: bool) -> None:
             run.baseline, run.lstsq = ckpt.get("baseline"), ckpt.get("lstsq")
 
 
-def _load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
     """A run's ``checkpoint.pt``, loaded without executing code (``weights_only``: tensors, dicts, lists,
     strings, numbers); a file that needs more, or lacks a key, is refused."""
     try:

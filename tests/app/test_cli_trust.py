@@ -94,3 +94,28 @@ def test_reconstruct_options_that_would_mislead(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["reconstruct", "--help"])
     assert "ram-lak, shepp-logan, cosine, hamming, hann" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_scan_without_a_pixel_size_is_written_in_pixels_unless_det_spacing_is_given(tmp_path, capsys):
+    """A DataExchange scan that records no pixel size: the TIFF says 1/px (and claims no physical resolution),
+    the preview's axes are in px; with --det-spacing the same scan is in mm and μ scales by 1/pitch."""
+    import json
+
+    import tifffile
+
+    from ..io.files import line_integrals, write_dxchange
+
+    path = write_dxchange(tmp_path / "scan.h5", line_integrals())
+    assert main(["reconstruct", str(path), "--out", str(tmp_path / "px")]) == 0
+    assert "no pixel size recorded: lengths in detector pixels, μ per pixel" in capsys.readouterr().out
+    with tifffile.TiffFile(tmp_path / "px" / "scan_slice0.tif") as tif:
+        meta = json.loads(tif.pages[0].description)
+        assert meta["units"] == "1/px" and meta["pixel_size_px"] == 1.0
+        assert tif.pages[0].tags.get("ResolutionUnit") is None or tif.pages[0].tags["ResolutionUnit"].value != 3  # no cm
+        pixels = tif.asarray()
+    assert main(["reconstruct", str(path), "--out", str(tmp_path / "mm"), "--det-spacing", "0.5"]) == 0
+    with tifffile.TiffFile(tmp_path / "mm" / "scan_slice0.tif") as tif:
+        meta = json.loads(tif.pages[0].description)
+        assert meta["units"] == "1/mm" and meta["pixel_size_mm"] == 0.5
+        millimetres = tif.asarray()
+    np.testing.assert_allclose(millimetres, pixels / 0.5, rtol=1e-4, atol=1e-5 * float(np.abs(pixels).max()))

@@ -247,7 +247,8 @@ def pixel_unit_geometry(path: PathLike, angles: np.ndarray, n_det: int, info: di
     if det_spacing is None:
         info.setdefault("notes", []).append(
             "pixel size not used: lengths are in detector pixels (det_spacing = 1, '1 mm' = one pixel), so "
-            "attenuation comes out per pixel; pass det_spacing= (mm) for physical units")
+            "attenuation comes out per pixel; give the detector pitch in mm (recon reconstruct --det-spacing, "
+            "read_scan(det_spacing=)) for physical units")
     with checking(path):
         geometry = ParallelBeam(angles, n_det=n_det, det_spacing=spacing,
                                 image_size=n_det if image_size is None else image_size,
