@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
+from tqdm import tqdm
+
 from ..evaluation.compare import Comparison, compare_scan
 from ..evaluation.report import comparison_figures, format_report, format_summary, summarise_scans
 from ..evaluation.scores import SSIM_KEYS, check_region
@@ -129,7 +131,8 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
             raise ValueError(f"{path}: compare works on one slice; this scan has {scan.n_slices}")
         check_centre(scan, Path(path).name)  # warns where the data put the rotation centre elsewhere
     check_distinct(outputs, [i for scan in scans for i in scan.info.get("inputs", [])])  # sidecars, flats, …
-    for path, scan, ref, seg in zip(paths, scans, refs, segs):
+    for path, scan, ref, seg in tqdm(list(zip(paths, scans, refs, segs)), desc="scans", unit="scan",
+                                     disable=None if len(paths) > 1 else True):
         grid = models[0].geometry if models and models[0].output_kind == "image" else scan.geometry
         comparisons.append(compare_scan(scan, models, load_reference(ref, grid) if ref is not None else None,
                                         load_reference(seg, grid) if seg is not None else None, views, angles,

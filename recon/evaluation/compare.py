@@ -35,6 +35,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..analytic.rebinning import Rebinning, parallel_geometry_for
 from ..analytic.recipe import FBPRecipe, TunedRecipe, fbp, tune_recipe
@@ -214,7 +215,7 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
                + _rebinning(g, models, tuned, oracle, x, reference) + _model_methods(scan, models, tuned, reference)
                + (_tv_methods(models, g, x, reference, memo) if tv else []))
     methods.sort(key=lambda m: method_order(m.id))
-    timed = {m.id: _timed(m, x, g) for m in methods}
+    timed = {m.id: _timed(m, x, g) for m in tqdm(methods, desc="compare", unit="method", leave=False, disable=None)}
     recs = {i: r for i, (r, _) in timed.items()}
     scores = {i: {**scan_scores(r.image, reference, segmentation, sino, g, true_seg, region), "seconds": s}
               for i, (r, s) in timed.items()}

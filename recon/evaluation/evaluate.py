@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 import torch
+from tqdm import tqdm
 
 from .._checks import integer
 from ..analytic.recipe import tune_recipe
@@ -86,7 +87,8 @@ def _score_images(model: KnownOperatorModel, data_path: Path, views: Any, tune_f
         raise ValueError(f"{data_path}: too few samples to tune on {n_tune} and test on the rest")
     x_test, truth = data.inputs[n_tune:], data.targets[n_tune:]
     methods = _image_methods(model, data.inputs[:n_tune], data.targets[:n_tune], tv)
-    timed = {m.id: _run_timed(m, x_test) for m in methods}
+    timed = {m.id: _run_timed(m, x_test) for m in tqdm(methods, desc="evaluate", unit="method", leave=False,
+                                                        disable=None)}
     outputs = {i: o for i, (o, _) in timed.items()}
     results = {i: {**image_scores(o, truth, model.geometry.pixel_size, region), "seconds_per_image": s}
                for i, (o, s) in timed.items()}
