@@ -5,7 +5,8 @@ format              reader                           geometry from
 ==================  ===============================  ==========================================================
 ``htc2022-mat``     :func:`read_htc_mat`             the file (FIPS/HTC2022 ``CtDataFull``/``CtDataLimited``)
 ``dxchange-hdf5``   :func:`read_dxchange`            ``exchange/theta``; parallel beam, pixel units
-``nxtomo-hdf5``     :func:`read_nxtomo`              ``rotation_angle``; parallel beam, pixel units
+``nxtomo-hdf5``     :func:`read_nxtomo`              ``rotation_angle``; parallel beam, pixel units; cone beam
+                                                     where ``instrument/source/distance`` is finite
 ``tiff``            :func:`read_tiff`                a TOML sidecar (``[geometry]`` table)
 ``array+sidecar``   :func:`read_array`               a TOML sidecar: ``.npy``/``.npz``/``.mat``/HDF5 arrays
 ``nikon-xtekct``    :func:`read_nikon`               the ``.xtekct`` file (Nikon XT cone beam, TIFF projections)

@@ -63,7 +63,11 @@ def write_dxchange(path: Path, p: np.ndarray, *, white: bool = True, theta: bool
     return path
 
 
-def write_nxtomo(path: Path, p: np.ndarray, *, attributes: bool = True, unit: str = "degree") -> Path:
+def write_nxtomo(path: Path, p: np.ndarray, *, attributes: bool = True, unit: str = "degree",
+                 cone: dict | None = None) -> Path:
+    """An NXtomo file of line integrals ``p`` ``[views, rows, det]`` (raw counts with flats and darks); ``cone``:
+    ``{field: (value, units)}`` written below ``entry/instrument`` (``source/distance``, ``detector/distance``,
+    ``detector/x_pixel_size``, ...) in place of the default 6.5 µm x pixel size."""
     raw, flats, darks = raw_counts(p)
     frames = np.concatenate([darks, flats[:2], raw, flats[2:]])
     keys = np.array([2] * 2 + [1] * 2 + [0] * len(raw) + [1])
@@ -75,8 +79,10 @@ def write_nxtomo(path: Path, p: np.ndarray, *, attributes: bool = True, unit: st
         det = entry.create_group("instrument/detector")
         det["data"] = frames
         det["image_key"] = keys
-        det["x_pixel_size"] = 6.5e-6
-        det["x_pixel_size"].attrs["units"] = "m"
+        for name, (value, units) in (cone or {"detector/x_pixel_size": (6.5e-6, "m")}).items():
+            entry[f"instrument/{name}"] = value
+            if units is not None:
+                entry[f"instrument/{name}"].attrs["units"] = units
         sample = entry.create_group("sample")
         sample["rotation_angle"] = angles
         sample["rotation_angle"].attrs["units"] = unit

@@ -422,3 +422,49 @@ def test_readers_write_nothing(tmp_path):
     read_scan(tmp_path / "htc.mat", image_size=32)
     assert listing(tmp_path) == before
 
+
+
+CONE_NX = {"source/distance": (-0.3, "m"), "detector/distance": (20.0, "cm"), "detector/x_pixel_size": (200.0, "um"),
+           "detector/y_pixel_size": (0.25, "mm")}
+
+
+def test_nxtomo_with_a_source_at_a_finite_distance_is_a_cone_beam_scan(tmp_path, capsys):
+    from recon.app.cli import main
+    from recon.io import ConeScan
+
+    p = line_integrals(shape=(N_VIEWS, 6, N_DET))
+    scan = read_scan(write_nxtomo(tmp_path / "cone.nxs", p, cone=CONE_NX))
+    assert isinstance(scan, ConeScan) and scan.format == "nxtomo-hdf5"
+    g = scan.geometry
+    assert (g.sod, g.sdd, g.det_spacing, g.det_shape) == (pytest.approx(300.0), pytest.approx(500.0),
+                                                          pytest.approx((0.25, 0.2)), (6, N_DET))
+    np.testing.assert_allclose(np.rad2deg(g.angles), angles_deg())
+    np.testing.assert_allclose(scan.projections, p, atol=1e-5)  # raw counts, flats, darks → line integrals
+    assert main(["info", str(tmp_path / "cone.nxs")]) == 0
+    assert "ConeBeam" in capsys.readouterr().out
+    # y pixel size taken equal to x where only x is recorded; a zero source distance is a parallel scan
+    only_x = {k: v for k, v in CONE_NX.items() if k != "detector/y_pixel_size"}
+    assert read_scan(write_nxtomo(tmp_path / "x.nxs", p, cone=only_x)).geometry.det_spacing == pytest.approx((0.2, 0.2))
+    flat = dict(CONE_NX, **{"source/distance": (0.0, "m")})
+    assert not isinstance(read_scan(write_nxtomo(tmp_path / "par.nxs", p, cone=flat)), ConeScan)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"source/distance": (-0.3, None)}, "has no units attribute; recon reads lengths in"),
+    ({"detector/distance": (20.0, "furlong")}, "has units 'furlong'"),
+    ({"detector/distance": None}, "no instrument/detector/distance"),
+    ({"detector/x_pixel_size": None}, "needs instrument/detector/x_pixel_size"),
+    ({"detector/distance": (-5.0, "mm")}, "the detector must lie behind the sample"),
+    ({"source/distance": (float("nan"), "m")}, "is nan"),
+])
+def test_cone_nxtomo_geometry_that_cannot_be_trusted_is_refused(tmp_path, change, message):
+    fields = {k: v for k, v in {**CONE_NX, **change}.items() if v is not None}
+    path = write_nxtomo(tmp_path / "cone.nxs", line_integrals(shape=(N_VIEWS, 6, N_DET)), cone=fields)
+    with pytest.raises(ScanFormatError, match=message):
+        read_scan(path)
+
+
+def test_cone_nxtomo_refuses_2d_options(tmp_path):
+    path = write_nxtomo(tmp_path / "cone.nxs", line_integrals(shape=(N_VIEWS, 6, N_DET)), cone=CONE_NX)
+    with pytest.raises(ScanFormatError, match="cone-beam NXtomo scan, read whole"):
+        read_scan(path, rows=2)

@@ -1,4 +1,5 @@
-"""HDF5 scan files with raw counts: APS Data Exchange and NeXus NXtomo (parallel beam)."""
+"""HDF5 scan files with raw counts: APS Data Exchange and NeXus NXtomo (parallel beam; cone-beam NXtomo files in
+:mod:`recon.io.formats.nxtomo_cone`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..._checks import check_memory
 from ...geometry import Geometry
 from ..scan import Scan
 from .h5trust import open_dataset, open_h5
+from .nxtomo_cone import cone_parameters, cone_scan_from_frames
 from .common import (GeometryArg, PathLike, Rows, angles_to_radians, apply_overrides, existing, fail,
                      geometry_only, listing, make_scan, pixel_unit_geometry, reading, row_selection,
                      to_line_integrals)
@@ -218,7 +220,8 @@ def read_nxtomo(path: PathLike, geometry: GeometryArg = None, *, rows: Rows = No
                 center: Optional[float] = None, det_spacing: Optional[float] = None,
                 image_size: Optional[int] = None, pixel_size: Optional[float] = None,
                 min_transmission: float = 1e-6) -> Scan:
-    """Read a NeXus NXtomo HDF5 file (raw counts; parallel beam).
+    """Read a NeXus NXtomo HDF5 file (raw counts; parallel beam, or cone beam where the source lies at a finite
+    distance: :mod:`recon.io.formats.nxtomo_cone`, a :class:`recon.io.ConeScan`).
 
     The entry is found by its ``NX_class``/``definition = "NXtomo"`` attributes (else by the usual paths).
     Frames come from ``data/data`` or ``instrument/detector/data`` (frame, row, column) and are split by
@@ -235,6 +238,10 @@ def read_nxtomo(path: PathLike, geometry: GeometryArg = None, *, rows: Rows = No
             raise fail(path, f"no NXtomo entry (NX_class NXentry with definition NXtomo, or entry/data/data "
                              f"with image_key); the file holds {listing(h5_names(f))}")
         info["entry"] = entry.name
+        cone = cone_parameters(path, entry) if user_geometry is None else None  # a source at a finite distance
+        if cone is not None and any(v is not None for v in (rows, center, det_spacing, image_size, pixel_size)):
+            raise fail(path, "is a cone-beam NXtomo scan, read whole: rows, center, det_spacing, image_size and "
+                             "pixel_size apply to 2-D scans (choose the volume when reconstructing)")
 
         def first(*names: str, required: bool = True):
             for name in names:
@@ -277,6 +284,9 @@ def read_nxtomo(path: PathLike, geometry: GeometryArg = None, *, rows: Rows = No
     if recorded:
         info["recorded_pixel_size"] = recorded
     angles = angle_values[proj] if angle_values is not None else None
+    if cone is not None:
+        return cone_scan_from_frames(path, frames[proj], frames[flats], frames[darks] if darks.any() else None,
+                                     angles, angle_unit, cone, info, min_transmission)
     return _raw_parallel_scan(path, "nxtomo-hdf5", frames[proj], frames[flats], frames[darks] if darks.any() else None,
                               angles, angle_unit, "rotation_angle", single, user_geometry, info, center=center,
                               det_spacing=det_spacing, image_size=image_size, pixel_size=pixel_size,
