@@ -30,15 +30,22 @@ from scipy import ndimage, optimize
 
 from ..geometry import FanBeam, FanBeamVec, Geometry, as_circular, check_geometry
 
-__all__ = ["FanCalibration", "calibrate_fan", "calibrated_geometry", "untilted", "PARAMETERS"]
+__all__ = ["FanCalibration", "calibrate_fan", "calibrated_geometry", "untilted", "PARAMETERS", "DECISIVE_RISE"]
 
 PARAMETERS = ("offset", "tilt", "sdd")
+
+#: How much (relative) the opposite-ray residual must rise when a fitted tilt or sdd is set back to the file's
+#: value for the data to decide it. Measured on simulated scans (360 views, 256 elements): a true tilt of 0 rises
+#: by < 1e-5; a true 1.7° tilt by 22 noise-free, 0.8 at 0.5 % noise, 0.02 at 2 % noise (where the estimate
+#: wanders: 2.4° for a true 0.57°); an sdd 1.5 % off by 0.19 noise-free, 0.005 at 0.5 % noise.
+DECISIVE_RISE = 0.05
 
 
 @dataclass(frozen=True)
 class FanCalibration:
     """The estimate: detector offset (mm), tilt (rad), sdd (mm), the relative opposite-ray residual at the
-    estimate and at the file's geometry, and the seconds it took."""
+    estimate and at the file's geometry, the seconds it took, the parameters it changed (``params``: those the
+    data decide) and, per fitted parameter, how much the residual rises when it is set back (``evidence``)."""
 
     det_offset: float
     tilt: float
@@ -47,11 +54,14 @@ class FanCalibration:
     residual_before: float
     seconds: float
     params: tuple = field(default=PARAMETERS)
+    evidence: dict = field(default_factory=dict)
 
     def describe(self, geometry: Geometry) -> str:
+        kept = [q for q in self.evidence if q not in self.params]
         return (f"det_offset {self.det_offset:+.4g} mm (file {geometry.det_offset:+.4g}), tilt "
                 f"{math.degrees(self.tilt):+.3f}° (file 0), sdd {self.sdd:.5g} mm (file {geometry.sdd:.5g}); "
-                f"opposite-ray residual {self.residual:.3g} (file's geometry {self.residual_before:.3g})")
+                f"opposite-ray residual {self.residual:.3g} (file's geometry {self.residual_before:.3g})"
+                + (f"; not decided by the data, kept as the file says: {', '.join(kept)}" if kept else ""))
 
 
 def _frame(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,32 +138,19 @@ def _binned(p: np.ndarray, g: FanBeam, factor: int) -> tuple[np.ndarray, FanBeam
     return q, g.replace(n_det=n, det_spacing=g.det_spacing * factor, det_offset=g.det_offset + shift), shift
 
 
-def calibrate_fan(sinogram, geometry: Geometry, params=PARAMETERS, tilt_limit: float = math.radians(5.0),
-                  sdd_limit: float = 0.05) -> FanCalibration:
-    """Estimate the detector offset, tilt and ``sdd`` (those named in ``params``) of a full-turn fan-beam scan
-    with a flat detector from its opposite rays (see the module docstring).
-
-    ``sinogram`` ``[..., n_views, n_det]`` line integrals (slices summed); ``geometry`` the file's; the search
-    spans a quarter of the detector for the offset, ±``tilt_limit`` radians and ±``sdd_limit`` (relative) of the
-    file's ``sdd``. ``ValueError`` for other scans (parallel beams, arc detectors, less than a full turn, uneven
-    views), flat or non-finite data, or an unknown parameter.
-    """
-    t0 = time.perf_counter()
-    unknown = [q for q in params if q not in PARAMETERS]
-    if unknown or not params:
-        raise ValueError(f"params must name some of {PARAMETERS}, got {tuple(params)!r}")
-    p, g = _check(sinogram, geometry)
+def _fit(p: np.ndarray, g: FanBeam, free: list[int], x0: np.ndarray, tilt_limit: float, sdd_limit: float,
+         grid_offset: bool) -> np.ndarray:
+    """Minimise the opposite-ray residual over the parameters ``free`` (indices into :data:`PARAMETERS`) from
+    ``x0``: binned data first (the offset on a grid where ``grid_offset``), then the data."""
     factor = 4 if g.n_det >= 256 else 2 if g.n_det >= 64 else 1
     small, g_small, shift = _binned(p, g, factor)
-    start = np.array([g.det_offset, 0.0, g.sdd])
-    free = [PARAMETERS.index(q) for q in PARAMETERS if q in params]
     scale = np.array([g.det_spacing, math.radians(0.5), 0.005 * g.sdd])
-    bounds = [(start[0] - g.n_det / 4 * g.det_spacing, start[0] + g.n_det / 4 * g.det_spacing),
-              (-tilt_limit, tilt_limit), (start[2] * (1 - sdd_limit), start[2] * (1 + sdd_limit))]
+    bounds = [(g.det_offset - g.n_det / 4 * g.det_spacing, g.det_offset + g.n_det / 4 * g.det_spacing),
+              (-tilt_limit, tilt_limit), (g.sdd * (1 - sdd_limit), g.sdd * (1 + sdd_limit))]
 
     def at(z: np.ndarray) -> np.ndarray:
-        x = start.copy()
-        x[free] = start[free] + z * scale[free]
+        x = x0.copy()
+        x[free] = x0[free] + z * scale[free]
         return x
 
     def objective(data, geo, dx):
@@ -165,18 +162,51 @@ def calibrate_fan(sinogram, geometry: Geometry, params=PARAMETERS, tilt_limit: f
         return f
 
     z = np.zeros(len(free))
-    if 0 in free:  # the offset first, alone, on a grid (the residual is far from convex in it)
+    if grid_offset and 0 in free:  # the offset first, alone, on a grid (the residual is far from convex in it)
         grid = np.arange(bounds[0][0], bounds[0][1], 0.5 * g_small.det_spacing)
-        values = [_residual(small, g_small, c + shift, 0.0, g.sdd) for c in grid]
-        z[free.index(0)] = (grid[int(np.argmin(values))] - start[0]) / scale[0]
+        values = [_residual(small, g_small, c + shift, x0[1], x0[2]) for c in grid]
+        z[free.index(0)] = (grid[int(np.argmin(values))] - x0[0]) / scale[0]
     for data, geo, dx, tol in ((small, g_small, shift, 1e-3), (p, g, 0.0, 1e-5)):
-        res = optimize.minimize(objective(data, geo, dx), z, method="Powell",
-                                options={"xtol": tol, "ftol": 1e-10, "maxfev": 4000})
-        z = res.x
-    x = at(z)
+        z = optimize.minimize(objective(data, geo, dx), z, method="Powell",
+                              options={"xtol": tol, "ftol": 1e-10, "maxfev": 4000}).x
+    return at(z)
+
+
+def calibrate_fan(sinogram, geometry: Geometry, params=PARAMETERS, tilt_limit: float = math.radians(5.0),
+                  sdd_limit: float = 0.05) -> FanCalibration:
+    """Estimate the detector offset, tilt and ``sdd`` (those named in ``params``) of a full-turn fan-beam scan
+    with a flat detector from its opposite rays (see the module docstring).
+
+    ``sinogram`` ``[..., n_views, n_det]`` line integrals (slices summed); ``geometry`` the file's; the search
+    spans a quarter of the detector for the offset, ±``tilt_limit`` radians and ±``sdd_limit`` (relative) of the
+    file's ``sdd``. Tilt and ``sdd`` are kept only where the data decide them: setting one back to the file's
+    value must raise the residual by :data:`DECISIVE_RISE` (relative), else it stays as the file says and the
+    others are fitted again (``evidence`` holds each parameter's rise; ``params`` the ones changed). ``ValueError``
+    for other scans (parallel beams, arc detectors, less than a full turn, uneven views), flat or non-finite
+    data, or an unknown parameter.
+    """
+    t0 = time.perf_counter()
+    unknown = [q for q in params if q not in PARAMETERS]
+    if unknown or not params:
+        raise ValueError(f"params must name some of {PARAMETERS}, got {tuple(params)!r}")
+    p, g = _check(sinogram, geometry)
+    file = np.array([g.det_offset, 0.0, g.sdd])
+    free = [PARAMETERS.index(q) for q in PARAMETERS if q in params]
+    x = _fit(p, g, free, file, tilt_limit, sdd_limit, grid_offset=True)
+    residual = _residual(p, g, *x)
+    evidence = {}
+    for k in free:
+        back = x.copy()
+        back[k] = file[k]
+        evidence[PARAMETERS[k]] = _residual(p, g, *back) / max(residual, 1e-300) - 1.0
+    decided = [k for k in free if k == 0 or evidence[PARAMETERS[k]] > DECISIVE_RISE]
+    if decided != free:  # the undecided ones back to the file's values, the others fitted again from there
+        x[[k for k in free if k not in decided]] = file[[k for k in free if k not in decided]]
+        x = _fit(p, g, decided, x, tilt_limit, sdd_limit, grid_offset=False) if decided else x
     return FanCalibration(det_offset=float(x[0]), tilt=float(x[1]), sdd=float(x[2]),
-                          residual=_residual(p, g, *x), residual_before=_residual(p, g, g.det_offset, 0.0, g.sdd),
-                          seconds=time.perf_counter() - t0, params=tuple(q for q in PARAMETERS if q in params))
+                          residual=_residual(p, g, *x), residual_before=_residual(p, g, *file),
+                          seconds=time.perf_counter() - t0, params=tuple(PARAMETERS[k] for k in decided),
+                          evidence=evidence)
 
 
 def calibrated_geometry(geometry: Geometry, calibration: FanCalibration) -> Geometry:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import recon
-from recon.analytic.calibration import _residual, calibrate_fan, calibrated_geometry, untilted
+from recon.analytic.calibration import DECISIVE_RISE, _residual, calibrate_fan, calibrated_geometry, untilted
 from recon.operators.geometric import project_geometry
 
 TRUE = {"det_offset": 1.3, "tilt": 0.03, "sdd": 264.0}
@@ -41,8 +41,20 @@ def test_offset_tilt_and_sdd_come_back(tilted):
     assert c.sdd == pytest.approx(TRUE["sdd"], rel=3e-3)
     assert c.residual < 0.01 * c.residual_before and c.residual <= 1.01 * _residual(tilted, FILE, 1.3, 0.03, 264.0)
     assert f"tilt {math.degrees(c.tilt):+.3f}° (file 0)" in c.describe(FILE)
+    assert c.params == ("offset", "tilt", "sdd") and min(c.evidence.values()) > DECISIVE_RISE
     alone = calibrate_fan(tilted, FILE, params=("offset",))  # the others stay as the file says
     assert (alone.tilt, alone.sdd, alone.params) == (0.0, FILE.sdd, ("offset",))
+
+
+def test_what_the_data_do_not_decide_stays_as_the_file_says():
+    """An untilted detector at the file's distance, with noise: the fitted tilt and sdd wander in a flat valley
+    of the residual; setting them back barely raises it, so they are kept as the file says."""
+    scan = _scan({"det_offset": 1.3})
+    noisy = scan + 0.005 * scan.max() * np.random.default_rng(1).standard_normal(scan.shape)
+    c = calibrate_fan(noisy, FILE)
+    assert c.params == ("offset",) and (c.tilt, c.sdd) == (0.0, FILE.sdd)
+    assert c.det_offset == pytest.approx(1.3, abs=0.05 * FILE.det_spacing)
+    assert "not decided by the data, kept as the file says: tilt, sdd" in c.describe(FILE)
 
 
 def test_fbp_of_the_calibrated_scan_is_fbp_of_the_true_scan(tilted):
