@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage, optimize
 
-from ..geometry import FanBeam, FanBeamVec, Geometry, as_circular, check_geometry
+from ..geometry import FanBeam, Geometry, as_circular, check_geometry, tilted_fan, untilt_sinogram
 
 __all__ = ["FanCalibration", "calibrate_fan", "calibrated_geometry", "untilted", "PARAMETERS", "DECISIVE_RISE"]
 
@@ -211,34 +211,20 @@ def calibrate_fan(sinogram, geometry: Geometry, params=PARAMETERS, tilt_limit: f
 
 def calibrated_geometry(geometry: Geometry, calibration: FanCalibration) -> Geometry:
     """``geometry`` with the calibrated offset and ``sdd`` (a :class:`~recon.FanBeam`), or, where the detector is
-    tilted, the scan as a :class:`~recon.FanBeamVec` (the vectors of
+    tilted, the scan as a :class:`~recon.FanBeamVec` (:func:`recon.geometry.tilted_fan`: the vectors of
     :func:`recon.operators.geometric.project_geometry`)."""
     g = as_circular(geometry, "geometry calibration").replace(det_offset=calibration.det_offset,
                                                               sdd=calibration.sdd)
-    if calibration.tilt == 0.0:
-        return g
-    a, n = _frame(np.asarray(g.angles, dtype=np.float64))
-    u = g.det_spacing * (math.cos(calibration.tilt) * a + math.sin(calibration.tilt) * n)
-    rows = np.concatenate([-g.sod * n, (g.sdd - g.sod) * n + g.det_offset * a, u], axis=1)
-    return FanBeamVec(rows, g.n_det, g.image_size, g.pixel_size)
+    return g if calibration.tilt == 0.0 else tilted_fan(g, calibration.tilt)
 
 
 def untilted(sinogram, geometry: Geometry, calibration: FanCalibration) -> tuple[np.ndarray, FanBeam]:
     """The data of a tilted detector resampled onto the untilted one (same centre, pitch and elements), so that
-    FBP and everything that needs a circular :class:`~recon.FanBeam` take them: ``(sinogram, geometry)``.
-
-    A virtual element at ``s`` along the untilted detector sees the ray that meets the tilted one at
-    ``t = s / (cos τ − sin τ (offset + s) / sdd)``; the rotation is rigid, so one linear interpolation along the
-    detector serves every view. Elements whose ray misses the tilted detector get its nearest edge value."""
+    FBP and everything that needs a circular :class:`~recon.FanBeam` take them: ``(sinogram, geometry)``
+    (:func:`recon.geometry.untilt_sinogram`)."""
     g = as_circular(geometry, "geometry calibration").replace(det_offset=calibration.det_offset,
                                                               sdd=calibration.sdd)
     p = np.asarray(sinogram, dtype=np.float64)
     if p.shape[-2:] != g.sino_shape:
         raise ValueError(f"sinogram of shape {p.shape} does not fit the geometry's {g.sino_shape}")
-    tau, mid = calibration.tilt, (g.n_det - 1) / 2.0
-    s = (np.arange(g.n_det) - mid) * g.det_spacing
-    t = s / (math.cos(tau) - math.sin(tau) * (g.det_offset + s) / g.sdd)
-    j = t / g.det_spacing + mid
-    flat = p.reshape(-1, g.n_det)
-    out = np.stack([np.interp(j, np.arange(g.n_det), row) for row in flat]).reshape(p.shape)
-    return out, g
+    return untilt_sinogram(p, g, calibration.tilt), g

@@ -12,18 +12,12 @@ from __future__ import annotations
 import warnings
 from typing import Optional, Union
 
-from pathlib import Path
-
 from ..analytic.centre import CentreEstimate, estimate_centre
-from ..io.atomic import atomic_output, check_distinct, check_writable
-from ..io.config import geometry_toml
-from ..io.formats.common import GeometryArg, PathLike
 from ..io.plausibility import ScanWarning
-from ..io.readers import read_scan
 from ..io.scan import Scan
 
 __all__ = ["CentreChoice", "estimate_for_check", "centre_mismatch", "check_centre", "apply_centre", "centre_choice",
-           "calibrate_file", "length_unit"]
+           "length_unit"]
 
 #: None (check and warn), "auto", "keep", or a detector column.
 CentreChoice = Union[None, str, float]
@@ -102,27 +96,3 @@ def apply_centre(scan: Scan, name: str, centre: CentreChoice = None,
         raise ValueError(f"--center {column:g} lies far outside the detector's {g.n_det} columns")
     offset = ((g.n_det - 1) / 2.0 - column) * g.det_spacing
     return scan.shift_center(offset - g.det_offset), f"rotation centre at column {column:g} (given)"
-
-
-def calibrate_file(path: PathLike, out: PathLike, geometry: GeometryArg = None, force: bool = False) -> tuple[
-        Path, CentreEstimate, Scan]:
-    """Estimate the rotation centre of the scan ``path`` and write its geometry with that centre as a TOML sidecar
-    ``out`` (``recon reconstruct SCAN --geometry out`` reads it), headed by comments naming the calibration.
-    Returns the sidecar, the estimate and the scan as read. Nothing is written when the scan cannot tell its
-    centre (``ValueError`` saying why) or ``out`` exists without ``force``."""
-    out = Path(out)
-    if out.suffix.lower() != ".toml":
-        raise ValueError(f"out {out}: the calibrated geometry is written as a TOML sidecar; give a .toml file")
-    check_writable(out, force)
-    scan = read_scan(path, geometry=geometry)
-    check_distinct([out], [Path(path)] + list(scan.info.get("inputs", [])))
-    est = estimate_centre(scan.sinogram, scan.geometry)
-    calibrated = scan.geometry.replace(det_offset=est.det_offset)
-    comments = (f"recon calibrate: the rotation centre of {Path(path).name} estimated from its data by {est.method}",
-                f"column {est.column:.3f} (det_offset {est.det_offset:.6g} {length_unit(scan)}); the file had column "
-                f"{scan.rotation_center:.3f} (det_offset {scan.geometry.det_offset:.6g}); confidence "
-                f"{est.confidence:.3g}",
-                f"use: recon reconstruct {Path(path).name} --geometry {out.name}")
-    with atomic_output(out, force) as tmp:
-        Path(tmp).write_text(geometry_toml(calibrated, comments), encoding="utf-8")
-    return out, est, scan

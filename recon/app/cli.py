@@ -26,7 +26,7 @@ from ..simulation.simulate import simulate_to_file
 from ..training.loop import train
 from ..evaluation.htc2022_report import format_benchmark
 from .benchmark import benchmark_htc2022, parse_models
-from .centring import calibrate_file, length_unit
+from .calibrate import calibrate_file, parse_params
 from .compare import compare_files
 from .demo import run_demo
 from .describe import describe_file
@@ -85,15 +85,17 @@ def _add_calibrate(sub) -> None:
                                          "with it as a TOML sidecar (read by reconstruct/compare/info --geometry)")
     p.add_argument("file", help="scan file (.mat, .h5/.hdf5/.nxs, .tif/.tiff, .npy)")
     p.add_argument("--out", required=True, help="the calibrated geometry, a .toml sidecar")
-    p.add_argument("--params", default="offset", choices=("offset",),
-                   help="what to calibrate: offset (the detector offset, i.e. the rotation centre)")
+    p.add_argument("--params", default="offset", metavar="offset[,tilt][,sdd]",
+                   help="what to calibrate: offset (the rotation centre, any scan); tilt (the detector turned in its "
+                        "plane) and sdd for full-turn flat fan scans, kept where the data decide them")
     p.add_argument("--geometry", default=None, help="TOML geometry sidecar for files that carry no geometry")
     p.add_argument("--force", action="store_true", help="overwrite an existing sidecar")
 
 
 def _run_calibrate(args: argparse.Namespace) -> None:
-    out, est, scan = calibrate_file(args.file, args.out, geometry=args.geometry, force=args.force)
-    print(est.describe(scan.geometry, length_unit(scan)))
+    out, text, _ = calibrate_file(args.file, args.out, geometry=args.geometry, force=args.force,
+                                  params=parse_params(args.params))
+    print(text)
     print(f"wrote {out}")
 
 

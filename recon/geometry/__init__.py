@@ -25,9 +25,11 @@ from .grid import ImageGrid, check_grid
 from .volume import VolumeGrid
 from .vector_beams import FanBeamVec, ParallelBeamVec, as_circular, as_vectors
 from .vectors import DetectorMap, ViewVectors
+from .tilt import tilted_circle, tilted_fan, untilt_sinogram
 from .relations import (arc_views, check_geometry, evenly_spaced_views, geometry_differences, geometry_from_dict,
                         geometry_from_json, view_indices)
 
 __all__ = ["ConeBeam", "ConeBeamVec", "ConeGeometry", "ConeVectors", "VolumeGrid", "ImageGrid", "check_grid", "arc_views", "Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec",
            "as_vectors", "as_circular", "ViewVectors", "DetectorMap", "check_geometry", "geometry_from_dict", "geometry_from_json",
-           "geometry_differences", "view_indices", "evenly_spaced_views"]
+           "geometry_differences", "view_indices", "evenly_spaced_views", "tilted_fan", "tilted_circle",
+           "untilt_sinogram"]

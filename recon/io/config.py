@@ -13,8 +13,12 @@ angles either listed or given as a range::
     sod = 410.66                 # mm, fan only
     sdd = 553.74                 # mm, fan only
     det_offset = 0.0             # mm, optional
+    detector_tilt_deg = 0.0      # fan, flat detector, optional: the detector turned in its plane (recon calibrate)
     angles = { start = 0.0, stop = 360.0, count = 720, unit = "deg" }   # stop excluded
     # or: angles = [0.0, 0.5, ...] with angles_unit = "deg" (default "rad")
+
+A tilted detector makes the geometry a :class:`recon.FanBeamVec` (:func:`recon.geometry.tilted_fan`); the scan
+readers resample such data onto the untilted detector and give a :class:`recon.FanBeam`.
 
 A cone-beam scan (:class:`recon.ConeBeam`) has no image grid in its table::
 
@@ -33,6 +37,7 @@ The same table is used by simulation configs, training configs and the geometry 
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -41,7 +46,7 @@ from typing import Any, Union
 import numpy as np
 
 from .._checks import check_memory
-from ..geometry import ConeBeam, FanBeam, Geometry, ParallelBeam
+from ..geometry import ConeBeam, FanBeam, Geometry, ParallelBeam, tilted_fan
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -157,7 +162,8 @@ def geometry_from_table(table: dict[str, Any], where: str = "geometry") -> Geome
     missing = [k for k in required if k not in table]
     if missing:
         raise ValueError(f"[{where}] is missing {', '.join(missing)}")
-    allowed = set(required) | set(_OPTIONAL) | {"type", "angles_unit"} | ({"detector"} if kind == "fan" else set())
+    allowed = set(required) | set(_OPTIONAL) | {"type", "angles_unit"} | (
+        {"detector", "detector_tilt_deg"} if kind == "fan" else set())
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise ValueError(f"[{where}] has unknown key(s) {unknown}; allowed: {sorted(allowed)}")
@@ -165,8 +171,12 @@ def geometry_from_table(table: dict[str, Any], where: str = "geometry") -> Geome
     params = {k: table[k] for k in _COMMON + _OPTIONAL if k in table}
     try:
         if kind == "fan":
-            return FanBeam(angles, sod=table["sod"], sdd=table["sdd"], detector=table.get("detector", "flat"),
-                           **params)
+            fan = FanBeam(angles, sod=table["sod"], sdd=table["sdd"], detector=table.get("detector", "flat"),
+                          **params)
+            tilt = table.get("detector_tilt_deg", 0.0)
+            if isinstance(tilt, bool) or not isinstance(tilt, (int, float)):
+                raise ValueError(f"detector_tilt_deg must be a number of degrees, got {tilt!r}")
+            return fan if tilt == 0 else tilted_fan(fan, math.radians(tilt))
         return ParallelBeam(angles, **params)
     except (TypeError, ValueError) as err:
         raise type(err)(f"[{where}]: {err}") from None

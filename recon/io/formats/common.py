@@ -18,7 +18,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from ..._checks import one_line
-from ...geometry import ConeGeometry, Geometry, ParallelBeam
+from ...geometry import ConeGeometry, Geometry, ParallelBeam, tilted_circle, untilt_sinogram
 from ..config import geometry_from_table, load_toml
 from ..plausibility import ScanWarning, announce, geometry_problems, value_problems
 from ..preprocess import log_transform, normalize
@@ -351,6 +351,12 @@ def make_scan(path: PathLike, fmt: str, sino_vrd: np.ndarray, single: bool, geom
     else:
         sino = sino_vrd
     check_shape(path, sino.shape[-2:], geometry)
+    tilted = tilted_circle(geometry)
+    if tilted is not None:  # a detector turned in its plane (a calibrated sidecar): its data on the untilted one
+        geometry, tilt = tilted
+        sino = untilt_sinogram(sino, geometry, tilt)
+        info.setdefault("notes", []).append(f"detector tilted by {math.degrees(tilt):.4g}° in its plane: data "
+                                            "resampled onto the untilted detector")
     info["units"] = LINE_INTEGRALS
     info["warnings"] = list(info.get("warnings", [])) + geometry_problems(geometry, info.get("angles_unit"))
     with checking(path):
