@@ -99,4 +99,4 @@ class FBP(torch.nn.Module):
                                   self.grid)
 
     def extra_repr(self) -> str:
-        return repr(self.geometry)
+        return repr(self.geometry) + ("" if self.grid == self.geometry.grid else f", grid={self.grid!r}")

@@ -210,3 +210,9 @@ def test_real_htc2022_fan_scan_reproduces_the_organisers_fbp():
     assert image.mean() / ref.mean() == pytest.approx(1.0, abs=0.01)
     acrylic = ref > 0.5 * ref.max()
     assert np.median(image[acrylic] / ref[acrylic]) == pytest.approx(1.0, abs=0.01)
+
+
+def test_the_fbp_layer_names_a_grid_other_than_the_geometrys():
+    g = recon.FanBeam(np.linspace(0, 2 * np.pi, 36, endpoint=False), 64, 1.0, 32, 1.0, sod=100, sdd=200)
+    assert "grid=" not in repr(recon.FBP(g))
+    assert "grid=ImageGrid(16² × 0.5 mm)" in repr(recon.FBP(g, grid=recon.ImageGrid(16, 0.5)))
