@@ -125,8 +125,9 @@ class GeometryConversion(KnownOperatorModel):
 
 
 def _circular(geometry: Any) -> bool:
-    """Whether ``geometry`` is a circular scan (it has view angles), as the conversions rebin along them."""
-    return isinstance(geometry, Geometry) and hasattr(geometry, "angles")
+    """Whether ``geometry`` is a circular 2-D scan (``kind`` parallel or fan; not a per-view vector geometry),
+    as the conversions rebin along its view angles."""
+    return isinstance(geometry, Geometry) and geometry.kind in ("parallel", "fan")
 
 
 class FanToParallel(GeometryConversion):
