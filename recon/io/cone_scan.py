@@ -57,7 +57,7 @@ class ConeScan:
 
     def select_views(self, count: int) -> "ConeScan":
         """``count`` evenly spaced views (sparse view)."""
-        n = integer("count", count, low=1, high=self.n_views)
+        n = integer("count (--views on the command line)", count, low=1, high=self.n_views)
         return self._take_views(evenly_spaced_views(self.n_views, n), f"select_views(count={n})")
 
     def select_angles(self, start: float, stop: float) -> "ConeScan":

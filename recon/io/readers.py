@@ -131,8 +131,8 @@ def _read_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) -> 
         if geo is None:
             found = find_sidecar(p)
             if found is None:
-                raise fail(p, f"is a plain array without geometry: pass geometry= (a TOML sidecar) or put "
-                              f"{p.with_suffix('.toml').name} next to it")
+                raise fail(p, f"is a plain array without geometry: give a TOML sidecar (--geometry FILE.toml; "
+                              f"geometry= in Python) or put {p.with_suffix('.toml').name} next to it")
             geo = str(found)
         return _call(reader, p, geo, options)
 
@@ -141,7 +141,8 @@ def _read_scan(path: PathLike, geometry: GeometryArg = None, **options: Any) -> 
         if any(n.startswith("CtData") for n in names):
             return _call(read_htc_mat, p, geometry, options)
         if names and all(n.startswith("recon") for n in names):
-            raise fail(p, f"holds a reference image ({', '.join(names)}), not a scan: use read_htc_reference")
+            raise fail(p, f"holds a reference image ({', '.join(names)}), not a scan: give it as --reference "
+                          "(recon compare), read it with recon.io.read_htc_reference; recon info describes it")
         return plain(read_array)
     if ext in H5_EXT:
         kind, names = h5_kind(p)

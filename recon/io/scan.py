@@ -134,7 +134,7 @@ class Scan:
             step = integer("step", step, 1, n)
             return self._take_views(np.arange(0, n, step), f"select_views(step={step})")
         if count is not None:
-            count = integer("count", count, 1, n)
+            count = integer("count (--views on the command line)", count, 1, n)
             idx = evenly_spaced_views(n, count)
             return self._take_views(idx, f"select_views(count={count})")
         idx = np.asarray(indices)

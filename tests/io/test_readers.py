@@ -140,7 +140,7 @@ def test_dxchange_problems_are_named(tmp_path):
     with pytest.raises(ScanFormatError, match=rf"^{no_white}: has no flat fields \(exchange/data_white\)"):
         read_scan(no_white)
     no_theta = write_dxchange(tmp_path / "no_theta.h5", p, theta=False)
-    with pytest.raises(ScanFormatError, match="has no exchange/theta: pass geometry="):
+    with pytest.raises(ScanFormatError, match="has no exchange/theta: give its geometry as a TOML sidecar \\(--geometry FILE.toml"):
         read_scan(no_theta)
     scan = read_scan(no_theta, geometry=parallel_table(), rows=0)
     assert scan.geometry.det_spacing == 0.5

@@ -38,8 +38,8 @@ def test_select_views_count_step_indices():
 @pytest.mark.parametrize("kwargs, message", [
     ({}, "exactly one of step, count, indices"),
     ({"step": 2, "count": 3}, "exactly one"),
-    ({"count": 0}, r"count must lie in \[1, 720\]"),
-    ({"count": 721}, r"count must lie in \[1, 720\]"),
+    ({"count": 0}, r"count \(--views on the command line\) must lie in \[1, 720\]"),
+    ({"count": 721}, r"count \(--views on the command line\) must lie in \[1, 720\]"),
     ({"step": 1.5}, "step must be an integer"),
     ({"indices": [0, 720]}, r"view indices must lie in \[-720, 719\]"),
     ({"indices": [3, 3]}, "duplicate"),

@@ -301,7 +301,8 @@ def _raw_parallel_scan(path: Path, fmt: str, raw: np.ndarray, flat: np.ndarray, 
     n_views, n_det = raw.shape[0], raw.shape[-1]
     if user_geometry is None:
         if angles is None:
-            raise fail(path, f"has no {angle_name}: pass geometry=")
+            raise fail(path, f"has no {angle_name}: give its geometry as a TOML sidecar (--geometry FILE.toml; "
+                             "geometry= in Python)")
         radians = angles_to_radians(path, angles, angle_unit, angle_name, info)
         if radians.size != n_views:
             raise fail(path, f"{angle_name} has {radians.size} angles but there are {n_views} projections")

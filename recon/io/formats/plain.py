@@ -24,8 +24,8 @@ def _read_plain(path: PathLike, geometry: GeometryArg, fmt: str, options: dict) 
     """Shared body of :func:`read_array` and :func:`read_tiff`."""
     g, sidecar = resolve_geometry(path, geometry)
     if g is None:
-        raise fail(path, "carries no geometry: pass geometry= (a TOML sidecar with a [geometry] table, "
-                         "a geometry table, or a recon.Geometry)")
+        raise fail(path, "carries no geometry: give a TOML sidecar with a [geometry] table (--geometry FILE.toml "
+                         "on the command line; geometry= in Python, which also takes a table or a recon.Geometry)")
     opts = _options(path, sidecar, options)
     if getattr(g, "ndim", 2) == 3:
         return read_cone_data(path, g, sidecar, opts, fmt)
