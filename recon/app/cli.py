@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import shlex
 import sys
@@ -322,9 +323,23 @@ def _warning_printer(command: str):
     return show
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    """``parse_args``, but an unknown option is reported by its subcommand (its usage, not the top level's) with
+    the closest option it has."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices.get(args.command)
+        if sub is None:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        options = [o for a in sub._actions for o in a.option_strings]
+        close = difflib.get_close_matches(extra[0].split("=")[0], options, n=1)
+        sub.error(f"unrecognized arguments: {' '.join(extra)}" + (f" (did you mean {close[0]}?)" if close else ""))
+    return args
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.command is None:
         parser.print_help()
         return 0

@@ -119,3 +119,14 @@ def test_a_scan_without_a_pixel_size_is_written_in_pixels_unless_det_spacing_is_
         assert meta["units"] == "1/mm" and meta["pixel_size_mm"] == 0.5
         millimetres = tif.asarray()
     np.testing.assert_allclose(millimetres, pixels / 0.5, rtol=1e-4, atol=1e-5 * float(np.abs(pixels).max()))
+
+
+def test_a_misspelled_option_gets_the_subcommands_usage_and_a_suggestion(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["reconstruct", "scan.mat", "--fitler", "hann", "--out", "x.tif"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: recon reconstruct" in err and "unrecognized arguments: --fitler hann (did you mean --filter?)" in err
+    with pytest.raises(SystemExit):
+        main(["--bogus"])
+    assert "recon: error: unrecognized arguments: --bogus" in capsys.readouterr().err
