@@ -29,6 +29,7 @@ import numpy as np
 from scipy import ndimage, optimize
 
 from ..geometry import FanBeam, Geometry, as_circular, check_geometry, tilted_fan, untilt_sinogram
+from ..geometry.tilt import detector_axes
 
 __all__ = ["FanCalibration", "calibrate_fan", "calibrated_geometry", "untilted", "PARAMETERS", "DECISIVE_RISE"]
 
@@ -64,12 +65,6 @@ class FanCalibration:
                 + (f"; not decided by the data, kept as the file says: {', '.join(kept)}" if kept else ""))
 
 
-def _frame(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The detector axis ``a`` and the source–detector axis ``n`` ``[..., 2]`` at view angles ``theta``."""
-    c, s = np.cos(theta), np.sin(theta)
-    return np.stack([c, s], -1), np.stack([-s, c], -1)
-
-
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
 
@@ -78,7 +73,7 @@ def _conjugates(g: FanBeam, offset: float, tilt: float, sdd: float) -> tuple[np.
     """Fractional (view, element) of the conjugate of every ray ``[n_views, n_det]`` (NaN where the line misses
     the detector at the conjugate view)."""
     theta = np.asarray(g.angles, dtype=np.float64)
-    a, n = _frame(theta)
+    a, n = detector_axes(theta)
     u = math.cos(tilt) * a + math.sin(tilt) * n
     t = (np.arange(g.n_det) - (g.n_det - 1) / 2.0) * g.det_spacing
     source = -g.sod * n
@@ -87,7 +82,7 @@ def _conjugates(g: FanBeam, offset: float, tilt: float, sdd: float) -> tuple[np.
     d /= np.linalg.norm(d, axis=-1, keepdims=True)
     other = source[:, None, :] - 2.0 * np.sum(source[:, None, :] * d, axis=-1, keepdims=True) * d
     theta2 = np.arctan2(other[..., 0], -other[..., 1])  # the source at −sod·n(θ′)
-    a2, n2 = _frame(theta2)
+    a2, n2 = detector_axes(theta2)
     u2 = math.cos(tilt) * a2 + math.sin(tilt) * n2
     centre2 = (sdd - g.sod) * n2 + offset * a2
     denominator = _cross(d, u2)
@@ -213,12 +208,17 @@ def calibrate_fan(sinogram, geometry: Geometry, params=PARAMETERS, tilt_limit: f
                           evidence=evidence)
 
 
+def _calibrated_fan(geometry: Geometry, calibration: FanCalibration) -> FanBeam:
+    """The file's circular scan with the calibrated offset and ``sdd`` (its detector untilted)."""
+    return as_circular(geometry, "geometry calibration").replace(det_offset=calibration.det_offset,
+                                                                 sdd=calibration.sdd)
+
+
 def calibrated_geometry(geometry: Geometry, calibration: FanCalibration) -> Geometry:
     """``geometry`` with the calibrated offset and ``sdd`` (a :class:`~recon.FanBeam`), or, where the detector is
     tilted, the scan as a :class:`~recon.FanBeamVec` (:func:`recon.geometry.tilted_fan`: the vectors of
     :func:`recon.operators.geometric.project_geometry`)."""
-    g = as_circular(geometry, "geometry calibration").replace(det_offset=calibration.det_offset,
-                                                              sdd=calibration.sdd)
+    g = _calibrated_fan(geometry, calibration)
     return g if calibration.tilt == 0.0 else tilted_fan(g, calibration.tilt)
 
 
@@ -226,8 +226,7 @@ def untilted(sinogram, geometry: Geometry, calibration: FanCalibration) -> tuple
     """The data of a tilted detector resampled onto the untilted one (same centre, pitch and elements), so that
     FBP and everything that needs a circular :class:`~recon.FanBeam` take them: ``(sinogram, geometry)``
     (:func:`recon.geometry.untilt_sinogram`)."""
-    g = as_circular(geometry, "geometry calibration").replace(det_offset=calibration.det_offset,
-                                                              sdd=calibration.sdd)
+    g = _calibrated_fan(geometry, calibration)
     p = np.asarray(sinogram, dtype=np.float64)
     if p.shape[-2:] != g.sino_shape:
         raise ValueError(f"sinogram of shape {p.shape} does not fit the geometry's {g.sino_shape}")

@@ -19,10 +19,10 @@ import numpy as np
 from .beams import FanBeam
 from .vector_beams import FanBeamVec
 
-__all__ = ["tilted_fan", "tilted_circle", "untilt_sinogram"]
+__all__ = ["tilted_fan", "tilted_circle", "untilt_sinogram", "detector_axes"]
 
 
-def _frame(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def detector_axes(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The detector axis ``a`` and the source–detector axis ``n`` ``[..., 2]`` at view angles ``theta``."""
     c, s = np.cos(theta), np.sin(theta)
     return np.stack([c, s], -1), np.stack([-s, c], -1)
@@ -35,7 +35,7 @@ def tilted_fan(fan: FanBeam, tilt: float) -> FanBeamVec:
         raise ValueError("a detector tilt applies to flat detectors")
     if not (math.isfinite(tilt) and abs(tilt) < math.pi / 4):
         raise ValueError(f"detector tilt must be finite and below 45°, got {math.degrees(tilt):g}°")
-    a, n = _frame(np.asarray(fan.angles, dtype=np.float64))
+    a, n = detector_axes(np.asarray(fan.angles, dtype=np.float64))
     u = fan.det_spacing * (math.cos(tilt) * a + math.sin(tilt) * n)
     rows = np.concatenate([-fan.sod * n, (fan.sdd - fan.sod) * n + fan.det_offset * a, u], axis=1)
     return FanBeamVec(rows, fan.n_det, fan.image_size, fan.pixel_size)
