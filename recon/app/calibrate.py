@@ -34,17 +34,19 @@ def parse_params(text: str) -> tuple[str, ...]:
     return params
 
 
-def _centre_only(scan: Scan, path: Path, out: Path) -> tuple[str, str, tuple[str, ...]]:
+def _centre_only(scan: Scan, path: Path, out: Path) -> tuple[str, str]:
+    """(the sidecar's TOML, one line saying what was found) for the rotation centre alone."""
     est = estimate_centre(scan.sinogram, scan.geometry)
     calibrated = scan.geometry.replace(det_offset=est.det_offset)
     comments = (f"recon calibrate: the rotation centre of {path.name} estimated from its data by {est.method}",
                 f"column {est.column:.3f} (det_offset {est.det_offset:.6g} {length_unit(scan)}); the file had column "
                 f"{scan.rotation_center:.3f} (det_offset {scan.geometry.det_offset:.6g}); confidence "
                 f"{est.confidence:.3g}", f"use: recon reconstruct {path.name} --geometry {out.name}")
-    return geometry_toml(calibrated, comments), est.describe(scan.geometry, length_unit(scan)), comments
+    return geometry_toml(calibrated, comments), est.describe(scan.geometry, length_unit(scan))
 
 
-def _fan(scan: Scan, path: Path, out: Path, params: Sequence[str]) -> tuple[str, str, tuple[str, ...]]:
+def _fan(scan: Scan, path: Path, out: Path, params: Sequence[str]) -> tuple[str, str]:
+    """(the sidecar's TOML, one line saying what was found) for a full-turn flat fan scan."""
     c = calibrate_fan(scan.sinogram, scan.geometry, params=params)
     calibrated = scan.geometry.replace(det_offset=c.det_offset, sdd=c.sdd)
     text = c.describe(scan.geometry)
@@ -53,7 +55,7 @@ def _fan(scan: Scan, path: Path, out: Path, params: Sequence[str]) -> tuple[str,
     toml = geometry_toml(calibrated, comments)
     if c.tilt != 0.0:
         toml += f"detector_tilt_deg = {math.degrees(c.tilt)!r}\n"
-    return toml, text, comments
+    return toml, text
 
 
 def calibrate_file(path: PathLike, out: PathLike, geometry: GeometryArg = None, force: bool = False,
@@ -69,9 +71,9 @@ def calibrate_file(path: PathLike, out: PathLike, geometry: GeometryArg = None, 
     scan = read_scan(path, geometry=geometry)
     check_distinct([out], [path] + list(scan.info.get("inputs", [])))
     if tuple(params) == ("offset",):
-        toml, text, _ = _centre_only(scan, path, out)
+        toml, text = _centre_only(scan, path, out)
     elif scan.geometry.point_source and getattr(scan.geometry, "detector", "flat") == "flat":
-        toml, text, _ = _fan(scan, path, out, params)
+        toml, text = _fan(scan, path, out, params)
     else:
         raise ValueError(f"--params {','.join(params)}: tilt and sdd are calibrated for fan-beam scans with a flat "
                          f"detector; this scan's geometry is {type(scan.geometry).__name__} (use --params offset)")

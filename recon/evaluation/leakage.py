@@ -31,7 +31,8 @@ def training_overlap(model: KnownOperatorModel, data_path: Path) -> Optional[dic
     if train is None:
         return None
     test = SimulatedDataset(data_path, keys=("images",))
-    if file_sha256(train) == file_sha256(data_path):
+    same_file = file_sha256(train) == file_sha256(data_path)
+    if same_file:
         shared = list(range(len(test)))
     else:
         seen = set(SimulatedDataset(train, keys=("images",)).sample_digests())
@@ -39,7 +40,7 @@ def training_overlap(model: KnownOperatorModel, data_path: Path) -> Optional[dic
     if not shared:
         return None
     return {"n": len(shared), "of": len(test), "indices": shared, "training_data": str(train),
-            "same_file": len(shared) == len(test) and file_sha256(train) == file_sha256(data_path)}
+            "same_file": same_file}
 
 
 def overlap_text(overlap: dict[str, Any], data_path: Path) -> str:
