@@ -72,7 +72,7 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _conjugates(g: FanBeam, offset: float, tilt: float, sdd: float) -> tuple[np.ndarray, np.ndarray]:
     """Fractional (view, element) of the conjugate of every ray ``[n_views, n_det]`` (NaN where the line misses
     the detector at the conjugate view)."""
-    theta = np.asarray(g.angles, dtype=np.float64)
+    theta = np.unwrap(np.asarray(g.angles, dtype=np.float64))  # (angles listed wrapping through 0: one run)
     a, n = detector_axes(theta)
     u = math.cos(tilt) * a + math.sin(tilt) * n
     t = (np.arange(g.n_det) - (g.n_det - 1) / 2.0) * g.det_spacing

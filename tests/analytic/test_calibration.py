@@ -101,3 +101,15 @@ def test_unknown_parameters_are_refused(tilted):
     for params in (("sod",), ()):
         with pytest.raises(ValueError, match="params must name some of"):
             calibrate_fan(tilted, FILE, params=params)
+
+
+def test_angles_that_wrap_through_zero_are_the_same_scan(tilted):
+    """A scan whose listed angles start at 180° and wrap through 0 (the same views in another order): the same
+    residual and the same estimate."""
+    k = FILE.n_views // 2
+    wrapped = FILE.replace(angles=np.mod(FILE.angles + FILE.angles[k], 2 * np.pi))
+    rolled = np.roll(tilted, -k, axis=0)
+    assert _residual(rolled, wrapped, 1.3, 0.03, 264.0) == pytest.approx(_residual(tilted, FILE, 1.3, 0.03, 264.0),
+                                                                         rel=1e-6)
+    assert calibrate_fan(rolled, wrapped, params=("offset",)).det_offset == pytest.approx(
+        calibrate_fan(tilted, FILE, params=("offset",)).det_offset, abs=1e-6)
