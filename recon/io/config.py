@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import os
-import sys
+import tomllib
 from pathlib import Path
 from typing import Any, Union
 
@@ -47,11 +47,6 @@ import numpy as np
 
 from .._checks import check_memory
 from ..geometry import ConeBeam, FanBeam, Geometry, ParallelBeam, tilted_fan
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = ["load_toml", "parse_toml", "angles_from_spec", "geometry_from_table", "geometry_to_table",
            "geometry_toml"]
