@@ -14,6 +14,7 @@ depends on the geometry only. :mod:`recon.interop` converts geometries and opera
 deepinv (imported explicitly: ``from recon.interop import to_astra``).
 """
 
+from . import metrics
 from ._version import __version__
 from .analytic.fdk import fdk
 from .analytic.filtered_backprojection import FBP
@@ -34,7 +35,7 @@ from .simulation.phantoms import make_phantom, shepp_logan
 from .simulation.shapes import Ellipse, Polygon, rasterize, ray_transform, rectangle
 
 __all__ = [
-    "__version__", "fdk", "ConeBeam", "ConeBeamVec", "VolumeGrid", "ImageGrid", "Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular",
+    "__version__", "metrics", "fdk", "ConeBeam", "ConeBeamVec", "VolumeGrid", "ImageGrid", "Geometry", "ParallelBeam", "FanBeam", "ParallelBeamVec", "FanBeamVec", "as_vectors", "as_circular",
     "geometry_from_dict", "geometry_from_json",
     "geometry_differences", "project", "backproject", "weighted_backproject", "weighted_backproject_adjoint",
     "Projector", "Backprojector", "WeightedBackprojector", "Ellipse", "Polygon", "rectangle", "ray_transform",

@@ -88,7 +88,11 @@ def _as_mask(mask: Optional[ArrayLike], shape: tuple, device: torch.device) -> O
 
 def data_range(reference: ArrayLike, mask: Optional[ArrayLike] = None) -> torch.Tensor:
     """``max − min`` of each reference image ``[..., H, W]`` → ``[...]`` (inside ``mask`` if given)."""
-    ref = _as_tensor(reference)
+    return _reference_range(_as_tensor(reference), mask)
+
+
+def _reference_range(ref: torch.Tensor, mask: Optional[ArrayLike]) -> torch.Tensor:
+    """:func:`data_range` under a name that the ``data_range`` keyword of psnr/ssim does not hide."""
     m = _as_mask(mask, ref.shape[-2:], ref.device)
     if m is None:
         return ref.amax(dim=(-2, -1)) - ref.amin(dim=(-2, -1))
@@ -109,15 +113,15 @@ def rmse(image: ArrayLike, reference: ArrayLike, mask: Optional[ArrayLike] = Non
     return _out(value, value.ndim == 0)
 
 
-def psnr(image: ArrayLike, reference: ArrayLike, data_range_: Optional[float] = None,
+def psnr(image: ArrayLike, reference: ArrayLike, data_range: Optional[float] = None,
          mask: Optional[ArrayLike] = None):
-    """Peak signal-to-noise ratio (dB) per image; ``data_range_`` defaults to the reference's max − min. With
+    """Peak signal-to-noise ratio (dB) per image; ``data_range`` (scikit-image's keyword) defaults to the reference's max − min. With
     ``mask`` (bool ``[H, W]``) the MSE is over its pixels and the default data range the reference's max − min
     inside it."""
     x, ref = _as_tensor(image).double(), _as_tensor(reference).double()
     m = _as_mask(mask, x.shape[-2:], x.device)
     mse = _mse(x, ref, m)
-    rng = data_range(ref, m) if data_range_ is None else torch.as_tensor(float(data_range_), dtype=torch.float64)
+    rng = _reference_range(ref, m) if data_range is None else torch.as_tensor(float(data_range), dtype=torch.float64)
     value = 10.0 * torch.log10(rng ** 2 / mse)  # identical images: inf
     return _out(value, value.ndim == 0)
 
@@ -146,11 +150,11 @@ def _ssim_window(convention: str, sigma: float, dtype: torch.dtype, device: torc
     raise ValueError(f"ssim convention must be one of {sorted(SSIM_CONVENTIONS)}, got {convention!r}")
 
 
-def ssim(image: ArrayLike, reference: ArrayLike, data_range_: Optional[float] = None, sigma: float = 1.5,
+def ssim(image: ArrayLike, reference: ArrayLike, data_range: Optional[float] = None, sigma: float = 1.5,
          convention: str = "gaussian", mask: Optional[ArrayLike] = None):
     """Structural similarity per image of ``image`` against ``reference`` ``[..., H, W]`` in the ``convention``
     ``"gaussian"`` (Wang's window of std ``sigma`` px) or ``"dival"`` (scikit-image's defaults; see the module
-    docstring); ``data_range_`` defaults to each reference's max − min. With ``mask`` (bool ``[H, W]``) the SSIM
+    docstring); ``data_range`` (scikit-image's keyword) defaults to each reference's max − min. With ``mask`` (bool ``[H, W]``) the SSIM
     map — 'valid' filtered, so its position ``(i, j)`` is the window centred on pixel ``(i + r, j + r)``, ``r``
     the window radius — is averaged over the positions whose centre lies inside the mask, and the default data
     range is the reference's max − min inside it. Differentiable for torch input."""
@@ -161,7 +165,8 @@ def ssim(image: ArrayLike, reference: ArrayLike, data_range_: Optional[float] = 
     lead = x.shape[:-2]
     xb = x.reshape((-1, 1) + tuple(x.shape[-2:]))
     rb = ref.reshape((-1, 1) + tuple(ref.shape[-2:]))
-    rng = data_range(ref, m).reshape(-1) if data_range_ is None else torch.full((xb.shape[0],), float(data_range_))
+    rng = (_reference_range(ref, m).reshape(-1) if data_range is None
+           else torch.full((xb.shape[0],), float(data_range)))
     rng = rng.to(dtype=dtype, device=x.device).view(-1, 1, 1, 1)
     c1, c2 = (0.01 * rng) ** 2, (0.03 * rng) ** 2
     w, cov_norm = _ssim_window(convention, sigma, dtype, x.device)
