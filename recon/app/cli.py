@@ -305,7 +305,9 @@ _HINTS: dict[tuple[Optional[str], type], str] = {
 }
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``recon`` command line: every subcommand and option (also what the documentation's CLI reference is
+    generated from)."""
     parser = argparse.ArgumentParser(
         prog="recon",
         description="Physics-derived (known-operator) CT reconstruction: exact projectors, FBP, learned FBP.")
@@ -338,7 +340,7 @@ def _parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> ar
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = _build_parser()
+    parser = build_parser()
     args = _parse(parser, argv)
     if args.command is None:
         parser.print_help()

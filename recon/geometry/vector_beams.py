@@ -87,6 +87,8 @@ class ParallelBeamVec(_VectorGeometry):
     image_size, pixel_size
         The default image grid (as for :class:`~recon.ParallelBeam`).
 
+    Notes
+    -----
     ``A``, its exact adjoint and the pixel-driven ``B_w`` (with its adjoint) work on any such scan; FBP needs a
     circular one. :func:`as_vectors` gives the vectors of a circular scan, with bit-for-bit the same
     operators.

@@ -66,9 +66,12 @@ class ViewVectors:
     n_det : int
         Number of detector elements.
 
-    Raises ``ValueError`` for vectors that are not finite or of inconsistent lengths, a detector axis of length
-    0, a ray direction of length 0 or along the detector, a source on the detector line, or an arc detector whose
-    axis is not tangent to its circle.
+    Raises
+    ------
+    ValueError
+        For vectors that are not finite or of inconsistent lengths, a detector axis of length 0, a ray direction
+        of length 0 or along the detector, a source on the detector line, or an arc detector whose axis is not
+        tangent to its circle.
     """
 
     source: np.ndarray

@@ -62,6 +62,8 @@ class GeometryConversion(KnownOperatorModel):
         weights; ``learn`` must be ``"filter"``, no filter/weight basis); the source must be a uniform full
         scan. ``view_knots``, ``det_knots``, ``det_max``: its basis, as for :class:`recon.ViewUpsampledFBP`.
 
+    Notes
+    -----
     Input ``[..., n_views_s, n_det_s]`` line integrals → output ``[..., n_views_t, n_det_t]`` line integrals.
     """
 

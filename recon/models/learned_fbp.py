@@ -69,6 +69,8 @@ class LearnedFBP(KnownOperatorModel):
         Complete an arc of evenly spaced views to the full circle with the mean measured view first (weights
         and filters then cover the circle's views, measured ones first).
 
+    Notes
+    -----
     Input ``[..., n_views, n_det]`` line integrals → output ``[..., N, N]`` attenuation μ (1/mm).
 
     Examples

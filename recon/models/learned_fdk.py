@@ -79,6 +79,8 @@ class LearnedFDK(torch.nn.Module):
     positivity : bool
         Clamp the output at 0.
 
+    Notes
+    -----
     Input ``[..., n_views, rows, cols]`` line integrals → ``[..., nz, ny, nx]`` μ (1/mm).
 
     Examples

@@ -216,6 +216,8 @@ class ViewUpsampledFBP(KnownOperatorModel):
         Clamp the output image at 0 (ReLU).
     backend : operator backend, as for :func:`recon.weighted_backproject`.
 
+    Notes
+    -----
     Input ``[..., V, D]`` line integrals → output ``[..., N, N]`` attenuation μ (1/mm).
     """
 

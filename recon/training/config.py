@@ -19,7 +19,8 @@ Config (TOML)::
 
     [model]
     type = "learned_fbp"      # learned_fbp | view_upsampled_fbp | fan_to_parallel | parallel_to_fan |
-                              # learned_gradient_descent | learned_primal_dual (recon.models.unrolled)
+                              # learned_gradient_descent | learned_gradient_descent_cg |
+                              # learned_primal_dual (recon.models.unrolled) | learned_fdk (cone beam)
     filter = "ram-lak"        # analytic start (any window of recon.fbp)
     cutoff = 1.0
     learn = "filter"          # filter | view_filters | weights, joined with "+"
@@ -28,16 +29,21 @@ Config (TOML)::
     positivity = false        # image models: clamp the output at 0 (μ ≥ 0)
     complete_views = false    # learned_fbp on an arc: complete it to the circle with the mean measured view
     grid_pixel = 0.15         # conversion only, mm (default: target isocentre pitch)
+    grid_size = 512           # conversion only, pixels of that grid (default: covers the field of view)
     factor = 6                # view_upsampled_fbp, and conversions from a uniform full scan: angular
-                              # upsampling U with a learnable 2-D filter (also view_knots, det_knots,
-                              # det_max: its basis, see recon.models.view_upsampled); for unrolled
-                              # networks the view interpolation of their analytic start
+                              # upsampling U with a learnable 2-D filter; for unrolled networks the
+                              # view interpolation of their analytic start
+    view_knots = [0.0, 1.0, 2.0]  # that filter's basis (recon.models.view_upsampled): angular hats, knots
+    det_knots = 10            # in units of V/2 (default: DEFAULT_VIEW_KNOTS), and detector hats evenly
+    det_max = 0.8             # spaced over [0, det_max] × Nyquist
     iterations = 5            # unrolled networks: iterations (one A and one Aᵀ each), CNN width,
     channels = 32             # memory channels (learned_primal_dual) and the attenuation scale of the
     memory = 5                # CNNs' inputs (1/mm); the dilation of each 3×3 convolution of a CNN
     mu_scale = 0.04           # (its length: the depth)
     dilations = [1, 2, 1]
     coarse = 4                # > 1: every CNN also sees its input pooled 4× (a two-level U-Net)
+    cg_steps = 4              # learned_gradient_descent_cg: conjugate-gradient steps of data consistency
+                              # after every update (each one A and one Aᵀ)
 
     [training]
     epochs = 20
@@ -47,6 +53,7 @@ Config (TOML)::
     ssim_weight = 0.5         # "mse+segmentation" (normalised MSE + segmentation_weight · cross-entropy of a
     segmentation_weight = 0.1 # soft threshold at half the target's maximum), images only
     seed = 0
+    device = "cpu"            # or "cuda", "cuda:1" (the command line's --device overrides it)
     schedule = "constant"     # or "cosine": the learning rate falls from lr to 0 over the epochs asked for
     grad_clip = 0.0           # > 0: clip the gradient's norm at this value (unrolled networks)
     lstsq_check = true        # also compute the least-squares optimum of the shared filter
@@ -77,7 +84,7 @@ from ..models.unrolled import UnrolledNetwork
 from ..simulation.dataset import SimulatedDataset
 from .losses import LOSSES
 
-__all__ = ["TrainConfig", "parse_train_config", "load_train_config", "IMAGE_TARGETS", "INITS"]
+__all__ = ["TrainConfig", "parse_train_config", "load_train_config", "IMAGE_TARGETS", "INITS", "SCHEMA", "DEFAULTS"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -85,7 +92,7 @@ IMAGE_TARGETS = ("images", "full_view_fbp")
 INITS = ("analytic", "lstsq", "tuned", "tuned+lstsq")
 SCHEDULES = ("constant", "cosine")
 
-_SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
+SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "data": {"file": (str,), "views": (int,), "angles": (list,), "arcs": (list,), "val_fraction": (float, int),
              "max_samples": (int,), "target": (str,)},
     "model": {"type": (str,), "filter": (str,), "cutoff": (float, int), "learn": (str, list),
@@ -99,7 +106,7 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
                  "init": (str,), "lstsq_samples": (int,), "ridge": (float, int),
                  "segmentation_weight": (float, int), "schedule": (str,), "grad_clip": (float, int)},
 }
-_DEFAULTS: dict[str, dict[str, Any]] = {
+DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"val_fraction": 0.1},
     "model": {"type": "learned_fbp", "filter": "ram-lak", "cutoff": 1.0, "learn": "filter"},
     "training": {"epochs": 10, "batch_size": 8, "lr": 1e-3, "loss": "mse", "ssim_weight": 0.5, "seed": 0,
@@ -154,11 +161,11 @@ class TrainConfig:
 
 def _tables(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
     """The three tables with the defaults filled in; unknown sections/keys and values of the wrong type refused."""
-    unknown = sorted(set(raw) - set(_SCHEMA))
+    unknown = sorted(set(raw) - set(SCHEMA))
     if unknown:
-        raise ValueError(f"{source}: unknown section(s) {unknown}; expected {sorted(_SCHEMA)}")
+        raise ValueError(f"{source}: unknown section(s) {unknown}; expected {sorted(SCHEMA)}")
     tables = {}
-    for section, schema in _SCHEMA.items():
+    for section, schema in SCHEMA.items():
         table = raw.get(section, {})
         if not isinstance(table, dict):
             raise TypeError(f"{source}: [{section}] must be a table")
@@ -168,7 +175,7 @@ def _tables(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
             if isinstance(value, bool) and bool not in schema[key] or not isinstance(value, schema[key]):
                 names = " or ".join(t.__name__ for t in schema[key])
                 raise TypeError(f"{source}: [{section}] {key} must be {names}, got {value!r}")
-        tables[section] = {**_DEFAULTS[section], **table}
+        tables[section] = {**DEFAULTS[section], **table}
     return tables
 
 
