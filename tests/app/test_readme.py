@@ -5,23 +5,26 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+from .readme_blocks import run_blocks
+
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_readme_example_runs_as_written(tmp_path, monkeypatch):
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks, "README has no python example"
-    monkeypatch.chdir(tmp_path)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    namespace = {"__name__": "__readme__"}  # the examples build on each other, as a reader runs them
-    for code in blocks:
-        exec(compile(code, "README.md", "exec"), namespace)
+def test_readme_example_runs_as_written(tmp_path):
+    namespace = run_blocks(ROOT / "README.md", tmp_path)
     assert (tmp_path / "example.png").stat().st_size > 10_000
     assert abs(float(namespace["image"][355:375, 250:262].mean()) - 0.004) < 4e-5  # brain region, 1/mm
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "docs").glob("*.md")
+                                        if "```python" in p.read_text(encoding="utf-8")))
+def test_every_python_block_of_the_docs_runs(page, tmp_path):
+    """Each page's blocks run in order in a namespace of their own: a page imports what it uses."""
+    run_blocks(ROOT / "docs" / page, tmp_path)
 
 
 def test_ci_runs_the_readme_test_command():
