@@ -33,6 +33,7 @@ from .demo import run_demo
 from .describe import describe_file
 from .options import add_centre, add_det_spacing, add_region, add_view_selection, checked_region
 from .reconstruct import reconstruct_files
+from .stack import parse_slices
 
 
 # ---- demo ----------------------------------------------------------------------------------------------------
@@ -176,8 +177,10 @@ def _add_reconstruct(sub) -> None:
     p.add_argument("--pixel-size", type=float, default=None,
                    help="pixel size in mm (default: the scan's; cone beam: the voxel size, default the detector "
                         "pitch at the rotation axis)")
-    p.add_argument("--slices", type=int, default=None,
-                   help="cone beam: slices of the volume (default: the detector's rows)")
+    p.add_argument("--slices", type=_slices_option, default=None, metavar="K|A:B",
+                   help="cone beam: K slices of the volume (default: the detector's rows); multi-slice 2-D scans "
+                        "(one slice per detector row): read and reconstruct rows A to B-1 only (default: all), "
+                        "written as one volume (.tif multi-page or .h5)")
     add_det_spacing(p)
     p.add_argument("--binning", type=int, default=None, metavar="B",
                    help="Nikon .xtekct scans: average B × B detector pixels while reading (default: 1)")
@@ -185,6 +188,13 @@ def _add_reconstruct(sub) -> None:
                    help="Nikon .xtekct scans: keep every N-th projection while reading (default: 1)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+
+
+def _slices_option(text: str):
+    try:
+        return parse_slices(text)
+    except ValueError as error:  # argparse's own words would be "invalid _slices_option value"
+        raise argparse.ArgumentTypeError(str(error).removeprefix(f"--slices {text!r}: ")) from None
 
 
 def _run_reconstruct(args: argparse.Namespace) -> None:

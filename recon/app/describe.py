@@ -19,6 +19,7 @@ from ..io.config import MAX_TOML_BYTES
 from ..io.formats.common import H5_EXT, GeometryArg, PathLike, reading
 from ..io.scan import ScanFormatError
 from ..io.readers import read_htc_reference
+from ..io.volumes import read_volume
 from ..models import load_model, training_summary
 from ..simulation.dataset import SimulatedDataset
 from ..simulation.layout import FORMAT
@@ -89,9 +90,30 @@ def _reference(path: Path) -> str:
     return f"{path}: {what} (HTC2022 organisers' file)"
 
 
+def _volume(path: Path) -> str:
+    volume, meta = read_volume(path)
+    unit = meta.get("length_unit", "mm")
+    lines = [("volume", f"{' × '.join(map(str, volume.shape))} float32 (z, y, x), μ {_range(volume)} 1/{unit}"),
+             ("voxel size", " × ".join(f"{v:.4g}" for v in meta.get(f"voxel_size_{unit}", [])) + f" {unit} (z, y, x)"),
+             ("method", meta.get("method")), ("source", meta.get("source")), ("recon", meta.get("recon_version"))]
+    return _table(f"{path}: a volume reconstructed by recon", lines)
+
+
+def _recon_volume_h5(path: Path) -> bool:
+    import h5py
+
+    try:
+        with reading(path, "HDF5 file"), h5py.File(path, "r") as f:
+            return isinstance(f.get("volume"), h5py.Dataset) and "recon_version" in f["volume"].attrs
+    except (ScanFormatError, OSError):
+        return False
+
+
 def _reconstruction(path: Path, meta: dict) -> str:
     import tifffile
 
+    if any(key.startswith("voxel_size") for key in meta):
+        return _volume(path)
     with tifffile.TiffFile(path) as tif:
         image = tif.asarray()
     unit = "px" if "pixel_size_px" in meta else "mm"
@@ -179,6 +201,8 @@ def describe_file(path: PathLike, geometry: GeometryArg = None) -> str:
             return _record(p)
         if suffix in H5_EXT and _simulated(p):
             return _dataset(p)
+        if suffix in H5_EXT and _recon_volume_h5(p):
+            return _volume(p)
         if suffix in (".tif", ".tiff") and (meta := _tiff_meta(p)) is not None:
             return _reconstruction(p, meta)
         if suffix == ".mat" and _htc_reference(p):

@@ -28,10 +28,11 @@ from ..io.atomic import check_distinct, check_writable, output_name
 from ..io.outputs import Reconstruction, check_output_suffix, write_reconstruction
 from ..io.cone_scan import ConeScan
 from ..io.scan import Scan
-from ..io.volumes import VOLUME_SUFFIXES
+from ..io.volumes import VOLUME_SUFFIXES, write_volume
 from ..models import KnownOperatorModel, apply_model, load_model
 from .centring import CentreChoice, apply_centre
 from .cone import reconstruct_cone_files
+from .stack import reconstruct_stack, stack_target
 
 __all__ = ["METHODS", "ITERATIVE", "reconstruct_fbp", "reconstruct_rebin", "reconstruct_learned",
            "reconstruct_iterative", "reconstruct_scan", "reconstruct_files"]
@@ -134,12 +135,14 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
                       pixel_size: Optional[float] = None, device: str = "cpu", force: bool = False,
                       progress: bool = True, centre: CentreChoice = None, det_offset: Optional[float] = None,
                       iterations: Optional[int] = None, tv_lambda: Optional[float] = None,
-                      slices: Optional[int] = None, read_options: Optional[dict] = None) -> list[Path]:
-    """Reconstruct every slice of every file; returns the TIFFs written (cone-beam scans: one volume each, by
-    :func:`recon.app.cone.reconstruct_cone_files`, on ``image_size``² × ``slices`` voxels of ``pixel_size`` mm).
+                      slices: Union[None, int, slice] = None, read_options: Optional[dict] = None) -> list[Path]:
+    """Reconstruct every file; returns the files written. A one-slice scan gives a float32 TIFF; a multi-slice
+    2-D scan one volume of its slices (:mod:`recon.app.stack`; ``slices`` = a ``slice`` of detector rows reads
+    only those); a cone-beam scan one volume (:func:`recon.app.cone.reconstruct_cone_files`, on ``image_size``² ×
+    ``slices`` voxels of ``pixel_size`` mm, ``slices`` a count).
 
-    ``out`` is the TIFF itself for one single-slice file (``.tif``/``.tiff``), otherwise a folder that
-    receives ``<file stem>[_slice<k>].tif`` and a ``.png`` preview next to each. ``views`` keeps that many
+    ``out`` is the output file itself for one file (``.tif``/``.tiff``; ``.h5``/``.hdf5`` for a volume),
+    otherwise a folder that receives ``<file stem>.tif``; a ``.png`` preview goes next to each. ``views`` keeps that many
     evenly spaced views (sparse view); ``angles`` = (start, stop) in radians keeps an arc. ``centre`` and
     ``det_offset`` set the rotation centre (:func:`recon.app.centring.apply_centre`; by default the file's is
     kept and checked against the data, with a warning where they disagree), on the full scan before views are
@@ -152,7 +155,9 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     model = load_model(model_path) if model_path is not None else None
     if method == "learned" and model is None:
         raise ValueError("method 'learned' needs a model (a run folder or its model.pt)")
-    check_output_suffix(out, VOLUME_SUFFIXES, "a reconstruction (2-D: .tif; cone beam: .tif or .h5)")  # before reading
+    check_output_suffix(out, VOLUME_SUFFIXES, "a reconstruction (.tif, or .h5 for a volume)")  # before reading
+    if isinstance(slices, slice):  # rows A:B of multi-slice 2-D scans: only those rows are read
+        read_options = {**(read_options or {}), "rows": slices}
     read = [(Path(p), read_scan(p, geometry=geometry, **(read_options or {}))) for p in paths]
     cone = [(p, s) for p, s in read if isinstance(s, ConeScan)]
     if cone:
@@ -164,9 +169,9 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
         cone = [(p, s.select_views(views) if views is not None else s) for p, s in cone]
         return reconstruct_cone_files(cone, out, method, filter, cutoff, image_size, pixel_size, slices, iterations,
                                       force, progress, model=model, device=device)
-    if slices is not None:
-        raise ValueError("--slices sets the volume of cone-beam scans; these scans are 2-D")
-    check_output_suffix(out, (".tif", ".tiff"), "a 2-D reconstruction (float32)")
+    if isinstance(slices, int):
+        raise ValueError("--slices K sets the volume of cone-beam scans; for a multi-slice 2-D scan give the "
+                         "detector rows as --slices A:B")
     scans, notes = [], {}
     for path, scan in read:
         if scan.info.get("pixel_units"):  # (a note, not a warning: many synchrotron files record no pixel size)
@@ -180,29 +185,47 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
         if views is not None:
             scan = scan.select_views(count=views)
         scans.append((Path(path), scan))
-    out = Path(out)
-    single = len(scans) == 1 and scans[0][1].n_slices == 1 and out.suffix.lower() in (".tif", ".tiff")
-    jobs = []
-    for path, scan in scans:
-        for k in range(scan.n_slices):
-            if single:
-                target = out
-            else:
-                suffix = f"_slice{k}" if scan.n_slices > 1 else ""
-                target = out / f"{output_name(path.stem)}{suffix}.tif"
-            check_writable(target, force)
-            check_writable(target.with_suffix(".png"), force)
-            jobs.append((path, scan if scan.n_slices == 1 else scan.slice(k), target))
-    outputs = [p for _, _, target in jobs for p in (target, target.with_suffix(".png"))]
-    check_distinct(outputs, [p for p, _ in scans] + [i for _, scan in scans for i in scan.info.get("inputs", [])]
-                   + ([model.path] if model is not None else []))
-    written = []
-    for path, scan, target in tqdm(jobs, desc="reconstruct", disable=None if progress and len(jobs) > 1 else True):
+
+    def one_slice(path: Path, scan: Scan) -> Reconstruction:
         rec = reconstruct_scan(scan, method, model, filter, cutoff, image_size, pixel_size, device, iterations,
                                tv_lambda)
         if notes[str(path)]:  # a centre that was changed is named in the TIFF's metadata and the preview's title
             rec = replace(rec, method=f"{rec.method}; {notes[str(path)]}")
         if scan.info.get("pixel_units"):  # no pixel size recorded: lengths in detector pixels, μ per pixel
             rec = replace(rec, length_unit="px")
+        return rec
+
+    jobs = _plan_outputs(scans, Path(out), force, [model.path] if model is not None else [])
+    written = []
+    for path, scan, target in tqdm(jobs, desc="reconstruct", disable=None if progress and len(jobs) > 1 else True):
+        if scan.n_slices > 1:
+            volume = reconstruct_stack(scan, lambda s: one_slice(path, s), progress, path.name)
+            written.append(write_volume(target, volume, str(path), f"{path.name}: {volume.method}", force))
+            continue
+        rec = one_slice(path, scan)
         written.append(write_reconstruction(target, rec, str(path), f"{path.name}: {rec.method}", force))
     return written
+
+
+def _plan_outputs(scans: list[tuple[Path, Scan]], out: Path, force: bool,
+                  other_inputs: list) -> list[tuple[Path, Scan, Path]]:
+    """``(file, scan, output)`` per scan, every output checked before anything is computed: a one-slice scan
+    gives a float32 TIFF (``out`` itself for one file, else ``out/<stem>.tif``), a multi-slice scan one volume
+    (:func:`recon.app.stack.stack_target`)."""
+    multi = any(scan.n_slices > 1 for _, scan in scans)
+    check_output_suffix(out, VOLUME_SUFFIXES if multi else (".tif", ".tiff"),
+                        "a multi-slice volume" if multi else "a 2-D reconstruction (float32)")
+    single = len(scans) == 1 and out.suffix.lower() in VOLUME_SUFFIXES
+    jobs = []
+    for path, scan in scans:
+        if scan.n_slices > 1:
+            target = stack_target(out, path, len(scans) > 1)
+        else:
+            target = out if single else out / f"{output_name(path.stem)}.tif"
+        check_writable(target, force)
+        check_writable(target.with_suffix(".png"), force)
+        jobs.append((path, scan, target))
+    outputs = [p for _, _, target in jobs for p in (target, target.with_suffix(".png"))]
+    check_distinct(outputs, [p for p, _ in scans] + [i for _, scan in scans for i in scan.info.get("inputs", [])]
+                   + other_inputs)
+    return jobs

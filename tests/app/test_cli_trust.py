@@ -108,15 +108,15 @@ def test_a_scan_without_a_pixel_size_is_written_in_pixels_unless_det_spacing_is_
     path = write_dxchange(tmp_path / "scan.h5", line_integrals())
     assert main(["reconstruct", str(path), "--out", str(tmp_path / "px")]) == 0
     assert "no pixel size recorded: lengths in detector pixels, μ per pixel" in capsys.readouterr().out
-    with tifffile.TiffFile(tmp_path / "px" / "scan_slice0.tif") as tif:
+    with tifffile.TiffFile(tmp_path / "px" / "scan.tif") as tif:  # a volume of the scan's rows
         meta = json.loads(tif.pages[0].description)
-        assert meta["units"] == "1/px" and meta["pixel_size_px"] == 1.0
+        assert meta["units"] == "1/px" and meta["length_unit"] == "px" and meta["voxel_size_px"][1:] == [1.0, 1.0]
         assert tif.pages[0].tags.get("ResolutionUnit") is None or tif.pages[0].tags["ResolutionUnit"].value != 3  # no cm
         pixels = tif.asarray()
     assert main(["reconstruct", str(path), "--out", str(tmp_path / "mm"), "--det-spacing", "0.5"]) == 0
-    with tifffile.TiffFile(tmp_path / "mm" / "scan_slice0.tif") as tif:
+    with tifffile.TiffFile(tmp_path / "mm" / "scan.tif") as tif:
         meta = json.loads(tif.pages[0].description)
-        assert meta["units"] == "1/mm" and meta["pixel_size_mm"] == 0.5
+        assert meta["units"] == "1/mm" and meta["voxel_size_mm"] == [0.5, 0.5, 0.5]
         millimetres = tif.asarray()
     np.testing.assert_allclose(millimetres, pixels / 0.5, rtol=1e-4, atol=1e-5 * float(np.abs(pixels).max()))
 
