@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and any lower one)::
 
-    0  recon.geometry, recon.metrics, recon._checks, recon._version   foundations (numpy/torch only)
+    0  recon.geometry, recon.metrics, recon._checks, recon._version, recon._logging   foundations (numpy/torch only)
     1  recon.io            files: may import layer 0 only
     2  recon.operators     A, Aᵀ, B_w, B_wᵀ
     3  recon.analytic      classical reconstruction
@@ -27,7 +27,7 @@ from pathlib import Path
 
 
 PACKAGE = Path(__file__).resolve().parents[1] / "recon"
-LAYERS = {"geometry": 0, "metrics": 0, "_checks": 0, "_version": 0, "io": 1, "operators": 2, "analytic": 3,
+LAYERS = {"geometry": 0, "metrics": 0, "_checks": 0, "_version": 0, "_logging": 0, "io": 1, "operators": 2, "analytic": 3,
           "interop": 3, "models": 4, "simulation": 5, "training": 6, "evaluation": 7, "app": 8, "__init__": 9,
           "__main__": 9}
 MAX_MODULE_LINES = 400

@@ -18,6 +18,7 @@ import warnings
 from typing import Callable, Optional, Sequence
 
 from .._checks import one_line
+from .._logging import logger
 from .._version import __version__
 from ..analytic.filters import WINDOWS
 from ..io.atomic import terminate_cleanly
@@ -31,7 +32,8 @@ from .calibrate import calibrate_file, parse_params
 from .compare import compare_files
 from .demo import run_demo
 from .describe import describe_file
-from .options import add_centre, add_det_spacing, add_region, add_view_selection, checked_region
+from .options import (add_centre, add_det_spacing, add_region, add_verbosity, add_view_selection, checked_region,
+                      notes_at_verbosity)
 from .reconstruct import reconstruct_files
 from .stack import parse_slices
 
@@ -98,7 +100,7 @@ def _run_calibrate(args: argparse.Namespace) -> None:
     out, text, _ = calibrate_file(args.file, args.out, geometry=args.geometry, force=args.force,
                                   params=parse_params(args.params))
     print(text)
-    print(f"wrote {out}")
+    logger.info(f"wrote {out}")
 
 
 # ---- train ---------------------------------------------------------------------------------------------------
@@ -121,7 +123,7 @@ def _run_train(args: argparse.Namespace) -> None:
     if summary.get("lstsq") and "gap_to_lstsq" in summary:
         print(f"final training MSE {summary['final_train_mse']:.5g} = least-squares optimum "
               f"{summary['lstsq']['loss']:.5g} × (1 {summary['gap_to_lstsq']:+.2%})")
-    print(f"wrote {args.out}")
+    logger.info(f"wrote {args.out}")
 
 
 # ---- evaluate ------------------------------------------------------------------------------------------------
@@ -149,7 +151,7 @@ def _run_evaluate(args: argparse.Namespace) -> None:
           f"(PSNR/SSIM/RMSE {REGIONS[region]}; PSNR data range: max − min of each ground-truth image there)\n")
     print(report["table"])
     if args.out:
-        print(f"\nwrote {args.out}")
+        logger.info(f"wrote {args.out}")
 
 
 # ---- reconstruct ---------------------------------------------------------------------------------------------
@@ -214,7 +216,7 @@ def _run_reconstruct(args: argparse.Namespace) -> None:
                                 read_options={k: v for k, v in (("binning", args.binning), ("every", args.every),
                                                                 ("det_spacing", args.det_spacing)) if v is not None})
     for path in written:
-        print(f"wrote {path} (+ {path.with_suffix('.png').name})")
+        logger.info(f"wrote {path} (+ {path.with_suffix('.png').name})")
 
 
 # ---- compare -------------------------------------------------------------------------------------------------
@@ -245,7 +247,7 @@ def _run_compare(args: argparse.Namespace) -> None:
                            segmentation=args.segmentation, geometry=args.geometry, views=args.views,
                            angles=args.angles, force=args.force, tv=args.tv, region=region)
     print(result["report"].split("\n![")[0])
-    print(f"\nwrote {args.out}/{'summary.md' if 'summary' in result else 'report.md'}")
+    logger.info(f"wrote {args.out}/{'summary.md' if 'summary' in result else 'report.md'}")
 
 
 # ---- benchmark -----------------------------------------------------------------------------------------------
@@ -290,7 +292,7 @@ def _run_benchmark(args: argparse.Namespace) -> None:
                                segmentation=args.segmentation, levels=args.levels, force=args.force,
                                command=_benchmark_command(args), tv=not args.no_tv, tv_lambda=args.tv_lambda)
     print(format_benchmark(record).split("\n![")[0])
-    print(f"\nwrote {args.out}/benchmark.md")
+    logger.info(f"wrote {args.out}/benchmark.md")
 
 
 # ---- entry point ---------------------------------------------------------------------------------------------
@@ -325,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add, _ in _COMMANDS.values():
         add(sub)
+    add_verbosity(parser)
     return parser
 
 
@@ -356,7 +359,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 0
     terminate_cleanly()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), notes_at_verbosity(args):
         warnings.showwarning = _warning_printer(args.command)
         try:
             _COMMANDS[args.command][1](args)

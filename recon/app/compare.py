@@ -27,6 +27,7 @@ from ..io.cone_scan import ConeScan
 from .centring import check_centre
 from .cone import compare_cone_files
 from ..training.figures import plot_filter
+from .._logging import progress_disabled
 
 __all__ = ["compare_files", "scan_paths", "per_scan", "OUTPUTS"]
 
@@ -132,7 +133,7 @@ def compare_files(scans: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
         check_centre(scan, Path(path).name)  # warns where the data put the rotation centre elsewhere
     check_distinct(outputs, [i for scan in scans for i in scan.info.get("inputs", [])])  # sidecars, flats, …
     for path, scan, ref, seg in tqdm(list(zip(paths, scans, refs, segs)), desc="scans", unit="scan",
-                                     disable=None if len(paths) > 1 else True):
+                                     disable=progress_disabled() if len(paths) > 1 else True):
         grid = models[0].geometry if models and models[0].output_kind == "image" else scan.geometry
         comparisons.append(compare_scan(scan, models, load_reference(ref, grid) if ref is not None else None,
                                         load_reference(seg, grid) if seg is not None else None, views, angles,

@@ -23,6 +23,7 @@ from ..io.cone_scan import ConeScan
 from ..io.outputs import check_output_suffix
 from ..io.volumes import VOLUME_SUFFIXES, VolumeReconstruction, read_volume, write_volume
 from ..models import LearnedFDK
+from .._logging import progress_disabled
 
 __all__ = ["CONE_METHODS", "reconstruct_cone", "reconstruct_cone_files"]
 
@@ -88,7 +89,7 @@ def reconstruct_cone_files(scans: Sequence[tuple[Path, ConeScan]], out: PathLike
                    [p for p, _ in scans] + [i for _, s in scans for i in s.info.get("inputs", [])]
                    + ([model.path] if getattr(model, "path", None) is not None else []))
     written = []
-    for path, scan, target in tqdm(jobs, desc="reconstruct", disable=None if progress and len(jobs) > 1 else True):
+    for path, scan, target in tqdm(jobs, desc="reconstruct", disable=progress_disabled() if progress and len(jobs) > 1 else True):
         rec = reconstruct_cone(scan, method, filter, cutoff, image_size, pixel_size, slices, iterations, model,
                                device)
         g = rec.grid

@@ -25,6 +25,7 @@ from ..simulation.noise import estimate_i0
 from ..simulation.simulate import simulate_to_file
 from ..training.config import parse_train_config
 from ..training.loop import train
+from .._logging import logger
 from .bundled import HTC_REFERENCE, HTC_SCAN, HTC_SEGMENTATION, bundled_file
 from .compare import compare_files
 
@@ -104,15 +105,15 @@ def run_demo(out: str = "recon-demo", views: int = 60, n_train: int = 120, epoch
     scan_path = bundled_file(HTC_SCAN)
     scan = read_htc_mat(scan_path, image_size=GRID_SIZE, pixel_size=GRID_PIXEL)
     i0 = estimate_i0(scan.sinogram) or 1e5
-    print(f"[1/4] {scan_path.name}: {scan.n_views} views × {scan.n_det} detectors; estimated photon count "
-          f"I0 ≈ {i0:.3g} per detector element (from the noise in air); using {views} views", flush=True)
+    logger.info(f"[1/4] {scan_path.name}: {scan.n_views} views × {scan.n_det} detectors; estimated photon count "
+                f"I0 ≈ {i0:.3g} per detector element (from the noise in air); using {views} views")
     out_dir.mkdir(parents=True, exist_ok=True)
     sim_config = out_dir / "simulation.toml"
     with atomic_output(sim_config, force) as tmp:
         tmp.write_text(demo_simulation_config(scan.geometry, n_train, i0))
     data = simulate_to_file(sim_config, out_dir / "train.h5", force=force)
-    print(f"[2/4] simulated {n_train} phantoms with analytic sinograms ({scan.n_views} views) → {data} "
-          f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    logger.info(f"[2/4] simulated {n_train} phantoms with analytic sinograms ({scan.n_views} views) → {data} "
+                f"({time.perf_counter() - t0:.0f} s)")
     runs = []
     for model, what in (("filter", "learned FBP, shared filter"),
                         ("upsampled", "learned FBP, 6× angular upsampling + 2-D filter")):
@@ -121,10 +122,10 @@ def run_demo(out: str = "recon-demo", views: int = 60, n_train: int = 120, epoch
         run = out_dir / f"run_{model}"
         train(cfg, run, data=data, force=True, progress=progress)
         runs.append(run / "model.pt")
-        print(f"[3/4] trained {what} → {run} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        logger.info(f"[3/4] trained {what} → {run} ({time.perf_counter() - t0:.0f} s)")
     result = compare_files(scan_path, report_dir, runs, reference=bundled_file(HTC_REFERENCE),
                            segmentation=bundled_file(HTC_SEGMENTATION), views=views, force=force)
-    print(f"[4/4] compared on the real scan ({time.perf_counter() - t0:.0f} s)\n")
+    logger.info(f"[4/4] compared on the real scan ({time.perf_counter() - t0:.0f} s)")
     print(result["report"].split("\n![")[0])
     print(f"\nreport: {report_dir / 'report.md'}  figures: {report_dir / 'comparison.png'}, "
           f"{report_dir / 'profile.png'}")

@@ -5,12 +5,17 @@ that record none (``--det-spacing``)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import math
+import sys
 
 from ..evaluation.scores import REGIONS
+from .._logging import logger
 from .centring import centre_choice
 
-__all__ = ["add_region", "checked_region", "add_view_selection", "add_centre", "add_det_spacing"]
+__all__ = ["add_region", "checked_region", "add_view_selection", "add_centre", "add_det_spacing", "add_verbosity",
+           "notes_at_verbosity"]
 
 
 def add_region(p: argparse.ArgumentParser) -> None:
@@ -67,3 +72,36 @@ def add_det_spacing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--det-spacing", type=float, default=None, metavar="MM",
                    help="detector pitch in mm, for scans that record no pixel size (default: lengths in detector "
                         "pixels, attenuation per pixel)")
+
+
+def add_verbosity(parser: argparse.ArgumentParser) -> None:
+    """``-q/--quiet`` and ``-v/--verbose`` on every command that runs (the leaves of the parser tree: an option
+    on a parent would be reset by its subcommand's default)."""
+    children = [p for a in parser._actions if isinstance(a, argparse._SubParsersAction) for p in a.choices.values()]
+    for child in children:
+        add_verbosity(child)
+    if children or parser.prog == "recon":
+        return
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true",
+                       help="only warnings and errors: no notes, no progress bars")
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="also details (files, formats, shapes, geometries) as the command works")
+
+
+@contextlib.contextmanager
+def notes_at_verbosity(args: argparse.Namespace):
+    """The ``recon`` logger's notes on stdout for the time of one command, at the level ``-q``/``-v`` ask for."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = (logging.WARNING if getattr(args, "quiet", False) else
+             logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False  # (a script that configured logging and calls main() gets each line once)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.level, logger.propagate = saved

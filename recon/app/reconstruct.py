@@ -30,6 +30,7 @@ from ..io.cone_scan import ConeScan
 from ..io.scan import Scan
 from ..io.volumes import VOLUME_SUFFIXES, write_volume
 from ..models import KnownOperatorModel, apply_model, load_model
+from .._logging import logger, progress_disabled
 from .centring import CentreChoice, apply_centre
 from .cone import reconstruct_cone_files
 from .stack import reconstruct_stack, stack_target
@@ -175,11 +176,13 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     scans, notes = [], {}
     for path, scan in read:
         if scan.info.get("pixel_units"):  # (a note, not a warning: many synchrotron files record no pixel size)
-            print(f"{path.name}: no pixel size recorded: lengths in detector pixels, μ per pixel (--det-spacing MM "
-                  "gives mm)")
+            logger.info(f"{path.name}: no pixel size recorded: lengths in detector pixels, μ per pixel "
+                        "(--det-spacing MM gives mm)")
         scan, notes[str(path)] = apply_centre(scan, path.name, centre, det_offset)
         if notes[str(path)]:
-            print(f"{Path(path).name}: {notes[str(path)]}")
+            logger.info(f"{Path(path).name}: {notes[str(path)]}")
+        logger.debug(f"{path.name}: {scan.format}, {scan.n_slices} slice(s) of {scan.n_views} views × {scan.n_det} "
+                     f"elements; {scan.geometry!r}")
         if angles is not None:
             scan = scan.select_angles(*angles)
         if views is not None:
@@ -197,7 +200,7 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
 
     jobs = _plan_outputs(scans, Path(out), force, [model.path] if model is not None else [])
     written = []
-    for path, scan, target in tqdm(jobs, desc="reconstruct", disable=None if progress and len(jobs) > 1 else True):
+    for path, scan, target in tqdm(jobs, desc="reconstruct", disable=progress_disabled() if progress and len(jobs) > 1 else True):
         if scan.n_slices > 1:
             volume = reconstruct_stack(scan, lambda s: one_slice(path, s), progress, path.name)
             written.append(write_volume(target, volume, str(path), f"{path.name}: {volume.method}", force))

@@ -23,6 +23,7 @@ from ..io.atomic import output_name
 from ..io.outputs import Reconstruction
 from ..io.scan import Scan
 from ..io.volumes import VOLUME_SUFFIXES, VolumeReconstruction
+from .._logging import progress_disabled
 
 __all__ = ["parse_slices", "stack_target", "row_pitch", "reconstruct_stack"]
 
@@ -80,7 +81,7 @@ def reconstruct_stack(scan: Scan, one_slice: Callable[[Scan], Reconstruction], p
     volume = np.empty((n, size, size), dtype=np.float32)
     volume[0] = first.image
     for k in tqdm(range(1, n), desc=f"slices of {name}" if name else "slices", initial=1, total=n,
-                  disable=None if progress else True):
+                  disable=progress_disabled() if progress else True):
         volume[k] = one_slice(scan.slice(k)).image
     pixel = float(first.geometry.pixel_size)
     grid = VolumeGrid((n, size, size), (row_pitch(scan.geometry), pixel, pixel))

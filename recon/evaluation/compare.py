@@ -44,6 +44,7 @@ from ..geometry import Geometry
 from ..io.outputs import Reconstruction
 from ..io.scan import Scan
 from ..models import GeometryConversion, KnownOperatorModel, apply_model, match_model_views
+from .._logging import progress_disabled
 from .baselines import conversion_windows, stored_arc_recipes, training_baselines, tv_training_baseline
 from .methods import (Method, applicable_baselines, baseline_methods, method_order, model_method, rebin_method,
                       tune_baselines, tv_method)
@@ -215,7 +216,7 @@ def compare_scan(full: Scan, models: Sequence[KnownOperatorModel], reference: Op
                + _rebinning(g, models, tuned, oracle, x, reference) + _model_methods(scan, models, tuned, reference)
                + (_tv_methods(models, g, x, reference, memo) if tv else []))
     methods.sort(key=lambda m: method_order(m.id))
-    timed = {m.id: _timed(m, x, g) for m in tqdm(methods, desc="compare", unit="method", leave=False, disable=None)}
+    timed = {m.id: _timed(m, x, g) for m in tqdm(methods, desc="compare", unit="method", leave=False, disable=progress_disabled())}
     recs = {i: r for i, (r, _) in timed.items()}
     scores = {i: {**scan_scores(r.image, reference, segmentation, sino, g, true_seg, region), "seconds": s}
               for i, (r, s) in timed.items()}

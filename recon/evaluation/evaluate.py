@@ -41,6 +41,7 @@ from ..geometry import view_indices
 from ..io.atomic import atomic_folder, check_writable
 from ..models import GeometryConversion, KnownOperatorModel, LearnedFDK, load_model, training_summary
 from ..simulation.dataset import SimulatedDataset, load_samples, read_dataset
+from .._logging import progress_disabled
 from .baselines import TV_SAMPLES, conversions
 from .evaluate_cone import evaluate_cone
 from .leakage import warn_overlap
@@ -88,7 +89,7 @@ def _score_images(model: KnownOperatorModel, data_path: Path, views: Any, tune_f
     x_test, truth = data.inputs[n_tune:], data.targets[n_tune:]
     methods = _image_methods(model, data.inputs[:n_tune], data.targets[:n_tune], tv)
     timed = {m.id: _run_timed(m, x_test) for m in tqdm(methods, desc="evaluate", unit="method", leave=False,
-                                                        disable=None)}
+                                                        disable=progress_disabled())}
     outputs = {i: o for i, (o, _) in timed.items()}
     results = {i: {**image_scores(o, truth, model.geometry.pixel_size, region), "seconds_per_image": s}
                for i, (o, s) in timed.items()}

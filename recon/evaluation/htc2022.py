@@ -56,6 +56,7 @@ from ..io.formats import HTC_EFFECTIVE_PIXEL_SIZE, HTC_IMAGE_SIZE, read_htc_refe
 from ..io.references import resample_to_grid
 from ..io.scan import Scan
 from ..models import KnownOperatorModel, apply_model, training_summary
+from .._logging import progress_disabled
 from .baselines import TV_SAMPLES, arc_training_baselines, stored_arc_recipes, tv_arc_baseline
 from .methods import Method, applicable_baselines, baseline_methods, model_method, tv_method
 from .quality import matthews_correlation, otsu_bin, otsu_threshold
@@ -231,7 +232,7 @@ def score_level(level: int, phantoms: list[Phantom], model: Optional[KnownOperat
     methods_out: dict[str, dict] = {}
     jobs = _level_jobs(phantoms, arc, starts_deg, {} if files is None else files)
     tuned_tv = level_tv(model, arc, tv)
-    for phantom, truth, start, scan in tqdm(jobs, desc=f"level {level} ({arc}°)", unit="arc", disable=None):
+    for phantom, truth, start, scan in tqdm(jobs, desc=f"level {level} ({arc}°)", unit="arc", disable=progress_disabled()):
         methods, g = level_methods(scan, model, memo, tuned_tv, arc)
         segs = _score_arc(methods, g, scan, truth, procedure, methods_out, phantom.name, start)
         if phantom.organisers is not None:

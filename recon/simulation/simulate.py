@@ -69,6 +69,7 @@ from ..analytic.rebinning import Rebinning
 from ..geometry import Geometry
 from ..io import atomic_output, check_writable
 from ..io.atomic import check_distinct
+from .._logging import progress_disabled
 from .layout import FORMAT, dataset_shapes, fletcher32
 from .ellipsoids import exact_projections, rasterize_volume
 from .noise import beam_hardening, poisson_noise
@@ -237,7 +238,8 @@ def simulate_to_file(config: Union[PathLike, SimulationConfig], out: PathLike, n
         f.attrs["config"] = cfg.text
         f.attrs["seed"] = seed
         f.attrs["n_samples"] = n
-        with tqdm(total=n, unit="sample", desc=f"simulate {out.name}", disable=None, dynamic_ncols=True) as bar:
+        with tqdm(total=n, unit="sample", desc=f"simulate {out.name}", disable=progress_disabled(),
+                  dynamic_ncols=True) as bar:
             def write(i: int, chunks: dict[str, bytes]) -> None:
                 for name, data in chunks.items():
                     datasets[name].id.write_direct_chunk((i,) + (0,) * (datasets[name].ndim - 1), data)

@@ -34,6 +34,7 @@ from ..io.locks import LOCK_NAME, folder_lock
 from ..models import KnownOperatorModel, build_model, fit_filter, mean_squared_error, save_model, tune_start
 from ..models.serialization import load_refusal, record_checksum, record_intact, state_checksum
 from ..simulation.dataset import Samples, load_samples
+from .._logging import logger, progress_disabled
 from .arcs import ArcSampler
 from .config import TrainConfig, load_train_config
 from .figures import plot_filter, plot_loss
@@ -90,7 +91,7 @@ class _Run:
 
     def say(self, message: str) -> None:
         if self.progress and self.rank == 0:
-            print(message, flush=True)
+            logger.info(message)
 
 
 class TrainingDiverged(ValueError):
@@ -254,7 +255,7 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int) -> dict[str, Any]:
     net.train()
     total, count = 0.0, 0
     bar = tqdm(run.batches(shard, batch), total=-(-len(shard) // batch), desc=f"epoch {epoch + 1}/{s['epochs']}",
-               leave=False, disable=None if run.progress and run.rank == 0 else True)  # None: only on a terminal
+               leave=False, disable=progress_disabled() if run.progress and run.rank == 0 else True)
     t0 = time.perf_counter()
     show = bar.disable is False  # the progress bar's loss costs a device sync per step: only on a terminal
     steps = -(-len(shard) // batch)

@@ -61,3 +61,26 @@ def test_an_unknown_region_is_one_error_line_naming_the_flag(command, tmp_path, 
     with pytest.raises(SystemExit):
         main([command[0], "--help"])
     assert "--region {fov,square}" in capsys.readouterr().out
+
+
+def test_quiet_and_verbose_set_what_a_command_says(tmp_path, capsys):
+    """Notes (what was chosen, what was written) on stdout by default; --quiet: none, but a warning about the data
+    still on stderr; --verbose: details too (the format and geometry read). The library itself prints nothing."""
+    import logging
+
+    from .test_centre_cli import _scan
+
+    path, _, _ = _scan(tmp_path)  # its geometry puts the rotation centre off the data's: a warning
+    assert main(["reconstruct", str(path), "--out", str(tmp_path / "default.tif")]) == 0
+    default = capsys.readouterr()
+    assert "wrote" in default.out and "warning:" in default.err
+    assert main(["reconstruct", str(path), "--out", str(tmp_path / "quiet.tif"), "--quiet"]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.out == "" and "warning:" in quiet.err and (tmp_path / "quiet.tif").is_file()
+    assert main(["reconstruct", str(path), "--out", str(tmp_path / "loud.tif"), "-v"]) == 0
+    loud = capsys.readouterr().out
+    assert "wrote" in loud and "120 views × 96 elements" in loud and "ParallelBeam(" in loud
+    assert logging.getLogger("recon").handlers == []  # the command line's handler is gone after the command
+    with pytest.raises(SystemExit):
+        main(["reconstruct", str(path), "--out", str(tmp_path / "x.tif"), "-q", "-v"])
+    assert "not allowed with argument" in capsys.readouterr().err
