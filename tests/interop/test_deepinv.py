@@ -45,3 +45,18 @@ def test_noise_model_and_least_squares_inverse():
     clean = to_deepinv(GEOMETRY)
     restored = clean.A_dagger(clean(x))  # deepinv's least squares through recon's A and Aᵀ
     assert float((restored - x).norm() / x.norm()) < 0.1
+
+
+def test_deepinv_layout_is_its_tomography_layout():
+    """layout="deepinv": sinograms [B, C, n_det, n_views] as deepinv's own Tomography gives them (checked against
+    it on a parallel scan), the same operator transposed, still exactly adjoint."""
+    physics = to_deepinv(GEOMETRY, layout="deepinv")
+    x = torch.rand(2, 1, 48, 48, dtype=torch.float64)
+    y = physics(x)
+    assert y.shape == (2, 1, GEOMETRY.n_det, GEOMETRY.n_views)
+    torch.testing.assert_close(y, recon.project(x, GEOMETRY).transpose(-1, -2))
+    assert abs(float(physics.adjointness_test(x))) < 1e-10
+    theirs = deepinv.physics.Tomography(angles=30, img_width=32, circle=False, normalize=False)
+    assert theirs(torch.rand(1, 1, 32, 32)).shape[-1] == 30  # deepinv's last axis: the views
+    with pytest.raises(ValueError, match="layout"):
+        to_deepinv(GEOMETRY, layout="astra")
