@@ -191,6 +191,25 @@ class Scan:
         extra = {"dropped_detector_elements": int(rest)} if rest else {}
         return self._derive(sino.astype(np.float32), geometry, f"bin_detector({factor})", **extra)
 
+    def resample_detector(self, det_offset: float) -> "Scan":
+        """The same rays sampled on a detector whose offset is ``det_offset`` (mm; the elements, their pitch and
+        everything else unchanged): each view's line integrals interpolated along the detector (cubic spline;
+        beyond the measured elements the edge value). For a flat or arc detector this moves the samples, not the
+        rays, so a model or filter made for ``det_offset`` takes the scan. A shift of more than a tenth of the
+        detector is refused (the data would lose too much of their width)."""
+        from scipy.ndimage import shift
+
+        det_offset = real("det_offset", det_offset)
+        g = self.geometry
+        elements = (g.det_offset - det_offset) / g.det_spacing  # the new element k is the old k − elements
+        if abs(elements) > 0.1 * g.n_det:
+            raise ValueError(f"resampling the detector by {elements:+.1f} elements (det_offset {g.det_offset:g} → "
+                             f"{det_offset:g} mm) would lose more than a tenth of its {g.n_det} elements")
+        moved = shift(self.sinogram.astype(np.float64), (0,) * (self.sinogram.ndim - 1) + (elements,), order=3,
+                      mode="nearest")
+        return self._derive(moved.astype(np.float32), g.replace(det_offset=det_offset),
+                            f"resample_detector({det_offset:.6g})")
+
     def shift_center(self, offset_mm: float) -> "Scan":
         """A scan whose detector is shifted by ``offset_mm`` along its axis: ``det_offset += offset_mm``.
 

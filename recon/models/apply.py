@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import torch
 
+from .._logging import logger
 from ..analytic.weights import arc_positions, scan_coverage
 from ..geometry import Geometry, geometry_differences, view_indices
 from ..io.scan import Scan
@@ -22,7 +23,10 @@ def match_model_views(scan: Scan, model: KnownOperatorModel) -> tuple[Scan, Know
     model trained on a limited-angle or short-scan arc is moved to the scan's arc when that is the same arc
     rotated (same length and view spacing, another start; :meth:`recon.models.LearnedFBP.for_geometry`), a model
     of several arc lengths (:class:`recon.models.UnrolledNetwork` with ``arcs``) to any arc it reconstructs.
-    Raises ``ValueError`` saying what differs."""
+    A scan whose rotation centre (detector offset) differs from the model's — calibrated, estimated with
+    ``--center auto``, or another scan of the scanner — is resampled onto the model's detector first
+    (:meth:`recon.io.Scan.resample_detector`, logged). Raises ``ValueError`` saying what differs."""
+    scan = _onto_model_detector(scan, model)
     diffs = geometry_differences(model.geometry, scan.geometry, ignore=("angles", "image_size", "pixel_size"))
     if getattr(model, "arcs", None) is not None and not diffs:  # a model of every arc in a range of lengths
         if scan_coverage(scan.geometry).kind != "full":
@@ -52,6 +56,19 @@ def match_model_views(scan: Scan, model: KnownOperatorModel) -> tuple[Scan, Know
             raise ValueError(f"the scan's arc is not the model's arc at another start: {err}") from None
     model.check_geometry(scan.geometry, what="scan")
     return scan, model
+
+
+def _onto_model_detector(scan: Scan, model: KnownOperatorModel) -> Scan:
+    """``scan`` resampled onto the model's detector offset where that is all that differs, else unchanged."""
+    same = ("angles", "image_size", "pixel_size")
+    if (geometry_differences(model.geometry, scan.geometry, ignore=same + ("det_offset",))
+            or not geometry_differences(model.geometry, scan.geometry, ignore=same)):
+        return scan
+    before, after = scan.geometry.det_offset, model.geometry.det_offset
+    logger.info(f"the scan's rotation centre differs from the model's: its detector resampled from det_offset "
+                f"{before:.4g} to the model's {after:.4g} ({(before - after) / scan.geometry.det_spacing:+.2f} "
+                "elements)")
+    return scan.resample_detector(after)
 
 
 def apply_model(scan: Scan, model: KnownOperatorModel, device: str = "cpu") -> tuple[np.ndarray, Geometry]:
