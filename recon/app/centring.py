@@ -14,10 +14,11 @@ from typing import Optional, Union
 
 from ..analytic.centre import CentreEstimate, estimate_centre
 from ..io.plausibility import ScanWarning
+from ..io.cone_scan import ConeScan
 from ..io.scan import Scan
 
 __all__ = ["CentreChoice", "estimate_for_check", "centre_mismatch", "check_centre", "apply_centre", "centre_choice",
-           "length_unit"]
+           "length_unit", "apply_cone_centre"]
 
 #: None (check and warn), "auto", "keep", or a detector column.
 CentreChoice = Union[None, str, float]
@@ -96,3 +97,16 @@ def apply_centre(scan: Scan, name: str, centre: CentreChoice = None,
         raise ValueError(f"--center {column:g} lies far outside the detector's {g.n_det} columns")
     offset = ((g.n_det - 1) / 2.0 - column) * g.det_spacing
     return scan.shift_center(offset - g.det_offset), f"rotation centre at column {column:g} (given)"
+
+
+def apply_cone_centre(scan: ConeScan, name: str, centre: CentreChoice = None,
+                      det_offset: Optional[float] = None) -> tuple[ConeScan, str]:
+    """:func:`apply_centre` for a circular cone-beam scan: the same choices, estimated and checked on the rows
+    through the source plane (:meth:`recon.io.ConeScan.central_scan`), applied to the detector's column offset."""
+    if centre == "keep" or (centre is None and det_offset is None and scan.geometry.kind != "cone"):
+        return scan, ""  # (a scan given by vectors: nothing to check the centre against)
+    fan = scan.central_scan()
+    moved, note = apply_centre(fan, name, centre, det_offset)
+    if moved.geometry.det_offset == fan.geometry.det_offset:
+        return scan, note
+    return scan.with_column_offset(moved.geometry.det_offset), note

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -72,9 +73,11 @@ def reconstruct_cone_files(scans: Sequence[tuple[Path, ConeScan]], out: PathLike
                            filter: str = "ram-lak", cutoff: float = 1.0, image_size: Optional[int] = None,
                            pixel_size: Optional[float] = None, slices: Optional[int] = None,
                            iterations: Optional[int] = None, force: bool = False, progress: bool = True,
-                           model: Optional[LearnedFDK] = None, device: Optional[torch.device] = None) -> list[Path]:
+                           model: Optional[LearnedFDK] = None, device: Optional[torch.device] = None,
+                           notes: Optional[dict[str, str]] = None) -> list[Path]:
     """One volume per scan: ``out`` is the volume file itself (``.tif``/``.tiff``/``.h5``) for one scan, otherwise a
-    folder receiving ``<file stem>.tif``; a ``.png`` of the central slices beside each. Every output is checked
+    folder receiving ``<file stem>.tif``; a ``.png`` of the central slices beside each; ``notes`` (per file) are
+    added to the volume's method (a rotation centre that was set). Every output is checked
     before anything is computed; inputs are never written over."""
     out = Path(out)
     single = len(scans) == 1 and out.suffix.lower() in VOLUME_SUFFIXES
@@ -89,9 +92,12 @@ def reconstruct_cone_files(scans: Sequence[tuple[Path, ConeScan]], out: PathLike
                    [p for p, _ in scans] + [i for _, s in scans for i in s.info.get("inputs", [])]
                    + ([model.path] if getattr(model, "path", None) is not None else []))
     written = []
-    for path, scan, target in tqdm(jobs, desc="reconstruct", disable=progress_disabled() if progress and len(jobs) > 1 else True):
+    for path, scan, target in tqdm(jobs, desc="reconstruct",
+                                   disable=progress_disabled() if progress and len(jobs) > 1 else True):
         rec = reconstruct_cone(scan, method, filter, cutoff, image_size, pixel_size, slices, iterations, model,
                                device)
+        if (notes or {}).get(str(path)):  # a centre that was changed is named in the metadata and the preview
+            rec = replace(rec, method=f"{rec.method}; {notes[str(path)]}")
         g = rec.grid
         title = (f"{path.name}: {rec.method}; {' × '.join(map(str, g.shape))} voxels of "
                  f"{g.voxel_size[2]:.4g} mm")

@@ -31,7 +31,7 @@ from ..io.scan import Scan
 from ..io.volumes import VOLUME_SUFFIXES, write_volume
 from ..models import KnownOperatorModel, apply_model, load_model
 from .._logging import logger, progress_disabled
-from .centring import CentreChoice, apply_centre
+from .centring import CentreChoice, apply_centre, apply_cone_centre
 from .cone import reconstruct_cone_files
 from .stack import reconstruct_stack, stack_target
 
@@ -164,30 +164,21 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     if cone:
         if len(cone) != len(read):
             raise ValueError("cone-beam and 2-D scans in one command: reconstruct them separately")
-        if centre is not None or det_offset is not None or tv_lambda is not None:
-            raise ValueError("--center, --det-offset and --tv-lambda apply to 2-D scans only so far")
-        cone = [(p, s.select_angles(*angles) if angles is not None else s) for p, s in cone]
-        cone = [(p, s.select_views(views) if views is not None else s) for p, s in cone]
-        return reconstruct_cone_files(cone, out, method, filter, cutoff, image_size, pixel_size, slices, iterations,
-                                      force, progress, model=model, device=device)
+        if tv_lambda is not None:
+            raise ValueError("--tv-lambda applies to 2-D scans only so far")
+        centred, notes = [], {}
+        for p, s in cone:  # the centre on the full scan, before views are selected
+            s, notes[str(p)] = apply_cone_centre(s, p.name, centre, det_offset)
+            if notes[str(p)]:
+                logger.info(f"{p.name}: {notes[str(p)]}")
+            s = s.select_angles(*angles) if angles is not None else s
+            centred.append((p, s.select_views(views) if views is not None else s))
+        return reconstruct_cone_files(centred, out, method, filter, cutoff, image_size, pixel_size, slices, iterations,
+                                      force, progress, model=model, device=device, notes=notes)
     if isinstance(slices, int):
         raise ValueError("--slices K sets the volume of cone-beam scans; for a multi-slice 2-D scan give the "
                          "detector rows as --slices A:B")
-    scans, notes = [], {}
-    for path, scan in read:
-        if scan.info.get("pixel_units"):  # (a note, not a warning: many synchrotron files record no pixel size)
-            logger.info(f"{path.name}: no pixel size recorded: lengths in detector pixels, μ per pixel "
-                        "(--det-spacing MM gives mm)")
-        scan, notes[str(path)] = apply_centre(scan, path.name, centre, det_offset)
-        if notes[str(path)]:
-            logger.info(f"{Path(path).name}: {notes[str(path)]}")
-        logger.debug(f"{path.name}: {scan.format}, {scan.n_slices} slice(s) of {scan.n_views} views × {scan.n_det} "
-                     f"elements; {scan.geometry!r}")
-        if angles is not None:
-            scan = scan.select_angles(*angles)
-        if views is not None:
-            scan = scan.select_views(count=views)
-        scans.append((Path(path), scan))
+    scans, notes = _prepare_scans(read, centre, det_offset, angles, views)
 
     def one_slice(path: Path, scan: Scan) -> Reconstruction:
         rec = reconstruct_scan(scan, method, model, filter, cutoff, image_size, pixel_size, device, iterations,
@@ -208,6 +199,28 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
         rec = one_slice(path, scan)
         written.append(write_reconstruction(target, rec, str(path), f"{path.name}: {rec.method}", force))
     return written
+
+
+def _prepare_scans(read: list[tuple[Path, Scan]], centre: CentreChoice, det_offset: Optional[float],
+                   angles: Optional[tuple[float, float]], views: Optional[int]) -> tuple[list, dict[str, str]]:
+    """The 2-D scans with their centre set (on the full scan) and the views or arc asked for, and per file the
+    note naming a centre that was changed ("" if none)."""
+    scans, notes = [], {}
+    for path, scan in read:
+        if scan.info.get("pixel_units"):  # (a note, not a warning: many synchrotron files record no pixel size)
+            logger.info(f"{path.name}: no pixel size recorded: lengths in detector pixels, μ per pixel "
+                        "(--det-spacing MM gives mm)")
+        scan, notes[str(path)] = apply_centre(scan, path.name, centre, det_offset)
+        if notes[str(path)]:
+            logger.info(f"{path.name}: {notes[str(path)]}")
+        logger.debug(f"{path.name}: {scan.format}, {scan.n_slices} slice(s) of {scan.n_views} views × {scan.n_det} "
+                     f"elements; {scan.geometry!r}")
+        if angles is not None:
+            scan = scan.select_angles(*angles)
+        if views is not None:
+            scan = scan.select_views(count=views)
+        scans.append((path, scan))
+    return scans, notes
 
 
 def _plan_outputs(scans: list[tuple[Path, Scan]], out: Path, force: bool,

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._checks import integer, real
 from ..geometry import ConeGeometry, VolumeGrid, arc_views, evenly_spaced_views
-from .scan import measured_values
+from .scan import Scan, measured_values
 
 __all__ = ["ConeScan"]
 
@@ -77,3 +77,24 @@ class ConeScan:
             voxel_size = self.geometry.isocentre_pitch()[1]
         n = cols if size is None else size
         return VolumeGrid((rows if slices is None else slices, n, n), voxel_size)
+
+    def central_scan(self, half_rows: int = 2) -> Scan:
+        """The detector rows through the source plane (the central row ± ``half_rows``) as a 2-D multi-slice
+        :class:`recon.io.Scan` of the central fan (:meth:`recon.ConeBeam.central_fan`): what the rotation centre of
+        a circular scan is estimated from (the central row is a fan scan; its neighbours nearly so)."""
+        if self.geometry.kind != "cone":  # (ConeBeamVec: a trajectory given view by view)
+            raise ValueError("the rotation centre of a cone-beam scan given by vectors is part of its vectors "
+                             "(calibrate them); --center and --det-offset need a circular scan")
+        centre = int(np.argmin(np.abs(self.geometry.row_coords())))
+        rows = slice(max(centre - half_rows, 0), centre + half_rows + 1)
+        sinograms = np.ascontiguousarray(np.moveaxis(self.projections[:, rows], 1, 0))
+        return Scan(sinograms, self.geometry.central_fan(), self.path, self.format,
+                    {**self.info, "rows": list(range(*rows.indices(self.geometry.det_shape[0])))})
+
+    def with_column_offset(self, det_offset: float) -> "ConeScan":
+        """The same projections with the detector's column offset (mm) set to ``det_offset`` (the rotation axis
+        moved; the row offset kept)."""
+        info = dict(self.info)
+        info["history"] = list(info.get("history", [])) + [f"with_column_offset({det_offset:.6g})"]
+        geometry = self.geometry.replace(det_offset=(self.geometry.det_offset[0], real("det_offset", det_offset)))
+        return ConeScan(self.projections, geometry, self.path, self.format, info)

@@ -40,3 +40,28 @@ def test_bundled_scan_is_found_and_readable():
                            (HTC_SEGMENTATION, "reconFullFbpSeg")):
         path = bundled_file(name)
         assert variable in [v[0] for v in scipy.io.whosmat(str(path))]
+
+
+def test_the_floors_ci_tests_are_the_floors_the_metadata_states():
+    """.ci/floors installs .ci/floors.txt and runs the tests: each pin there must be the floor pyproject.toml
+    admits, so that no floor is claimed untested."""
+    import re
+
+    floors = {}
+    for line in (ROOT / ".ci" / "floors.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            floors[name.strip()] = _release(version.strip().removesuffix(".*"))
+    stated = {}
+    for requirement in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        name, version = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)(?:;.*)?", requirement.split("#")[0].strip()).groups()
+        stated[name] = _release(version)
+    assert floors == stated
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``"2.13.0"`` and ``"2.13"`` alike: the release numbers without trailing zeros."""
+    numbers = [int(n) for n in version.split(".")]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)
