@@ -127,10 +127,14 @@ def format_cone_scan(scan: ConeScan) -> str:
     if "file_shape" in info:
         lines.append(("file layout", f"{tuple(info['file_shape'])} with axes {info.get('axes', '?')}"))
     lines.append(("geometry", repr(g)))
-    if hasattr(g, "central_fan"):
+    if g.kind == "cone":  # a circular scan: its central fan's coverage and rotation centre
         cov = scan_coverage(g.central_fan())
         lines.append(("coverage", f"{cov.kind} scan: arc of {_deg(cov.span)} from {_deg(cov.start)} "
                                   f"({_deg(cov.required)} needed for exact reconstruction in the source plane)"))
+        fan = scan.central_scan()
+        lines.append(("rotation centre", f"detector column {fan.rotation_center:.6g} (column offset "
+                                         f"{g.det_offset[1]:.6g} mm) in the file"))
+        lines += _centre_lines(fan)
     grid = scan.default_grid()
     lines += [("cone angle", f"{cone:.3g}° half-angle (FDK is exact in the source plane only)"),
               ("default volume", f"{grid!r} (the detector pitch at the rotation axis)"),

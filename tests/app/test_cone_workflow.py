@@ -141,6 +141,9 @@ def test_a_cone_scans_rotation_centre_is_checked_and_found(tmp_path, capsys):
                                                                                         (2.0, 2.0, 2.0))], true, 2)
     np.save(tmp_path / "scan.npy", p.astype(np.float32))
     (tmp_path / "scan.npy.toml").write_text(geometry_toml(true.replace(det_offset=(0.0, 0.0))))
+    assert main(["info", str(tmp_path / "scan.npy")]) == 0
+    described = capsys.readouterr().out
+    assert "estimated centre: detector column 18.0" in described and "WARNING:" in described
     assert main(["reconstruct", str(tmp_path / "scan.npy"), "--out", str(tmp_path / "plain.tif")]) == 0
     assert "data put the rotation centre at detector column" in capsys.readouterr().err
     assert main(["reconstruct", str(tmp_path / "scan.npy"), "--out", str(tmp_path / "auto.tif"), "--center",
