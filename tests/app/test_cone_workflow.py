@@ -176,9 +176,10 @@ def test_what_does_not_apply_gets_one_clear_error(trained):
 def test_info_describes_a_cone_beam_scan(trained):
     r = recon_cli("info", "scan.npy", cwd=trained)
     assert r.returncode == 0, r.stderr
-    for expected in ("projections:    (40, 20, 28)", "ConeBeam(40 views", "short scan", "cone angle:",
-                     "default volume: VolumeGrid(20 × 28 × 28"):
-        assert expected in r.stdout, (expected, r.stdout)
+    text = " ".join(r.stdout.split())  # (the columns' width follows the longest key)
+    for expected in ("projections: (40, 20, 28)", "ConeBeam(40 views", "short scan", "cone angle:",
+                     "default volume: VolumeGrid(20 × 28 × 28", "rotation centre: detector column 13.5"):
+        assert expected in text, (expected, r.stdout)
 
 
 def test_evaluate_scores_a_cone_model_against_fdk(trained):
