@@ -214,7 +214,7 @@ def test_a_changed_byte_in_a_stored_chunk_is_detected_by_its_checksum(written, t
         np.testing.assert_array_equal(f["sinograms"][0], intact[0])  # the other chunks read as before
         with pytest.raises(OSError):
             f["sinograms"][1]
-    with pytest.raises(ValueError, match=r"corrupt.*filter returned failure"):
+    with pytest.raises(ValueError, match=r"corrupt.*(filter returned failure|Fletcher32 checksum)"):  # HDF5 of h5py 3.16 | of 3.11
         load_samples(corrupt)
 
 
