@@ -2,9 +2,9 @@
 
 One view (θ = 30°) of a flat-detector fan-beam scan drawn from the geometry's own per-view vectors
 (`view_vectors()`, ASTRA's `fanflat_vec` layout): the source at sod·(sin θ, −cos θ), the detector centre at
-(sdd − sod)·(−sin θ, cos θ), detector element j at u_j = (j − (n_det − 1)/2)·det_spacing + det_offset along the
-u axis (cos θ, sin θ), and the image grid centred on the rotation axis with row 0 at +y. A parallel scan has the ray
-direction (sin θ, −cos θ) in place of the source; a cone scan adds the rows along +z.
+(sdd − sod)·(−sin θ, cos θ), detector element j at u_j = (j − (n_det − 1)/2)·det_spacing + det_offset along
+the u axis (cos θ, sin θ), and the image grid centred on the rotation axis with row 0 at +y. A parallel scan has
+the ray direction (sin θ, −cos θ) in place of the source; a cone scan adds the rows along +z.
 """
 
 import matplotlib.patches

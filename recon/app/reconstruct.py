@@ -191,7 +191,8 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
 
     jobs = _plan_outputs(scans, Path(out), force, [model.path] if model is not None else [])
     written = []
-    for path, scan, target in tqdm(jobs, desc="reconstruct", disable=progress_disabled() if progress and len(jobs) > 1 else True):
+    for path, scan, target in tqdm(jobs, desc="reconstruct",
+                                   disable=progress_disabled() if progress and len(jobs) > 1 else True):
         if scan.n_slices > 1:
             volume = reconstruct_stack(scan, lambda s: one_slice(path, s), progress, path.name)
             written.append(write_volume(target, volume, str(path), f"{path.name}: {volume.method}", force))
