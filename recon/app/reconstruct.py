@@ -143,8 +143,8 @@ def reconstruct_files(paths: Sequence[PathLike], out: PathLike, method: str = "f
     ``slices`` voxels of ``pixel_size`` mm, ``slices`` a count).
 
     ``out`` is the output file itself for one file (``.tif``/``.tiff``; ``.h5``/``.hdf5`` for a volume),
-    otherwise a folder that receives ``<file stem>.tif``; a ``.png`` preview goes next to each. ``views`` keeps that many
-    evenly spaced views (sparse view); ``angles`` = (start, stop) in radians keeps an arc. ``centre`` and
+    otherwise a folder that receives ``<file stem>.tif``; a ``.png`` preview goes next to each. ``views`` keeps that
+    many evenly spaced views (sparse view); ``angles`` = (start, stop) in radians keeps an arc. ``centre`` and
     ``det_offset`` set the rotation centre (:func:`recon.app.centring.apply_centre`; by default the file's is
     kept and checked against the data, with a warning where they disagree), on the full scan before views are
     selected. Every output path is checked before anything is computed, so nothing is overwritten without
