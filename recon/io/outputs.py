@@ -101,6 +101,12 @@ def write_tiff(path: PathLike, rec: Reconstruction, source: str = "", force: boo
     return Path(path)
 
 
+def tiff_resolution(pixel: float, unit: str) -> dict:
+    """tifffile's resolution arguments for pixels of ``pixel`` ``unit``: pixels per cm where the unit is mm, none
+    where the lengths are in detector pixels (a TIFF has no such unit)."""
+    return {"resolution": (10.0 / pixel, 10.0 / pixel), "resolutionunit": "CENTIMETER"} if unit == "mm" else {}
+
+
 def _tiff(path: Path, rec: Reconstruction, source: str) -> None:
     import tifffile
 
@@ -108,8 +114,8 @@ def _tiff(path: Path, rec: Reconstruction, source: str) -> None:
     description = json.dumps({"units": f"1/{unit}", "quantity": "linear attenuation coefficient",
                               f"pixel_size_{unit}": px, "method": rec.method, "source": source,
                               "recon_version": __version__, "geometry": rec.geometry.to_dict()}, ensure_ascii=True)
-    physical = {"resolution": (10.0 / px, 10.0 / px), "resolutionunit": "CENTIMETER"} if unit == "mm" else {}
-    tifffile.imwrite(path, rec.image.astype(np.float32), description=description, metadata=None, **physical)
+    tifffile.imwrite(path, rec.image.astype(np.float32), description=description, metadata=None,
+                     **tiff_resolution(px, unit))
 
 
 def write_preview(path: PathLike, rec: Reconstruction, title: str = "", force: bool = False) -> Path:

@@ -16,7 +16,7 @@ import numpy as np
 from .._version import __version__
 from ..geometry import Geometry, VolumeGrid
 from .atomic import atomic_outputs
-from .outputs import _savefig, check_finite_image, display_window, plain_text, pyplot
+from .outputs import _savefig, check_finite_image, display_window, plain_text, pyplot, tiff_resolution
 
 __all__ = ["VolumeReconstruction", "write_volume", "read_volume", "VOLUME_SUFFIXES"]
 
@@ -65,9 +65,8 @@ def _tiff(path: Path, rec: VolumeReconstruction, source: str) -> None:
 
     vx = rec.grid.voxel_size[2]
     description = {"shape": list(rec.volume.shape), **rec.description(source)}  # "shape": tifffile reads it back 3-D
-    physical = {} if rec.length_unit != "mm" else {"resolution": (10.0 / vx, 10.0 / vx), "resolutionunit": "CENTIMETER"}
     tifffile.imwrite(path, rec.volume.astype(np.float32), description=json.dumps(description), metadata=None,
-                     **physical)
+                     **tiff_resolution(vx, rec.length_unit))
 
 
 def _hdf5(path: Path, rec: VolumeReconstruction, source: str) -> None:
